@@ -1,0 +1,108 @@
+import cron, { type ScheduledTask } from 'node-cron';
+import type { CoreflowConfig } from './config/config.ts';
+import { connectDocker, type DockerConnection } from './docker/client.ts';
+import { CoreflowError } from './errors.ts';
+import type { Logger } from './observe/logger.ts';
+import { Reconciler } from './reconcile/reconciler.ts';
+import { defaultSteps } from './reconcile/steps.ts';
+import type { RunResult } from './reconcile/types.ts';
+import { InternalServer } from './server/internal-server.ts';
+import { DesiredState } from './sources/desired-state.ts';
+import { FileSource } from './sources/file-source.ts';
+
+/** Anything with a lifecycle that the agent starts and stops in order. */
+export interface Lifecycle {
+  name: string;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export type ResultListener = (result: RunResult) => void;
+
+/**
+ * The composition root. Start order: internal server, Docker connection, desired-state source,
+ * reconciler (first run), schedule; stop order is the reverse, and a run in progress stops
+ * between two actions.
+ */
+export class Agent {
+  readonly desired = new DesiredState();
+  readonly server: InternalServer;
+  private readonly resultListeners = new Set<ResultListener>();
+  private readonly started: Lifecycle[] = [];
+  private reconciler: Reconciler | undefined;
+  private docker: DockerConnection | undefined;
+  private firstRunDone = false;
+
+  constructor(
+    readonly config: CoreflowConfig,
+    readonly log: Logger,
+  ) {
+    this.server = new InternalServer({ host: config.host, port: config.port }, log.child({ component: 'internal-server' }));
+    this.server.addReadiness({ name: 'docker', check: async () => (this.docker ? (await this.docker.docker.ping(), true) : 'not connected') });
+    this.server.addReadiness({ name: 'desired-state', check: () => (this.desired.get() ? true : 'no valid desired state loaded') });
+    this.server.addReadiness({ name: 'first-run', check: () => (this.firstRunDone ? true : 'the first run has not finished') });
+  }
+
+  get connection(): DockerConnection | undefined {
+    return this.docker;
+  }
+
+  get lastResult(): RunResult | undefined {
+    return this.reconciler?.lastResult;
+  }
+
+  onResult(listener: ResultListener): () => void {
+    this.resultListeners.add(listener);
+    return () => this.resultListeners.delete(listener);
+  }
+
+  private async startPart(part: Lifecycle): Promise<void> {
+    await part.start();
+    this.started.push(part);
+  }
+
+  async start(): Promise<void> {
+    const { config, log } = this;
+    if (!config.spec) throw new CoreflowError('COREFLOW_ERR_USAGE', { details: 'standalone mode needs --spec FILE (or COREFLOW_SPEC)' });
+    await this.startPart({ name: 'internal-server', start: () => this.server.start(), stop: () => this.server.stop() });
+    this.docker = await connectDocker(config.dockerHost ? { host: config.dockerHost } : {});
+    log.info({ endpoint: this.docker.endpoint, apiVersion: this.docker.apiVersion }, 'connected to Docker');
+    const reconciler = new Reconciler({
+      steps: defaultSteps(this.docker.docker),
+      desired: () => this.desired.get(),
+      log: log.child({ component: 'reconciler' }),
+      confirmMassDeletion: config.confirmMassDeletion,
+      runTimeoutMs: config.runTimeoutMs,
+      onResult: (r) => {
+        this.firstRunDone = true;
+        for (const l of this.resultListeners) l(r);
+      },
+    });
+    this.reconciler = reconciler;
+    await this.startPart({ name: 'reconciler', start: async () => undefined, stop: () => reconciler.stop() });
+    const source = new FileSource(config.spec, this.desired, log.child({ component: 'file-source' }));
+    await this.startPart({ name: 'file-source', start: async () => void (await source.start()), stop: async () => source.stop() });
+    // Subscribed after the first load: the start trigger below covers it.
+    this.desired.onChange((_l, origin) => void reconciler.trigger(`desired state changed (${origin})`));
+    let schedule: ScheduledTask | undefined;
+    await this.startPart({
+      name: 'schedule',
+      start: async () => void (schedule = cron.schedule(config.resyncCron, () => void reconciler.trigger('scheduled resync'))),
+      stop: async () => void (await schedule?.stop()),
+    });
+    await reconciler.trigger('start');
+  }
+
+  /** Triggers a run now; resolves with the result of the run that covers it. */
+  reconcile(reason: string): Promise<RunResult | undefined> {
+    return this.reconciler?.trigger(reason) ?? Promise.resolve(undefined);
+  }
+
+  async stop(): Promise<void> {
+    while (this.started.length > 0) {
+      const part = this.started.pop()!;
+      await part.stop().catch((err: unknown) => this.log.error({ part: part.name, err: String(err) }, 'stop failed'));
+    }
+    this.log.info('stopped');
+  }
+}

@@ -1,0 +1,47 @@
+import { loadConfig } from '../config/config.ts';
+import { connectDocker } from '../docker/client.ts';
+import type { Logger } from '../observe/logger.ts';
+import { Reconciler } from '../reconcile/reconciler.ts';
+import { defaultSteps } from '../reconcile/steps.ts';
+import { hasChanges } from '../reconcile/summarize.ts';
+import type { RunResult } from '../reconcile/types.ts';
+import { loadSpecFile } from '../spec/parse.ts';
+import { formatResult } from './print-result.ts';
+import type { CliFlags } from './flags.ts';
+import { CoreflowError } from '../errors.ts';
+
+/** One run of the chain from a spec file: `plan` (dry run) or `apply`. */
+export async function runOnce(flags: CliFlags, log: Logger, dryRun: boolean): Promise<RunResult> {
+  const config = await loadConfig(flags.settings);
+  if (!config.spec) throw new CoreflowError('COREFLOW_ERR_USAGE', { details: 'missing --spec FILE (or COREFLOW_SPEC)' });
+  const loaded = await loadSpecFile(config.spec);
+  const { docker } = await connectDocker(config.dockerHost ? { host: config.dockerHost } : {});
+  const reconciler = new Reconciler({
+    steps: defaultSteps(docker),
+    desired: () => loaded,
+    log,
+    dryRun,
+    confirmMassDeletion: config.confirmMassDeletion,
+    runTimeoutMs: config.runTimeoutMs,
+  });
+  const result = await reconciler.trigger(dryRun ? 'plan' : 'apply');
+  return result!;
+}
+
+/**
+ * `coreflow plan`: exit 0 when nothing would change, 2 when something would, 1 when a step or an
+ * object failed (terraform's detailed exit codes).
+ */
+export async function planCommand(flags: CliFlags, log: Logger): Promise<number> {
+  const result = await runOnce(flags, log, true);
+  process.stdout.write(flags.json ? `${JSON.stringify(result, null, 2)}\n` : `${formatResult(result, { verbose: flags.verbose })}\n`);
+  if (result.status === 'failed' || result.summary.failed > 0) return 1;
+  return hasChanges(result) ? 2 : 0;
+}
+
+/** `coreflow apply`: exit 0 when everything succeeded, 1 otherwise. */
+export async function applyCommand(flags: CliFlags, log: Logger): Promise<number> {
+  const result = await runOnce(flags, log, false);
+  process.stdout.write(flags.json ? `${JSON.stringify(result, null, 2)}\n` : `${formatResult(result, { verbose: flags.verbose })}\n`);
+  return result.status === 'succeeded' ? 0 : 1;
+}

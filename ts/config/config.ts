@@ -1,0 +1,73 @@
+import { Qenv } from '@push.rocks/qenv';
+import { z } from 'zod';
+import { CoreflowError } from '../errors.ts';
+
+/**
+ * Every setting of coreflow: its environment variable, its flag and its default. The readme's
+ * configuration table lists exactly these. Values come from (highest first) command-line flags,
+ * the process environment, then .nogit/env.json or .nogit/env.yml (read by qenv).
+ */
+export const settings = {
+  spec: { env: 'COREFLOW_SPEC', flag: 'spec', default: undefined, doc: 'Spec file for standalone mode, plan and apply' },
+  dockerHost: { env: 'DOCKER_HOST', flag: 'docker-host', default: undefined, doc: 'Docker Engine: unix:///path, /path or tcp://host:port (default /var/run/docker.sock)' },
+  stateDir: { env: 'COREFLOW_STATE_DIR', flag: 'state-dir', default: '/var/lib/coreflow', doc: 'Where the agent keeps its state (last good config, state file, event log)' },
+  resyncCron: { env: 'COREFLOW_RESYNC_CRON', flag: 'resync-cron', default: '0 0 * * * *', doc: 'Full resync schedule (node-cron, with seconds); hourly by default' },
+  logLevel: { env: 'COREFLOW_LOG_LEVEL', flag: 'log-level', default: 'info', doc: 'trace, debug, info, warn, error or fatal' },
+  runTimeoutMs: { env: 'COREFLOW_RUN_TIMEOUT_MS', flag: 'run-timeout-ms', default: '600000', doc: 'A run still going after this long is stopped between actions' },
+  host: { env: 'COREFLOW_HOST', flag: 'host', default: '0.0.0.0', doc: 'Address the internal server listens on' },
+  port: { env: 'COREFLOW_PORT', flag: 'port', default: '3000', doc: 'Port of the internal server (health, metrics, status, events, edge proxies); 0 picks a free one' },
+  confirmMassDeletion: { env: 'COREFLOW_CONFIRM_MASS_DELETION', flag: 'confirm-mass-deletion', default: 'false', doc: 'Allow removing all, or more than half, of the owned workload services' },
+} as const;
+
+export type SettingKey = keyof typeof settings;
+
+const boolString = z.enum(['true', 'false', '1', '0', 'yes', 'no'], { error: 'expected true or false' }).transform((v) => ['true', '1', 'yes'].includes(v));
+
+const configSchema = z.strictObject({
+  spec: z.string().min(1).optional(),
+  dockerHost: z.string().min(1).optional(),
+  stateDir: z.string().min(1),
+  resyncCron: z.string().regex(/^(\S+\s+){4,5}\S+$/, { error: 'expected a cron expression with 5 or 6 fields' }),
+  logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']),
+  runTimeoutMs: z.coerce.number({ error: 'expected milliseconds' }).int().min(1000, { error: 'expected at least 1000 ms' }),
+  host: z.string().min(1),
+  port: z.coerce.number({ error: 'expected a port number' }).int().min(0).max(65535, { error: 'expected a port number' }),
+  confirmMassDeletion: boolString,
+});
+
+export type CoreflowConfig = Readonly<z.output<typeof configSchema>>;
+
+/** Reads one variable from the environment and .nogit overlays. */
+export async function readEnv(names: readonly string[], cwd = process.cwd()): Promise<Record<string, string | undefined>> {
+  const qenv = new Qenv(cwd, `${cwd}/.nogit`, false);
+  const out: Record<string, string | undefined> = {};
+  for (const name of names) out[name] = await qenv.getEnvVarOnDemand(name);
+  return out;
+}
+
+/**
+ * Builds the one validated, frozen config. Flags win over the environment. Every problem is
+ * listed, by variable and flag name, in one COREFLOW_ERR_CONFIG_INVALID.
+ */
+export async function loadConfig(flags: Partial<Record<SettingKey, string | boolean>> = {}, cwd = process.cwd()): Promise<CoreflowConfig> {
+  const keys = Object.keys(settings) as SettingKey[];
+  const env = await readEnv(keys.map((k) => settings[k].env), cwd);
+  const raw: Record<string, unknown> = {};
+  for (const k of keys) {
+    const flag = flags[k];
+    const value = flag !== undefined ? String(flag) : env[settings[k].env] ?? settings[k].default;
+    if (value !== undefined) raw[k] = value;
+  }
+  const result = configSchema.safeParse(raw);
+  if (!result.success) {
+    const details = result.error.issues
+      .map((i) => {
+        const key = String(i.path[0]) as SettingKey;
+        const s = settings[key];
+        return `  - ${s ? `${s.env} (--${s.flag})` : key}: ${i.message}`;
+      })
+      .join('\n');
+    throw new CoreflowError('COREFLOW_ERR_CONFIG_INVALID', { details });
+  }
+  return Object.freeze(result.data);
+}

@@ -1,0 +1,85 @@
+import Docker from 'dockerode';
+import { CoreflowError, errorText } from '../errors.ts';
+import { ApiCallCounter, operationOf } from './api-calls.ts';
+
+/** The newest Engine API version coreflow was written against; newer engines are asked for this one. */
+export const MAX_API_VERSION = '1.47';
+/** The oldest Engine API version coreflow supports (Docker 20.10). */
+export const MIN_API_VERSION = '1.41';
+
+export interface DockerConnection {
+  docker: Docker;
+  calls: ApiCallCounter;
+  /** The API version in use, e.g. "1.41". */
+  apiVersion: string;
+  /** Where it connects, for messages: "unix:///var/run/docker.sock" or "tcp://host:2376". */
+  endpoint: string;
+}
+
+function compareVersions(a: string, b: string): number {
+  const [am = 0, an = 0] = a.split('.').map(Number);
+  const [bm = 0, bn = 0] = b.split('.').map(Number);
+  return am - bm || an - bn;
+}
+
+export interface ConnectOptions {
+  /** A unix socket path or a DOCKER_HOST-style URL; defaults to DOCKER_HOST, then /var/run/docker.sock. */
+  host?: string;
+}
+
+function dockerOptions(host: string | undefined): { options: Docker.DockerOptions; endpoint: string } {
+  const h = host ?? process.env.DOCKER_HOST;
+  if (!h) return { options: { socketPath: '/var/run/docker.sock' }, endpoint: 'unix:///var/run/docker.sock' };
+  if (h.startsWith('unix://')) return { options: { socketPath: h.slice(7) }, endpoint: h };
+  if (h.startsWith('/')) return { options: { socketPath: h }, endpoint: `unix://${h}` };
+  const url = new URL(h.replace(/^tcp:/, 'http:'));
+  return { options: { host: url.hostname, port: Number(url.port || 2375), protocol: url.protocol === 'https:' ? 'https' : 'http' }, endpoint: h };
+}
+
+/** Wraps the modem so every request is counted with its outcome. */
+function instrument(docker: Docker, calls: ApiCallCounter): void {
+  const modem = docker.modem as unknown as { dial: (opts: { method: string; path: string }, cb: (err: unknown, data: unknown) => void) => void };
+  const dial = modem.dial.bind(modem);
+  modem.dial = (opts, cb) => {
+    const operation = operationOf(opts.method, opts.path);
+    dial(opts, (err, data) => {
+      const status = err ? Number((err as { statusCode?: number }).statusCode ?? 0) : 200;
+      calls.record({ operation, method: opts.method, status });
+      cb(err, data);
+    });
+  };
+}
+
+/**
+ * Connects to the Engine, negotiates the API version (the engine's, capped at MAX_API_VERSION)
+ * and checks that it is a swarm manager. Throws COREFLOW_ERR_DOCKER_UNREACHABLE or
+ * COREFLOW_ERR_NOT_SWARM_MANAGER with the fix in the message.
+ */
+export async function connectDocker(opts: ConnectOptions = {}): Promise<DockerConnection> {
+  const { options, endpoint } = dockerOptions(opts.host);
+  const docker = new Docker(options);
+  const calls = new ApiCallCounter();
+  instrument(docker, calls);
+  let engineVersion: string;
+  try {
+    const v = await docker.version();
+    engineVersion = v.ApiVersion;
+  } catch (err) {
+    throw new CoreflowError('COREFLOW_ERR_DOCKER_UNREACHABLE', { endpoint, details: errorText(err) }, { cause: err });
+  }
+  if (compareVersions(engineVersion, MIN_API_VERSION) < 0) {
+    throw new CoreflowError('COREFLOW_ERR_DOCKER_UNREACHABLE', {
+      endpoint,
+      details: `the engine speaks API ${engineVersion}; coreflow needs ${MIN_API_VERSION} (Docker 20.10) or newer`,
+    });
+  }
+  const apiVersion = compareVersions(engineVersion, MAX_API_VERSION) > 0 ? MAX_API_VERSION : engineVersion;
+  (docker.modem as unknown as { version: string }).version = `v${apiVersion}`;
+  const info = (await docker.info()) as { Swarm?: { LocalNodeState?: string; ControlAvailable?: boolean } };
+  const state = info.Swarm?.LocalNodeState ?? 'unknown';
+  if (state !== 'active' || info.Swarm?.ControlAvailable !== true) {
+    throw new CoreflowError('COREFLOW_ERR_NOT_SWARM_MANAGER', { endpoint, state: state === 'active' ? 'active, worker' : state });
+  }
+  calls.reset();
+  return { docker, calls, apiVersion, endpoint };
+}

@@ -1,0 +1,115 @@
+import { hashOf } from '../spec/hash.ts';
+import type { BaseServiceSpec, ClusterSpec, ServiceSpec } from '../spec/types.ts';
+import { LABEL_HASH, LABEL_ROLE, ownershipLabels } from './labels.ts';
+import type { DesiredService, DockerMount, DockerServiceSpec, ServiceRole } from './service-model.ts';
+
+const MB = 1024 * 1024;
+const NANO = 1e9;
+
+function envList(env: Record<string, string>): string[] {
+  return Object.keys(env)
+    .sort()
+    .map((k) => `${k}=${env[k]}`);
+}
+
+/** Adds ownership labels and the hash of everything else, so any change to the spec changes the hash. */
+export function sealService(
+  cluster: string,
+  role: ServiceRole,
+  spec: DockerServiceSpec,
+  extra: Pick<DesiredService, 'invalid' | 'excluded' | 'registryAuth'> = {},
+): DesiredService {
+  const labels = { ...spec.Labels, [LABEL_ROLE]: role };
+  const hash = hashOf({ ...spec, Labels: labels });
+  const sealed = { ...spec, Labels: { ...ownershipLabels(cluster, 'service', hash), ...labels, [LABEL_HASH]: hash } };
+  return { name: spec.Name, role, spec: sealed, hash, ...extra };
+}
+
+function cpu(n: number | undefined): number | undefined {
+  return n === undefined ? undefined : Math.round(n * NANO);
+}
+
+/** Renders a workload record; `mounts` and `secrets` come from the volume and secret steps. */
+export function renderWorkload(spec: ClusterSpec, s: ServiceSpec, image: string, mounts: DockerMount[] = []): DockerServiceSpec {
+  const r = s.resources;
+  const hasVolume = mounts.some((m) => m.Type === 'volume');
+  return {
+    Name: s.name,
+    Labels: { ...s.labels },
+    TaskTemplate: {
+      ContainerSpec: {
+        Image: image,
+        ...(s.command ? { Command: s.command } : {}),
+        ...(s.args ? { Args: s.args } : {}),
+        Env: envList(s.environment),
+        ...(mounts.length > 0 ? { Mounts: mounts } : {}),
+      },
+      Resources: {
+        Limits: { MemoryBytes: Math.round(r.memoryLimitMB * MB), ...(r.cpuLimit ? { NanoCPUs: cpu(r.cpuLimit) } : {}) },
+        Reservations: {
+          ...(r.memoryReservationMB ? { MemoryBytes: Math.round(r.memoryReservationMB * MB) } : {}),
+          ...(r.cpuReservation ? { NanoCPUs: cpu(r.cpuReservation) } : {}),
+        },
+      },
+      Networks: [{ Target: spec.networks.gateway.name, Aliases: [s.name] }],
+    },
+    Mode: s.mode === 'global' ? { Global: {} } : { Replicated: { Replicas: s.scaleFactor } },
+    UpdateConfig: {
+      Parallelism: s.update.parallelism,
+      // Two tasks must never write the same volume at once: stop-first where a volume is mounted.
+      Order: s.update.order ?? (hasVolume ? 'stop-first' : 'start-first'),
+      FailureAction: s.update.failureAction,
+      Monitor: Math.round(s.update.monitorSeconds * NANO),
+    },
+    ...(s.publish.length > 0
+      ? {
+          EndpointSpec: {
+            Ports: s.publish.map((p) => ({ TargetPort: p.target, PublishedPort: p.published, Protocol: p.protocol, PublishMode: p.mode })),
+          },
+        }
+      : {}),
+  };
+}
+
+type BaseKey = keyof ClusterSpec['baseServices'];
+
+/** Which networks each base service joins, and whether it runs one task per node. */
+const BASE_LAYOUT: Record<BaseKey, { networks: ('gateway' | 'internal')[]; global: boolean }> = {
+  coretraffic: { networks: ['gateway', 'internal'], global: false },
+  corelog: { networks: ['internal'], global: false },
+  corestore: { networks: ['gateway', 'internal'], global: true },
+};
+
+export function renderBase(spec: ClusterSpec, key: BaseKey, b: BaseServiceSpec): DockerServiceSpec {
+  const layout = BASE_LAYOUT[key];
+  return {
+    Name: b.name,
+    Labels: { 'coreflow.base-service': key },
+    TaskTemplate: {
+      ContainerSpec: {
+        Image: b.image,
+        ...(b.command ? { Command: b.command } : {}),
+        ...(b.args ? { Args: b.args } : {}),
+        Env: envList(b.environment),
+        ...(b.mounts.length > 0 ? { Mounts: b.mounts.map((m) => ({ Type: 'bind' as const, Source: m.source, Target: m.target })) } : {}),
+      },
+      Networks: layout.networks.map((n) => ({ Target: spec.networks[n].name, Aliases: [b.name] })),
+    },
+    Mode: layout.global ? { Global: {} } : { Replicated: { Replicas: 1 } },
+    UpdateConfig: { Parallelism: 1, Order: 'stop-first', FailureAction: 'pause', Monitor: 5 * NANO },
+    ...(b.ports.length > 0
+      ? {
+          EndpointSpec: {
+            Ports: b.ports.map((p) => ({ TargetPort: p.target, PublishedPort: p.published, Protocol: p.protocol, PublishMode: p.mode })),
+          },
+        }
+      : {}),
+  };
+}
+
+/** The enabled base services of a spec, sealed. */
+export function desiredBaseServices(spec: ClusterSpec): DesiredService[] {
+  return (Object.keys(BASE_LAYOUT) as BaseKey[])
+    .filter((k) => spec.baseServices[k].enabled)
+    .map((k) => sealService(spec.cluster.name, 'base', renderBase(spec, k, spec.baseServices[k])));
+}

@@ -1,0 +1,66 @@
+/**
+ * The one error catalogue of coreflow. Every error the agent raises on purpose is a CoreflowError
+ * with a stable code from this table; docs/errors.md documents every code (a test checks it).
+ *
+ * `terminal` errors come from bad input (a spec, a frame, a flag): retrying cannot fix them, so the
+ * reconcile loop reports them once and waits for the input to change. Other errors are transient
+ * (Docker or a peer unreachable) and are retried with backoff.
+ */
+export const errorCatalogue = {
+  COREFLOW_ERR_SPEC_INVALID: { terminal: true, message: 'the desired state is invalid:\n{details}' },
+  COREFLOW_ERR_SPEC_PARSE: { terminal: true, message: 'cannot parse {source}: {details}' },
+  COREFLOW_ERR_SPEC_READ: { terminal: false, message: 'cannot read the spec file {path}: {details}' },
+  COREFLOW_ERR_CONFIG_INVALID: { terminal: true, message: 'the configuration is invalid:\n{details}' },
+  COREFLOW_ERR_DOCKER_UNREACHABLE: {
+    terminal: false,
+    message: 'cannot reach the Docker Engine at {endpoint}: {details}. Is dockerd running and the socket mounted (-v /var/run/docker.sock:/var/run/docker.sock)?',
+  },
+  COREFLOW_ERR_NOT_SWARM_MANAGER: {
+    terminal: true,
+    message: 'the Docker Engine at {endpoint} is not a swarm manager (swarm state: {state}). Run coreflow on a manager node, or make this node one with `docker swarm init` (new swarm) or `docker node promote <node>` (existing swarm).',
+  },
+  COREFLOW_ERR_DOCKER_API: { terminal: false, message: 'Docker API {operation} failed ({status}): {details}' },
+  COREFLOW_ERR_NOT_OWNED: {
+    terminal: true,
+    message: '{kind} {name} exists but is not owned by coreflow cluster {cluster}; it is left alone',
+  },
+  COREFLOW_ERR_STEP_BLOCKED: { terminal: false, message: 'not run: {dependency} failed in this run' },
+  COREFLOW_ERR_MASS_DELETION: {
+    terminal: true,
+    message: 'the desired state would remove {count} of {total} owned {kind}; nothing was removed. Confirm with --confirm-mass-deletion or guards.allowMassDeletion: true in the spec',
+  },
+  COREFLOW_ERR_RUN_TIMEOUT: { terminal: false, message: 'the run did not finish within {timeoutMs} ms' },
+  COREFLOW_ERR_USAGE: { terminal: true, message: '{details}' },
+} as const satisfies Record<string, { terminal: boolean; message: string }>;
+
+export type ErrorCode = keyof typeof errorCatalogue;
+
+export type ErrorParams = Record<string, string | number>;
+
+function render(template: string, params: ErrorParams): string {
+  return template.replace(/\{(\w+)\}/g, (whole, key: string) => (key in params ? String(params[key]) : whole));
+}
+
+export class CoreflowError extends Error {
+  readonly code: ErrorCode;
+  readonly terminal: boolean;
+  readonly params: ErrorParams;
+
+  constructor(code: ErrorCode, params: ErrorParams = {}, options?: { cause?: unknown }) {
+    super(render(errorCatalogue[code].message, params), options);
+    this.name = 'CoreflowError';
+    this.code = code;
+    this.terminal = errorCatalogue[code].terminal;
+    this.params = params;
+  }
+}
+
+export function isCoreflowError(err: unknown, code?: ErrorCode): err is CoreflowError {
+  return err instanceof CoreflowError && (code === undefined || err.code === code);
+}
+
+/** A message for any thrown value, for results and logs. Never includes stack traces. */
+export function errorText(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  return String(err);
+}

@@ -1,0 +1,126 @@
+import { randomUUID } from 'node:crypto';
+import { errorText } from '../errors.ts';
+import type { Logger } from '../observe/logger.ts';
+import type { LoadedSpec } from '../spec/parse.ts';
+import { orderSteps } from './order.ts';
+import { runChain } from './run-chain.ts';
+import { summarize } from './summarize.ts';
+import type { RunResult, Step } from './types.ts';
+
+export interface ReconcilerOptions {
+  steps: readonly Step[];
+  /** The newest good desired state, read at the start of every run; undefined: nothing to do yet. */
+  desired: () => LoadedSpec | undefined;
+  log: Logger;
+  dryRun?: boolean;
+  confirmMassDeletion?: boolean;
+  /** A run that takes longer is told to stop between actions. Default 10 minutes. */
+  runTimeoutMs?: number;
+  onResult?: (result: RunResult) => void;
+}
+
+/**
+ * The buffered chain. `trigger()` starts a run, or, while one runs, marks that exactly one more
+ * run must follow; however many triggers arrive meanwhile, they collapse into that one run, and
+ * it reads the newest desired state when it starts.
+ */
+export class Reconciler {
+  private readonly steps: Step[];
+  private running: Promise<RunResult | undefined> | undefined;
+  private pending: { reasons: string[]; promise: Promise<RunResult | undefined> } | undefined;
+  private readonly stopping = new AbortController();
+  private last: RunResult | undefined;
+
+  constructor(private readonly opts: ReconcilerOptions) {
+    this.steps = orderSteps(opts.steps);
+  }
+
+  get lastResult(): RunResult | undefined {
+    return this.last;
+  }
+
+  get busy(): boolean {
+    return this.running !== undefined;
+  }
+
+  /** Resolves with the result of the run that covers this trigger (undefined without a desired state). */
+  trigger(reason: string): Promise<RunResult | undefined> {
+    if (this.stopping.signal.aborted) return Promise.resolve(undefined);
+    if (!this.running) {
+      this.running = this.runOnce(reason).finally(() => this.afterRun());
+      return this.running;
+    }
+    if (this.pending) {
+      this.pending.reasons.push(reason);
+      return this.pending.promise;
+    }
+    const reasons = [reason];
+    const current = this.running;
+    const promise = current.then(() => this.running!);
+    this.pending = { reasons, promise };
+    return promise;
+  }
+
+  private afterRun(): void {
+    this.running = undefined;
+    const next = this.pending;
+    this.pending = undefined;
+    if (next && !this.stopping.signal.aborted) {
+      this.running = this.runOnce(next.reasons.join(', ')).finally(() => this.afterRun());
+    }
+  }
+
+  /** Stops between actions; resolves when the current run (if any) has ended. */
+  async stop(): Promise<void> {
+    this.stopping.abort();
+    this.pending = undefined;
+    await this.running?.catch(() => undefined);
+  }
+
+  private async runOnce(trigger: string): Promise<RunResult | undefined> {
+    const loaded = this.opts.desired();
+    if (!loaded) {
+      this.opts.log.info({ trigger }, 'no desired state yet; nothing to reconcile');
+      return undefined;
+    }
+    const runId = randomUUID().slice(0, 8);
+    const log = this.opts.log.child({ run: runId });
+    const timeout = AbortSignal.timeout(this.opts.runTimeoutMs ?? 600_000);
+    const signal = AbortSignal.any([this.stopping.signal, timeout]);
+    const startedAt = new Date();
+    log.info({ trigger, specHash: loaded.hash, dryRun: this.opts.dryRun ?? false }, 'run started');
+    let steps;
+    try {
+      steps = await runChain(this.steps, {
+        runId,
+        spec: loaded.spec,
+        dryRun: this.opts.dryRun ?? false,
+        confirmMassDeletion: this.opts.confirmMassDeletion ?? false,
+        log,
+        signal,
+      });
+    } catch (err) {
+      // runChain catches per step; this is the catch-all guard around the whole run.
+      log.error({ err: errorText(err) }, 'run crashed');
+      steps = [{ kind: 'run', status: 'failed' as const, error: errorText(err), actions: [], durationMs: Date.now() - startedAt.getTime() }];
+    }
+    const finishedAt = new Date();
+    const { status, summary } = summarize(steps);
+    const result: RunResult = {
+      runId,
+      trigger,
+      dryRun: this.opts.dryRun ?? false,
+      startedAt: startedAt.toISOString(),
+      finishedAt: finishedAt.toISOString(),
+      durationMs: finishedAt.getTime() - startedAt.getTime(),
+      status,
+      specHash: loaded.hash,
+      steps,
+      summary,
+    };
+    log.info({ status, summary, durationMs: result.durationMs }, 'run finished');
+    this.last = result;
+    this.opts.onResult?.(result);
+    return result;
+  }
+}

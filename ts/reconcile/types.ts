@@ -1,0 +1,95 @@
+import type { Logger } from '../observe/logger.ts';
+import type { ClusterSpec } from '../spec/types.ts';
+
+export type ActionType = 'create' | 'update' | 'delete' | 'skip';
+
+/**
+ * One planned change to one object. Planners produce these without I/O; appliers execute them.
+ * `payload` is the applier's own data (the rendered Docker spec, the live ID...); it is never
+ * printed, so it may hold references to secret material but the other fields must not.
+ */
+export interface Action<P = unknown> {
+  kind: string;
+  name: string;
+  type: ActionType;
+  /** Why: "not present", "spec changed", "drifted", "no longer desired", "unchanged"... */
+  reason: string;
+  /** The field paths that differ between desired and live (update), for people and the CLI. */
+  diff?: string[];
+  /**
+   * Set when the action must not be applied (a guard, bad input for this object). The run
+   * reports it with this text as status `blocked` (a guard) or `failed` (bad input).
+   */
+  blocked?: { status: 'blocked' | 'failed'; reason: string };
+  payload?: P;
+}
+
+export type ActionStatus = 'succeeded' | 'failed' | 'skipped' | 'blocked' | 'planned';
+
+export interface ActionResult {
+  kind: string;
+  name: string;
+  type: ActionType;
+  reason: string;
+  diff?: string[];
+  status: ActionStatus;
+  error?: string;
+  durationMs: number;
+}
+
+export type StepStatus = 'succeeded' | 'failed' | 'blocked';
+
+export interface StepResult {
+  kind: string;
+  status: StepStatus;
+  /** Why the step failed or was not run. */
+  error?: string;
+  actions: ActionResult[];
+  durationMs: number;
+}
+
+export type RunStatus = 'succeeded' | 'partial' | 'failed';
+
+export interface RunResult {
+  runId: string;
+  trigger: string;
+  dryRun: boolean;
+  startedAt: string;
+  finishedAt: string;
+  durationMs: number;
+  status: RunStatus;
+  /** Hash of the desired state document the run used. */
+  specHash: string;
+  steps: StepResult[];
+  summary: { creates: number; updates: number; deletes: number; unchanged: number; failed: number; blocked: number };
+}
+
+/** What every step gets for one run. */
+export interface RunContext {
+  runId: string;
+  spec: ClusterSpec;
+  dryRun: boolean;
+  /** The operator confirmed deletions beyond the mass-deletion guard for this run. */
+  confirmMassDeletion: boolean;
+  log: Logger;
+  /** Set when the run must stop between actions (SIGTERM, timeout). */
+  signal: AbortSignal;
+}
+
+/**
+ * One kind of object in the chain. `observe` reads the live state (I/O), `plan` is pure,
+ * `apply` executes one action (I/O). A thrown error from observe fails the whole step (and
+ * blocks its dependents); a thrown error from apply fails that action only.
+ */
+export interface Step<L = unknown> {
+  kind: string;
+  dependsOn: string[];
+  /**
+   * Whether one failed object fails the step and so blocks its dependents (default true).
+   * Workload services set it false: one broken service must not stop routing for the others.
+   */
+  objectFailuresBlockDependents?: boolean;
+  observe(ctx: RunContext): Promise<L>;
+  plan(spec: ClusterSpec, live: L, ctx: Pick<RunContext, 'confirmMassDeletion'>): Action[];
+  apply(action: Action, ctx: RunContext, live: L): Promise<void>;
+}

@@ -1,0 +1,78 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { CoreflowError, errorText } from '../errors.ts';
+
+export type Handler = (req: IncomingMessage, res: ServerResponse, url: URL) => void | Promise<void>;
+
+/** The largest JSON body any endpoint accepts. */
+export const MAX_BODY_BYTES = 1024 * 1024;
+
+export function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+export function sendText(res: ServerResponse, status: number, body: string, contentType = 'text/plain; charset=utf-8'): void {
+  res.writeHead(status, { 'content-type': contentType, 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+}
+
+/** Reads a JSON body of at most MAX_BODY_BYTES; throws COREFLOW_ERR_USAGE-style errors with status 400/413. */
+export async function readJson(req: IncomingMessage, limit = MAX_BODY_BYTES): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > limit) throw new HttpError(413, `body larger than ${limit} bytes`);
+    chunks.push(chunk as Buffer);
+  }
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch (err) {
+    throw new HttpError(400, `body is not valid JSON: ${errorText(err)}`);
+  }
+}
+
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly details?: unknown,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * A tiny method + exact-path router. Unknown paths get 404, known paths with another method 405,
+ * thrown HttpErrors their status, anything else 500 without internals.
+ */
+export class Router {
+  private readonly routes = new Map<string, Map<string, Handler>>();
+
+  add(method: string, path: string, handler: Handler): this {
+    let byMethod = this.routes.get(path);
+    if (!byMethod) this.routes.set(path, (byMethod = new Map()));
+    byMethod.set(method.toUpperCase(), handler);
+    return this;
+  }
+
+  handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const byMethod = this.routes.get(url.pathname);
+    const handler = byMethod?.get(req.method ?? 'GET') ?? (req.method === 'HEAD' ? byMethod?.get('GET') : undefined);
+    try {
+      if (!byMethod) throw new HttpError(404, `no route ${url.pathname}`);
+      if (!handler) throw new HttpError(405, `${req.method} not allowed on ${url.pathname}`);
+      await handler(req, res, url);
+    } catch (err) {
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
+      if (err instanceof HttpError) sendJson(res, err.status, { error: err.message, ...(err.details ? { details: err.details } : {}) });
+      else if (err instanceof CoreflowError && err.terminal) sendJson(res, 400, { error: err.message, code: err.code });
+      else sendJson(res, 500, { error: 'internal error' });
+    }
+  };
+}

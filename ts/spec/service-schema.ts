@@ -1,0 +1,79 @@
+import { z } from 'zod';
+import { dockerName, envName, envValue, hostname, imageRef, nonNegativeInt, port, positiveNumber, userLabels } from './primitives.ts';
+
+export const DEFAULT_MEMORY_LIMIT_MB = 1000;
+
+const volumeMount = z.strictObject({
+  hostFsPath: z.string().startsWith('/', { error: 'expected an absolute host path' }),
+  containerFsPath: z.string().startsWith('/', { error: 'expected an absolute container path' }),
+  readOnly: z.boolean().default(false),
+});
+
+const volume = z.strictObject({
+  mountPath: z.string().startsWith('/', { error: 'expected an absolute container path' }),
+  /** Omitted: derived from the service name and mount path, stable across updates and restarts. */
+  name: dockerName.optional(),
+  driver: z.string().min(1).default('local'),
+  driverOptions: z.record(z.string(), z.string()).default({}),
+  backup: z.boolean().default(false),
+  /** Only a volume marked prunable is ever removed when no service uses it any more. */
+  prunable: z.boolean().default(false),
+  readOnly: z.boolean().default(false),
+});
+
+const domain = z.strictObject({
+  name: hostname,
+  port: port.optional(),
+  protocol: z.enum(['http', 'https'], { error: 'expected "http" or "https"' }).default('https'),
+});
+
+const publishedPort = z.strictObject({
+  target: port,
+  published: port,
+  protocol: z.enum(['tcp', 'udp']).default('tcp'),
+  mode: z.enum(['ingress', 'host']).default('ingress'),
+});
+
+const updatePolicy = z.strictObject({
+  order: z.enum(['start-first', 'stop-first'], { error: 'expected "start-first" or "stop-first"' }).optional(),
+  parallelism: nonNegativeInt.default(1),
+  failureAction: z.enum(['pause', 'continue', 'rollback'], { error: 'expected "pause", "continue" or "rollback"' }).default('pause'),
+  monitorSeconds: z.number().min(0).default(5),
+});
+
+export const serviceSchema = z.strictObject({
+  name: dockerName,
+  /** Optional in the schema so a record without one fails alone (fail small), not the document. */
+  image: imageRef.optional(),
+  /** The id of a registry in `registries` whose credentials pull this image. */
+  registry: z.string().min(1).optional(),
+  command: z.array(z.string()).optional(),
+  args: z.array(z.string()).optional(),
+  environment: z.record(envName, envValue).default({}),
+  labels: userLabels.default({}),
+  secretBundleId: z.string().min(1).optional(),
+  additionalSecretBundleIds: z.array(z.string().min(1)).default([]),
+  mode: z.enum(['replicated', 'global'], { error: 'expected "replicated" or "global"' }).default('replicated'),
+  scaleFactor: nonNegativeInt.default(1),
+  ports: z
+    .strictObject({
+      web: port.optional(),
+      custom: z.record(hostname, port).default({}),
+    })
+    .prefault({}),
+  domains: z.array(domain).default([]),
+  publish: z.array(publishedPort).default([]),
+  resources: z
+    .strictObject({
+      cpuLimit: positiveNumber.optional(),
+      cpuReservation: positiveNumber.optional(),
+      memoryLimitMB: positiveNumber.default(DEFAULT_MEMORY_LIMIT_MB),
+      memoryReservationMB: positiveNumber.optional(),
+      volumeMounts: z.array(volumeMount).default([]),
+    })
+    .prefault({}),
+  volumes: z.array(volume).default([]),
+  /** Records with a category other than "workload" are skipped with a reason. */
+  serviceCategory: z.string().optional(),
+  update: updatePolicy.prefault({}),
+});
