@@ -1,0 +1,91 @@
+import { randomBytes } from 'node:crypto';
+import type Docker from 'dockerode';
+import { connectDocker, type DockerConnection } from '../../ts/docker/client.ts';
+import { LABEL_CLUSTER, LABEL_MANAGED_BY, MANAGED_BY } from '../../ts/docker/labels.ts';
+import { silentLogger } from '../../ts/observe/logger.ts';
+import { Reconciler } from '../../ts/reconcile/reconciler.ts';
+import { defaultSteps } from '../../ts/reconcile/steps.ts';
+import type { RunResult, Step } from '../../ts/reconcile/types.ts';
+import { validateSpec, type LoadedSpec } from '../../ts/spec/parse.ts';
+
+/**
+ * Helpers for tests against the real swarm. Every test uses its own cluster name and its own
+ * network and service names, so tests never see each other's objects, and removes what it made.
+ */
+
+export const TEST_IMAGE = 'coreflow-test/busybox:1';
+/** A web server task of the test image: serves /www on port 8080. */
+export const WEB_COMMAND = ['httpd', '-f', '-p', '8080', '-h', '/www'];
+
+export function uniqueName(prefix: string): string {
+  return `${prefix}-${randomBytes(3).toString('hex')}`;
+}
+
+export async function connect(): Promise<DockerConnection> {
+  return connectDocker();
+}
+
+/** A minimal valid document with unique names, base services off unless asked for. */
+export function testDoc(prefix = 'cf'): Record<string, unknown> & { cluster: { name: string } } {
+  const id = uniqueName(prefix);
+  return {
+    apiVersion: 'coreflow/v1',
+    cluster: { name: id },
+    networks: { gateway: { name: `${id}-gw` }, internal: { name: `${id}-int` } },
+    baseServices: { coretraffic: { enabled: false }, corelog: { enabled: false }, corestore: { enabled: false } },
+    services: [],
+  };
+}
+
+export function load(doc: unknown): LoadedSpec {
+  return validateSpec(doc);
+}
+
+/** One run of the chain (the default steps unless given) on a document. */
+export async function runOnce(
+  docker: Docker,
+  doc: unknown,
+  opts: { dryRun?: boolean; confirmMassDeletion?: boolean; steps?: Step[] } = {},
+): Promise<RunResult> {
+  const loaded = load(doc);
+  const reconciler = new Reconciler({
+    steps: opts.steps ?? defaultSteps(docker),
+    desired: () => loaded,
+    log: silentLogger(),
+    dryRun: opts.dryRun ?? false,
+    confirmMassDeletion: opts.confirmMassDeletion ?? false,
+  });
+  return (await reconciler.trigger('test'))!;
+}
+
+/** Removes every object labelled with this cluster: services first, then secrets, volumes, networks. */
+export async function cleanupCluster(docker: Docker, cluster: string): Promise<void> {
+  const filters = { label: [`${LABEL_MANAGED_BY}=${MANAGED_BY}`, `${LABEL_CLUSTER}=${cluster}`] };
+  for (const s of await docker.listServices({ filters })) await docker.getService(s.ID).remove().catch(() => undefined);
+  // Networks stay in use until the removed services' containers are gone: retry for a while.
+  for (const s of await docker.listSecrets({ filters })) await docker.getSecret(s.ID).remove().catch(() => undefined);
+  for (let i = 0; i < 20; i++) {
+    const nets = await docker.listNetworks({ filters });
+    if (nets.length === 0) break;
+    for (const n of nets) await docker.getNetwork(n.Id).remove().catch(() => undefined);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  const vols = await docker.listVolumes({ filters });
+  for (const v of vols.Volumes ?? []) await docker.getVolume(v.Name).remove().catch(() => undefined);
+}
+
+/** Polls until `check` returns a value other than undefined/false, or throws after timeoutMs. */
+export async function waitFor<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs = 30_000, everyMs = 250): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < until) {
+    try {
+      const v = await check();
+      if (v !== undefined && v !== false) return v;
+    } catch (err) {
+      last = err;
+    }
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${String(last)})` : ''}`);
+}
