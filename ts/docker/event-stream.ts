@@ -1,0 +1,93 @@
+import type Docker from 'dockerode';
+import { errorText } from '../errors.ts';
+import type { Logger } from '../observe/logger.ts';
+
+/** One message of the Engine's /events stream (the fields coreflow reads). */
+export interface DockerEvent {
+  Type: string;
+  Action: string;
+  Actor: { ID: string; Attributes?: Record<string, string> };
+  scope?: string;
+  time?: number;
+  timeNano?: number;
+}
+
+export interface EventStreamOptions {
+  /** Engine filters, e.g. { type: ['service', 'container'] }. */
+  filters?: Record<string, string[]>;
+  log: Logger;
+  /** First reconnect delay; doubles up to maxBackoffMs. */
+  backoffMs?: number;
+  maxBackoffMs?: number;
+}
+
+/**
+ * Follows the Engine's event stream and calls `onEvent` for each event. The stream is reopened
+ * after an error or end with exponential backoff (reset after a healthy connection), and
+ * `onReconnect` is called each time it opens again, since events may have been missed: callers
+ * resync then. Stop with the returned function.
+ */
+export function watchDockerEvents(
+  docker: Docker,
+  onEvent: (e: DockerEvent) => void,
+  opts: EventStreamOptions,
+  onReconnect?: () => void,
+): () => void {
+  let stopped = false;
+  let stream: NodeJS.ReadableStream | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let backoff = opts.backoffMs ?? 500;
+  const max = opts.maxBackoffMs ?? 30_000;
+  let opened = 0;
+
+  const retry = (why: string) => {
+    if (stopped) return;
+    stream = undefined;
+    opts.log.warn({ why, retryInMs: backoff }, 'Docker event stream closed; reopening');
+    timer = setTimeout(open, backoff);
+    backoff = Math.min(backoff * 2, max);
+  };
+
+  const open = () => {
+    if (stopped) return;
+    docker.getEvents({ filters: opts.filters ?? {} }, (err, s) => {
+      if (stopped) {
+        (s as unknown as { destroy?: () => void } | undefined)?.destroy?.();
+        return;
+      }
+      if (err || !s) return retry(errorText(err ?? 'no stream'));
+      stream = s;
+      if (opened++ > 0) onReconnect?.();
+      const healthy = setTimeout(() => (backoff = opts.backoffMs ?? 500), 5000);
+      let buffer = '';
+      s.on('data', (chunk: Buffer) => {
+        buffer += chunk.toString('utf8');
+        let nl: number;
+        while ((nl = buffer.indexOf('\n')) >= 0) {
+          const line = buffer.slice(0, nl).trim();
+          buffer = buffer.slice(nl + 1);
+          if (!line) continue;
+          try {
+            onEvent(JSON.parse(line) as DockerEvent);
+          } catch (e) {
+            opts.log.warn({ err: errorText(e) }, 'unreadable Docker event skipped');
+          }
+        }
+      });
+      const close = (why: string) => {
+        clearTimeout(healthy);
+        s.removeAllListeners();
+        retry(why);
+      };
+      s.on('error', (e: Error) => close(errorText(e)));
+      s.on('end', () => close('stream ended'));
+    });
+  };
+
+  open();
+  return () => {
+    stopped = true;
+    clearTimeout(timer);
+    (stream as unknown as { destroy?: () => void } | undefined)?.destroy?.();
+  };
+}
