@@ -3,6 +3,8 @@
 #   - the test images coreflow-test/busybox:1 and coreflow-test/caddy:1, built locally (no public
 #     registry is needed: they are imported from Debian's busybox-static and caddy)
 #   - a private registry with htpasswd auth on 127.0.0.1:5000 (credentials in test/fixtures/registry.env)
+#   - a second Docker Engine that is NOT in a swarm, on unix:///var/run/coreflow-noswarm.sock, so the
+#     "not a swarm manager" error is tested against a real engine
 # Safe to run again: every step checks first. Needs root and apt where something is missing.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -69,5 +71,13 @@ auth:
 YML
   setsid docker-registry serve "$reg_dir/config.yml" >/tmp/coreflow-registry.log 2>&1 < /dev/null &
   for _ in $(seq 1 60); do curl -s -o /dev/null http://127.0.0.1:5000/v2/ && break; sleep 0.5; done
+fi
+noswarm=/var/run/coreflow-noswarm.sock
+if ! docker -H "unix://$noswarm" info >/dev/null 2>&1; then
+  log "starting a second engine outside any swarm on $noswarm"
+  setsid dockerd --data-root /var/lib/coreflow-noswarm -H "unix://$noswarm" --pidfile /var/run/coreflow-noswarm.pid \
+    --exec-root /var/run/coreflow-noswarm --bridge none --iptables=false --ip-masq=false \
+    >/tmp/coreflow-noswarm.log 2>&1 < /dev/null &
+  for _ in $(seq 1 60); do docker -H "unix://$noswarm" info >/dev/null 2>&1 && break; sleep 0.5; done
 fi
 log "ready: test images and registry on 127.0.0.1:5000"

@@ -73,6 +73,11 @@ t.test('errors: exit 1 with the error code; bad flags, missing spec, unreachable
   t.equal(unreachable.code, 1);
   t.match(unreachable.stderr, 'cannot reach the Docker Engine at unix:///nonexistent/docker.sock');
   t.match(unreachable.stderr, 'COREFLOW_ERR_DOCKER_UNREACHABLE');
+  const worker = await coreflow(['plan', '--spec', file, '--docker-host', 'unix:///var/run/coreflow-noswarm.sock']);
+  t.equal(worker.code, 1);
+  t.match(worker.stderr, 'is not a swarm manager (swarm state: inactive)');
+  t.match(worker.stderr, '`docker swarm init`');
+  t.match(worker.stderr, 'COREFLOW_ERR_NOT_SWARM_MANAGER');
   const badEnv = await coreflow(['plan', '--spec', file], { COREFLOW_RUN_TIMEOUT_MS: 'soon' });
   t.equal(badEnv.code, 1);
   t.match(badEnv.stderr, 'COREFLOW_RUN_TIMEOUT_MS (--run-timeout-ms): expected milliseconds');
