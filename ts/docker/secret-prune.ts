@@ -2,7 +2,7 @@ import type Docker from 'dockerode';
 import type { Action, Step } from '../reconcile/types.ts';
 import { isOwned, LABEL_KIND, ownedFilter } from './labels.ts';
 import { dockerRequest } from './request.ts';
-import { desiredSecrets, LABEL_SECRET_SERVICE, listSecrets, type LiveSecret } from './secrets.ts';
+import { desiredSecrets, LABEL_SECRET_SERVICE, listSecrets, type LiveSecret, type SeenSecrets } from './secrets.ts';
 import type { PlatformValues } from './secret-content.ts';
 
 interface SecretRefs {
@@ -59,13 +59,19 @@ export function planSecretPrune(cluster: string, desiredNames: ReadonlySet<strin
 }
 
 /** The garbage step for secrets: after the services, so rolled services no longer reference the old ones. */
-export function secretPruneStep(docker: Docker, dependsOn: string[], opts: { platformValues?: PlatformValues } = {}): Step<SecretPruneLive> {
+export function secretPruneStep(docker: Docker, dependsOn: string[], opts: { platformValues?: PlatformValues; seen?: SeenSecrets } = {}): Step<SecretPruneLive> {
   return {
     kind: 'secret-prune',
     dependsOn,
     async observe(ctx) {
-      const secrets = await listSecrets(docker, ownedFilter(ctx.spec.cluster.name));
-      if (secrets.length === 0) return { secrets, inUse: new Map() };
+      const cluster = ctx.spec.cluster.name;
+      const desired = new Set(desiredSecrets(ctx.spec, opts.platformValues).map((d) => d.name));
+      // Nothing owned and undesired when the secrets step looked: nothing to prune, no calls.
+      // (Secrets this run created are desired ones, so they cannot change that.)
+      const before = opts.seen?.of(ctx.runId);
+      if (before && !before.some((s) => isOwned(s.labels, cluster) && !desired.has(s.name))) return { secrets: [], inUse: new Map() };
+      const secrets = await listSecrets(docker, ownedFilter(cluster));
+      if (!secrets.some((s) => !desired.has(s.name))) return { secrets: [], inUse: new Map() };
       const services = await dockerRequest<RawServiceRefs[]>(docker, { method: 'GET', path: '/services' });
       return { secrets, inUse: secretsInUse(services) };
     },

@@ -72,8 +72,26 @@ export function secretBody(cluster: string, d: WorkloadSecret): Record<string, u
   };
 }
 
+/**
+ * What the secrets step saw in a run, handed to the prune step of the same run so that a run
+ * with nothing to prune lists nothing more (a no-op costs one secret list call in all).
+ */
+export class SeenSecrets {
+  private seen: { runId: string; secrets: LiveSecret[] } | undefined;
+
+  record(runId: string, secrets: LiveSecret[]): void {
+    this.seen = { runId, secrets };
+  }
+
+  /** The secrets listed in this run, or undefined when the secrets step did not list them. */
+  of(runId: string): LiveSecret[] | undefined {
+    return this.seen?.runId === runId ? this.seen.secrets : undefined;
+  }
+}
+
 export interface SecretsStepOptions {
   platformValues?: PlatformValues;
+  seen?: SeenSecrets;
 }
 
 /** Runs before the workload services; one failed secret fails only its service. */
@@ -82,7 +100,11 @@ export function secretsStep(docker: Docker, opts: SecretsStepOptions = {}): Step
     kind: 'secrets',
     dependsOn: [],
     objectFailuresBlockDependents: false,
-    observe: () => listSecrets(docker),
+    async observe(ctx) {
+      const live = await listSecrets(docker);
+      opts.seen?.record(ctx.runId, live);
+      return live;
+    },
     plan: (spec, live) => planSecrets(desiredSecrets(spec, opts.platformValues), live, spec.cluster.name),
     async apply(action, ctx) {
       await dockerRequest(docker, { method: 'POST', path: '/secrets/create', body: secretBody(ctx.spec.cluster.name, action.payload as WorkloadSecret) });

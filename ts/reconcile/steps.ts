@@ -1,7 +1,7 @@
 import type Docker from 'dockerode';
 import { networkPruneStep, networksStep } from '../docker/networks.ts';
 import { secretPruneStep } from '../docker/secret-prune.ts';
-import { secretsStep } from '../docker/secrets.ts';
+import { SeenSecrets, secretsStep } from '../docker/secrets.ts';
 import { desiredBaseServices } from '../docker/service-render.ts';
 import { servicesStep } from '../docker/services.ts';
 import { volumePruneStep } from '../docker/volume-prune.ts';
@@ -15,12 +15,13 @@ import type { Step } from './types.ts';
  * routing and DNS (after the services).
  */
 export function defaultSteps(docker: Docker): Step[] {
+  const seen = new SeenSecrets();
   return [
     networksStep(docker),
     servicesStep(docker, { kind: 'base-services', role: 'base', dependsOn: ['networks'], desired: desiredBaseServices }),
-    secretsStep(docker),
+    secretsStep(docker, { seen }),
     servicesStep(docker, { kind: 'services', role: 'workload', dependsOn: ['networks', 'base-services', 'secrets'], desired: (spec) => desiredWorkloads(spec) }),
-    secretPruneStep(docker, ['secrets', 'services']),
+    secretPruneStep(docker, ['secrets', 'services'], { seen }),
     volumePruneStep(docker, ['services']),
     networkPruneStep(docker, ['base-services', 'services']),
   ] as Step[];
