@@ -1,5 +1,5 @@
 import t from 'tap';
-import { encodeRegistryAuth, imageFor, registryFor } from '../../ts/docker/registry-auth.ts';
+import { encodeRegistryAuth, imageFor, imageReferenceProblem, registryFor } from '../../ts/docker/registry-auth.ts';
 import { desiredWorkloads } from '../../ts/docker/workload.ts';
 import { validateSpec } from '../../ts/spec/parse.ts';
 import { pushTestImage, REGISTRY, registryCredentials, untag } from '../helpers/registry.ts';
@@ -39,6 +39,16 @@ t.test('image and credentials resolution (pure)', async (t) => {
   t.match(d[4]!.invalid, 'registry "half" has a username but no password');
   t.match(d[5]!.invalid, 'unknown registry "nope"');
   t.notOk(JSON.stringify(d.map((x) => x.spec)).includes('p+/?'), 'the password is not in any service spec');
+});
+
+t.test('malformed image references fail before anything is applied', async (t) => {
+  for (const ok of ['nginx:1.27-alpine', 'ghcr.io/example/api:2.4.1', '127.0.0.1:5000/team/app:1', 'localhost/app', `app@sha256:${'0'.repeat(64)}`]) {
+    t.equal(imageReferenceProblem(ok), undefined, ok);
+  }
+  t.match(imageReferenceProblem('127.0.0.1:5000/app:1-x:2'), 'bad tag');
+  t.match(imageReferenceProblem('Team/App:1'), 'lowercase');
+  const spec = validateSpec({ apiVersion: 'coreflow/v1', cluster: { name: 'c1' }, services: [{ name: 'x', image: 'Team/App:1' }] }).spec;
+  t.match(desiredWorkloads(spec)[0]!.invalid, 'invalid image reference "Team/App:1"');
 });
 
 t.test('on the swarm with the private registry', async (t) => {

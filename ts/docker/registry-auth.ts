@@ -36,6 +36,26 @@ export function encodeRegistryAuth(r: RegistrySpec): string | undefined {
   return Buffer.from(json, 'utf8').toString('base64').replace(/\+/g, '-').replace(/\//g, '_');
 }
 
+const PATH_COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
+const TAG = /^[\w][\w.-]{0,127}$/;
+
+/**
+ * Pure. Why Docker would refuse an image reference ([host[:port]/]path[:tag][@digest], lowercase
+ * path), or undefined when it is well formed. Checked before anything is applied.
+ */
+export function imageReferenceProblem(image: string): string | undefined {
+  const [name = '', digest] = image.split('@', 2);
+  if (digest !== undefined && !/^sha256:[0-9a-f]{64}$/.test(digest)) return `invalid image reference "${image}": bad digest`;
+  const host = imageHost(name);
+  const rest = host ? name.slice(host.length + 1) : name;
+  const parts = rest.split('/');
+  const last = parts.pop() ?? '';
+  const [repo = '', tag, extra] = last.split(':');
+  if (extra !== undefined || (tag !== undefined && !TAG.test(tag))) return `invalid image reference "${image}": bad tag`;
+  if (![...parts, repo].every((p) => PATH_COMPONENT.test(p))) return `invalid image reference "${image}": repository names are lowercase letters, digits and . _ -`;
+  return undefined;
+}
+
 /** Pure. Problems with a service's registry that fail the service before anything is applied. */
 export function registryProblems(spec: ClusterSpec, s: ServiceSpec): string[] {
   if (s.registry && !spec.registries.some((r) => r.id === s.registry)) return [`unknown registry "${s.registry}"`];

@@ -1,5 +1,5 @@
 import type { ClusterSpec, ServiceSpec } from '../spec/types.ts';
-import { encodeRegistryAuth, imageFor, registryFor, registryProblems } from './registry-auth.ts';
+import { encodeRegistryAuth, imageFor, imageReferenceProblem, registryFor, registryProblems } from './registry-auth.ts';
 import { SECRET_FILE, workloadSecret, type PlatformValues } from './secret-content.ts';
 import type { DesiredService, DockerSecretRef, DockerServiceSpec } from './service-model.ts';
 import { renderWorkload, sealService } from './service-render.ts';
@@ -13,6 +13,8 @@ export function workloadProblems(spec: ClusterSpec, s: ServiceSpec): string[] {
   const problems: string[] = [];
   if (!s.image) problems.push('no image: set image');
   problems.push(...registryProblems(spec, s));
+  const badRef = s.image ? imageReferenceProblem(resolveImage(spec, s)) : undefined;
+  if (badRef) problems.push(badRef);
   const bundles = new Set(spec.secretBundles.map((b) => b.id));
   for (const id of [s.secretBundleId, ...s.additionalSecretBundleIds]) {
     if (id && !bundles.has(id)) problems.push(`unknown secret bundle "${id}"`);
