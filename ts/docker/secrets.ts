@@ -2,14 +2,14 @@ import type Docker from 'dockerode';
 import { CoreflowError } from '../errors.ts';
 import type { Action, Step } from '../reconcile/types.ts';
 import type { ClusterSpec } from '../spec/types.ts';
-import { isOwned, ownedFilter, ownershipLabels } from './labels.ts';
+import { isOwned, LABEL_SERVICE, ownedFilter, ownershipLabels } from './labels.ts';
 import { dockerRequest } from './request.ts';
 import type { DockerServiceSpec } from './service-model.ts';
 import { workloadSecret, type PlatformValues, type WorkloadSecret } from './secret-content.ts';
 import { workloadProblems } from './workload.ts';
 
 /** The label on an owned secret naming the service it belongs to. */
-export const LABEL_SECRET_SERVICE = 'coreflow.service';
+export const LABEL_SECRET_SERVICE = LABEL_SERVICE;
 
 export interface LiveSecret {
   id: string;

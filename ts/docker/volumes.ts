@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
 import { hashOf } from '../spec/hash.ts';
 import type { ClusterSpec, ServiceSpec } from '../spec/types.ts';
-import { ownershipLabels } from './labels.ts';
+import { LABEL_SERVICE, ownershipLabels } from './labels.ts';
 import type { DockerMount } from './service-model.ts';
 
-export const LABEL_VOLUME_SERVICE = 'coreflow.service';
+export const LABEL_VOLUME_SERVICE = LABEL_SERVICE;
 export const LABEL_VOLUME_BACKUP = 'coreflow.backup';
 /** Set when the volume was created as prunable: only those are ever removed (see volume-prune.ts). */
 export const LABEL_VOLUME_PRUNABLE = 'coreflow.prunable';
