@@ -1,4 +1,7 @@
 import { execFile } from 'node:child_process';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import t from 'tap';
 import { planVolumePrune } from '../../ts/docker/volume-prune.ts';
@@ -76,6 +79,8 @@ t.test('prune plan: only owned, prunable, undesired, unused volumes', async (t) 
 
 t.test('on the swarm: data survives removing and re-adding the service; only prunable volumes are pruned', async (t) => {
   const { docker } = await connect();
+  const hostDir = await mkdtemp(join(tmpdir(), 'cf-bind-'));
+  await writeFile(join(hostDir, 'app.conf'), 'from-the-host\n');
   const doc = testDoc('vol');
   const id = doc.cluster.name;
   const keeper = { name: `${id}-keeper`, image: TEST_IMAGE, command: ['sleep', '3600'], scaleFactor: 0 };
@@ -85,6 +90,7 @@ t.test('on the swarm: data survives removing and re-adding the service; only pru
     // Appends one line per start to the volume, then waits (exits at once on SIGTERM).
     command: ['sh', '-c', "date >> /data/boots; trap 'exit 0' TERM; while true; do sleep 1; done"],
     volumes: [{ mountPath: '/data' }],
+    resources: { volumeMounts: [{ hostFsPath: hostDir, containerFsPath: '/conf', readOnly: true }] },
   };
   const scratch = { name: `${id}-scratch`, image: TEST_IMAGE, command: ['sh', '-c', "trap 'exit 0' TERM; while true; do sleep 1; done"], volumes: [{ mountPath: '/tmpdata', prunable: true }] };
   const volName = derivedVolumeName(app.name, '/data');
@@ -112,6 +118,11 @@ t.test('on the swarm: data survives removing and re-adding the service; only pru
   let r = await runOnce(docker, { ...doc, services: [keeper, app, scratch] });
   t.equal(r.status, 'succeeded', JSON.stringify(r.steps));
   t.equal((await waitFor('first boot written', boots)).length, 1);
+  const again = await runOnce(docker, { ...doc, services: [keeper, app, scratch] });
+  t.same([again.summary.creates, again.summary.updates, again.summary.deletes], [0, 0, 0], 'mounts cause no drift: a second run changes nothing');
+  const tasks = await docker.listTasks({ filters: { service: [app.name], 'desired-state': ['running'] } });
+  const cid = tasks.find((x) => x.Status?.State === 'running')!.Status!.ContainerStatus!.ContainerID!;
+  t.equal((await exec('docker', ['exec', cid, 'cat', '/conf/app.conf'])).stdout, 'from-the-host\n', 'the bind mount shows the host file');
   await waitFor('scratch volume created', async () => (await docker.getVolume(scratchVol).inspect()).Name);
   const vol = await docker.getVolume(volName).inspect();
   t.equal(vol.Labels!['coreflow.cluster'], id, 'the volume carries ownership labels');
