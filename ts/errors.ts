@@ -31,6 +31,16 @@ export const errorCatalogue = {
   },
   COREFLOW_ERR_RUN_TIMEOUT: { terminal: false, message: 'the run did not finish within {timeoutMs} ms' },
   COREFLOW_ERR_USAGE: { terminal: true, message: '{details}' },
+  COREFLOW_ERR_SECRET_MISSING: {
+    terminal: false,
+    message: 'secret {secret} of service {service} does not exist; see the secrets step of this run for why it was not created',
+  },
+  COREFLOW_ERR_REGISTRY_AUTH: {
+    terminal: true,
+    message: 'cannot pull {image}: registry {registry} {what} ({details}). Fix username/password of registries[id={registry}]',
+  },
+  COREFLOW_ERR_IMAGE_NOT_FOUND: { terminal: true, message: 'image {image} not found in registry {registry} ({details})' },
+  COREFLOW_ERR_REGISTRY_UNREACHABLE: { terminal: false, message: 'cannot check {image} on registry {registry}: {details}' },
 } as const satisfies Record<string, { terminal: boolean; message: string }>;
 
 export type ErrorCode = keyof typeof errorCatalogue;

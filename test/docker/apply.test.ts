@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import t from 'tap';
 import { parse } from 'yaml';
-import { cleanupCluster, connect, runOnce, TEST_IMAGE, testDoc, uniqueName, waitFor, WEB_COMMAND } from '../helpers/swarm.ts';
+import { cleanupCluster, connect, runOnce, settled, TEST_IMAGE, testDoc, uniqueName, waitFor, WEB_COMMAND } from '../helpers/swarm.ts';
 
 const run = promisify(execFile);
 const conn = await connect();
@@ -95,17 +95,20 @@ t.test('apply the example: networks, base services and workloads exist as specif
 });
 
 t.test('apply again: zero writes, every version unchanged, a constant few list calls', async (t) => {
+  await settled(docker, id);
   const before = await services(id);
   calls.reset();
   const result = await runOnce(docker, doc);
   t.equal(calls.writes(), 0, `writes: ${JSON.stringify(calls.snapshot())}`);
-  t.ok(calls.total() <= 6, `${calls.total()} calls: ${JSON.stringify(calls.snapshot())}`);
+  // Lists of networks, services, secrets and volumes; the same number at 10 or 500 services (bench/).
+  t.ok(calls.total() <= 8, `${calls.total()} calls: ${JSON.stringify(calls.snapshot())}`);
   t.equal(result.summary.unchanged, 9);
   const after = await services(id);
   for (const [name, s] of before) t.equal(after.get(name)!.Version!.Index, s.Version!.Index, `${name} version unchanged`);
 });
 
 t.test('change one service env: only it is updated, in place, same ID', async (t) => {
+  await settled(docker, id);
   const before = await services(id);
   const changed = structuredClone(doc);
   const api = changed.services.find((s: any) => s.name === `${id}-api`);
@@ -158,6 +161,7 @@ t.test('remove a service from the spec: pruned; hand-made objects beside it unto
 });
 
 t.test('an invalid spec: every error listed with its path, nothing in Docker changed', async (t) => {
+  await settled(docker, id);
   const before = await services(id);
   const dir = await mkdtemp(join(tmpdir(), 'cf-invalid-'));
   const file = join(dir, 'spec.json');
