@@ -69,7 +69,8 @@ export class CertificateStore {
   private readonly now: () => number;
 
   constructor(
-    private readonly provider: CertificateProvider | undefined,
+    /** May be set later (the control-plane link connects after the routing part starts). */
+    public provider: CertificateProvider | undefined,
     private readonly opts: CertificateStoreOptions,
   ) {
     this.refreshBeforeMs = opts.refreshBeforeMs ?? 7 * 24 * 3600_000;

@@ -14,6 +14,8 @@ export interface EdgeHubOptions {
   /** The shared edge token (COREFLOW_EDGE_TOKEN); without one every connection is refused. */
   token: string | undefined;
   log: Logger;
+  /** Whether the spec has the edge sink on (routing.edge.enabled); off refuses connections with 404. */
+  enabled?: () => boolean;
   /** How long an edge has to answer updateRouting before the push counts as failed. */
   responseTimeoutMs?: number;
   /** Keepalive ping interval; an edge that misses one pong is dropped. */
@@ -69,6 +71,10 @@ export class EdgeHub {
 
   /** The internal server's upgrade handler for EDGE_PATH. */
   handleUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    if (this.opts.enabled && !this.opts.enabled()) {
+      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      return;
+    }
     const auth = req.headers.authorization ?? '';
     const given = auth.startsWith('Bearer ') ? auth.slice(7) : '';
     if (!this.opts.token || !given || !tokenMatches(given, this.opts.token)) {

@@ -1,0 +1,67 @@
+import { errorText } from '../errors.ts';
+import type { Logger } from '../observe/logger.ts';
+import { caddyConfig } from './caddy-config.ts';
+import type { RouteEntry } from './types.ts';
+
+export interface CaddySinkOptions {
+  adminUrl: string;
+  httpListen: string;
+  httpsListen: string;
+  log: Logger;
+  timeoutMs?: number;
+}
+
+/**
+ * Loads the route table into Caddy with `POST /load`, only when its hash differs from the last
+ * table Caddy accepted. Before the first load it reads Caddy's `admin` block and keeps it in
+ * every config, so the admin API stays where it is. A failed load is logged (Caddy's message,
+ * never the config, which holds private keys) and retried at the next publish.
+ */
+export class CaddySink {
+  private loadedHash: string | undefined;
+  private admin: unknown;
+  private adminRead = false;
+  private busy: Promise<void> = Promise.resolve();
+
+  constructor(private readonly opts: CaddySinkOptions) {}
+
+  /** The hash of the table Caddy runs now (undefined before the first successful load). */
+  get hash(): string | undefined {
+    return this.loadedHash;
+  }
+
+  /** Serialised: two publishes never race on Caddy. */
+  publish(routes: RouteEntry[], hash: string): Promise<void> {
+    this.busy = this.busy.then(() => this.load(routes, hash));
+    return this.busy;
+  }
+
+  private async call(method: string, path: string, body?: unknown): Promise<Response> {
+    return fetch(new URL(path, this.opts.adminUrl), {
+      method,
+      ...(body !== undefined ? { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } } : {}),
+      signal: AbortSignal.timeout(this.opts.timeoutMs ?? 10_000),
+    });
+  }
+
+  private async load(routes: RouteEntry[], hash: string): Promise<void> {
+    if (hash === this.loadedHash) return;
+    const { log } = this.opts;
+    const started = Date.now();
+    try {
+      if (!this.adminRead) {
+        const res = await this.call('GET', '/config/admin');
+        if (!res.ok) throw new Error(`GET /config/admin answered ${res.status}: ${(await res.text()).slice(0, 500)}`);
+        this.admin = await res.json();
+        this.adminRead = true;
+      }
+      const config = caddyConfig(routes, { httpListen: this.opts.httpListen, httpsListen: this.opts.httpsListen, admin: this.admin });
+      const res = await this.call('POST', '/load', config);
+      if (!res.ok) throw new Error(`POST /load answered ${res.status}: ${(await res.text()).slice(0, 500)}`);
+      this.loadedHash = hash;
+      log.info({ hash, routes: routes.length, ms: Date.now() - started }, 'route table loaded into Caddy');
+    } catch (err) {
+      log.warn({ adminUrl: this.opts.adminUrl, err: errorText(err) }, 'loading the route table into Caddy failed; retried at the next publish');
+    }
+  }
+}
