@@ -36,8 +36,8 @@ class FakeProvider implements CertificateProvider {
 t.test('parseCertificate checks the pair and reads the expiry, without leaking the key', async (t) => {
   const e = parseCertificate('app.example.test', APP.publicKey, APP.privateKey, 'spec');
   t.ok(e.notAfter > Date.now() + 50 * 365 * 86400_000);
-  t.throws(() => parseCertificate('app.example.test', APP.publicKey, OTHER.privateKey, 'spec'), { message: 'the private key for app.example.test does not belong to its certificate' });
-  t.throws(() => parseCertificate('app.example.test', 'garbage', APP.privateKey, 'spec'), { message: /not a valid PEM certificate/ });
+  t.throws(() => parseCertificate('app.example.test', APP.publicKey, OTHER.privateKey, 'spec'), { code: 'COREFLOW_ERR_CERTIFICATE_INVALID', message: 'the certificate for app.example.test is unusable: the private key does not belong to the certificate' });
+  t.throws(() => parseCertificate('app.example.test', 'garbage', APP.privateKey, 'spec'), { code: 'COREFLOW_ERR_CERTIFICATE_INVALID', message: /not a valid PEM certificate/ });
 });
 
 t.test('spec certificates: files and inline; bad ones are reported by index', async (t) => {
@@ -54,7 +54,7 @@ t.test('spec certificates: files and inline; bad ones are reported by index', as
   const { certificates, problems } = await store.resolve(s, []);
   t.same([...certificates.keys()].sort(), ['*.example.test', 'app.example.test']);
   t.match(problems, [
-    { hostName: 'bad.example.test', reason: 'routing.certificates[2]: the private key for bad.example.test does not belong to its certificate' },
+    { hostName: 'bad.example.test', reason: 'routing.certificates[2]: the certificate for bad.example.test is unusable: the private key does not belong to the certificate' },
     { hostName: 'gone.example.test', reason: /routing.certificates\[3\]: .*ENOENT/ },
   ]);
   t.notMatch(JSON.stringify(problems), /PRIVATE KEY/);

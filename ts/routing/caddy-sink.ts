@@ -1,4 +1,4 @@
-import { errorText } from '../errors.ts';
+import { CoreflowError, errorText } from '../errors.ts';
 import type { Logger } from '../observe/logger.ts';
 import { caddyConfig } from './caddy-config.ts';
 import type { RouteEntry } from './types.ts';
@@ -61,7 +61,8 @@ export class CaddySink {
       this.loadedHash = hash;
       log.info({ hash, routes: routes.length, ms: Date.now() - started }, 'route table loaded into Caddy');
     } catch (err) {
-      log.warn({ adminUrl: this.opts.adminUrl, err: errorText(err) }, 'loading the route table into Caddy failed; retried at the next publish');
+      const e = new CoreflowError('COREFLOW_ERR_CADDY_LOAD', { adminUrl: this.opts.adminUrl, details: errorText(err) });
+      log.warn({ code: e.code, err: e.message }, 'route table not loaded into Caddy; retried at the next publish');
     }
   }
 }

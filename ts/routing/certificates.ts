@@ -1,6 +1,6 @@
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { errorText } from '../errors.ts';
+import { CoreflowError, errorText } from '../errors.ts';
 import type { Logger } from '../observe/logger.ts';
 import type { ClusterSpec } from '../spec/types.ts';
 import type { CertificateEntry, RouteProblem } from './types.ts';
@@ -36,15 +36,15 @@ export function parseCertificate(domain: string, publicKey: string, privateKey: 
   try {
     cert = new X509Certificate(publicKey);
   } catch {
-    throw new Error(`the certificate for ${domain} is not a valid PEM certificate`);
+    throw new CoreflowError('COREFLOW_ERR_CERTIFICATE_INVALID', { domain, details: 'not a valid PEM certificate' });
   }
   let matches: boolean;
   try {
     matches = cert.checkPrivateKey(createPrivateKey(privateKey));
   } catch {
-    throw new Error(`the private key for ${domain} is not a valid PEM private key`);
+    throw new CoreflowError('COREFLOW_ERR_CERTIFICATE_INVALID', { domain, details: 'the private key is not a valid PEM private key' });
   }
-  if (!matches) throw new Error(`the private key for ${domain} does not belong to its certificate`);
+  if (!matches) throw new CoreflowError('COREFLOW_ERR_CERTIFICATE_INVALID', { domain, details: 'the private key does not belong to the certificate' });
   return { domain: domain.toLowerCase(), publicKey, privateKey, notAfter: Date.parse(cert.validTo), source };
 }
 

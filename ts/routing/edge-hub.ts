@@ -2,7 +2,7 @@ import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
-import { errorText } from '../errors.ts';
+import { CoreflowError, errorText } from '../errors.ts';
 import type { Logger } from '../observe/logger.ts';
 import { errorEnvelope, parseEnvelope, requestEnvelope, UPDATE_ROUTING, updateRoutingResponseSchema } from './edge-envelope.ts';
 import type { RouteEntry } from './types.ts';
@@ -78,7 +78,8 @@ export class EdgeHub {
     const auth = req.headers.authorization ?? '';
     const given = auth.startsWith('Bearer ') ? auth.slice(7) : '';
     if (!this.opts.token || !given || !tokenMatches(given, this.opts.token)) {
-      this.opts.log.warn({ remote: req.socket.remoteAddress, reason: this.opts.token ? 'wrong or missing token' : 'COREFLOW_EDGE_TOKEN is not set' }, 'edge connection refused');
+      const e = new CoreflowError('COREFLOW_ERR_EDGE_UNAUTHORIZED', { details: this.opts.token ? 'wrong or missing token' : 'COREFLOW_EDGE_TOKEN is not set on the agent' });
+      this.opts.log.warn({ remote: req.socket.remoteAddress, code: e.code, err: e.message }, 'edge connection refused');
       socket.end('HTTP/1.1 401 Unauthorized\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
       return;
     }
@@ -132,7 +133,8 @@ export class EdgeHub {
     }
     if (env.correlation.phase === 'request') {
       // Edges only answer; they have no methods to call on the agent here.
-      e.ws.send(JSON.stringify(errorEnvelope(env, `unknown method ${env.method}`, 'COREFLOW_ERR_EDGE_METHOD')));
+      const err = new CoreflowError('COREFLOW_ERR_EDGE_METHOD', { method: env.method });
+      e.ws.send(JSON.stringify(errorEnvelope(env, err.message, err.code)));
       return;
     }
     const pending = e.pending.get(env.correlation.id);
