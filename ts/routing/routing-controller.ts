@@ -18,7 +18,7 @@ const CONTAINER_ACTIONS = new Set(['start', 'kill', 'die', 'stop', 'destroy']);
  * table is built at once and again after these delays. Extra builds cost three list calls and
  * push nothing when the table did not change.
  */
-const FOLLOW_UPS_MS = [300, 1000];
+const FOLLOW_UPS_MS = [100, 300, 1000];
 
 export interface RoutingControllerOptions {
   docker: Docker;
