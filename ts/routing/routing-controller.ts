@@ -64,6 +64,8 @@ export class RoutingController {
   /** When the oldest trigger not yet covered by a build arrived, and why. */
   private firstPending: { at: number; reason: string } | undefined;
   private stopped = false;
+  /** The cluster's workload service IDs and routed names as of the last build: other events are ignored. */
+  private watched = { ids: new Set<string>(), names: new Set<string>() };
 
   constructor(private readonly opts: RoutingControllerOptions) {
     this.edge = new EdgeHub({ token: opts.edgeToken, log: opts.log.child({ sink: 'edge' }), enabled: () => this.spec()?.routing.edge.enabled ?? false });
@@ -111,25 +113,37 @@ export class RoutingController {
     this.trigger('start');
   }
 
+  /**
+   * Only events of this cluster's services count (the swarm may run much else): containers of a
+   * service seen at the last build, and service events by ID or by a routed service's name (a
+   * new service is known by name until the build its event triggers learns its ID).
+   */
   private onDockerEvent(e: DockerEvent): void {
+    const attrs = e.Actor.Attributes ?? {};
     if (e.Type === 'container') {
-      if (!CONTAINER_ACTIONS.has(e.Action) || !e.Actor.Attributes?.['com.docker.swarm.service.id']) return;
-    } else if (e.Type !== 'service') return;
+      if (!CONTAINER_ACTIONS.has(e.Action) || !this.watched.ids.has(attrs['com.docker.swarm.service.id'] ?? '')) return;
+    } else if (e.Type === 'service') {
+      if (!this.watched.ids.has(e.Actor.ID) && !this.watched.names.has(attrs.name ?? '')) return;
+    } else return;
     const reason = `${e.Type} ${e.Action}`;
+    const at = Date.now();
     this.trigger(reason);
     for (const ms of FOLLOW_UPS_MS) {
       const t = setTimeout(() => {
         this.followUps.delete(t);
-        this.trigger(`${reason} (+${ms} ms)`);
+        this.trigger(`${reason} (follow-up +${ms} ms)`, at);
       }, ms);
       this.followUps.add(t);
     }
   }
 
-  /** Asks for a build soon; triggers within the debounce window (and during a build) collapse. */
-  trigger(reason: string): void {
+  /**
+   * Asks for a build soon; triggers within the debounce window (and during a build) collapse.
+   * `at` is when the cause happened (a follow-up passes its event's time), for the latency log.
+   */
+  trigger(reason: string, at = Date.now()): void {
     if (this.stopped) return;
-    this.firstPending ??= { at: Date.now(), reason };
+    this.firstPending ??= { at, reason };
     if (this.debounce) return;
     this.debounce = setTimeout(() => {
       this.debounce = undefined;
@@ -167,6 +181,7 @@ export class RoutingController {
     this.armResync(spec);
     if (!spec) return;
     const live = await readRoutingLiveState(this.opts.docker, spec.cluster.name, spec.networks.gateway.name);
+    this.watched = { ids: new Set(live.services.map((s) => s.id)), names: new Set(routedServices(spec).map((s) => s.name)) };
     const hostNames = routedServices(spec).flatMap((s) => wantedHosts(s).hosts.filter((h) => h.tls).map((h) => h.hostName));
     const certs = await this.certificates.resolve(spec, hostNames);
     const table = buildRouteTable({ spec, ...live, certificates: certs.certificates });
@@ -177,7 +192,7 @@ export class RoutingController {
     const log = this.opts.log;
     if (changed) {
       log.info(
-        { hash, routes: table.routes.map((r) => `${r.hostName} -> ${r.destinationIps.length} task(s)`), trigger: pending?.reason, latencyMs: pending ? Date.now() - pending.at : undefined },
+        { hash, routes: table.routes.map((r) => `${r.hostName} -> ${r.destinationIps.length} task(s)`), trigger: pending?.reason, sinceTriggerMs: pending ? Date.now() - pending.at : undefined },
         'route table changed',
       );
     }
