@@ -21,6 +21,8 @@ import { cleanupCluster, connect, TEST_IMAGE, testDoc, uniqueName, waitFor } fro
 const fixtures = new URL('../fixtures/routing/', import.meta.url).pathname;
 const TOKEN = 'edge-token-for-tests-0123456789';
 const HOST = 'app.example.test';
+/** A hostname whose certificate comes from the certificate provider (an in-process stand-in for the control plane). */
+const OTHER = 'other.example.test';
 
 t.test('routing to edge, Caddy and Traefik on the real swarm', async (t) => {
   const { docker } = await connect();
@@ -36,7 +38,7 @@ t.test('routing to edge, Caddy and Traefik on the real swarm', async (t) => {
   const specFile = join(dir, 'cluster.yaml');
   const writeSpec = (replicas: number) => {
     doc.services = [
-      { name: appName, image: TEST_IMAGE, command: HOSTNAME_WEB_COMMAND, scaleFactor: replicas, ports: { web: 8080 }, domains: [{ name: HOST }], update: { monitorSeconds: 0 } },
+      { name: appName, image: TEST_IMAGE, command: HOSTNAME_WEB_COMMAND, scaleFactor: replicas, ports: { web: 8080, custom: { [OTHER]: 8080 } }, domains: [{ name: HOST }], update: { monitorSeconds: 0 } },
     ];
     doc.routing = {
       resyncSeconds: 2,
@@ -52,6 +54,13 @@ t.test('routing to edge, Caddy and Traefik on the real swarm', async (t) => {
   const log = createLogger({ level: 'debug', destination: new Writable({ write: (c, _e, cb) => (logLines.push(String(c)), cb()) }) });
   const config = await loadConfig({ spec: specFile, port: '0', host: '127.0.0.1', edgeToken: TOKEN, stateDir: dir });
   const agent = new Agent(config, log);
+  const providerCalls: string[] = [];
+  agent.certificateProvider = {
+    getCertificateForDomain: async (domain) => {
+      providerCalls.push(domain);
+      return domain === OTHER ? { publicKey: readFileSync(`${fixtures}other.crt`, 'utf8'), privateKey: readFileSync(`${fixtures}other.key`, 'utf8') } : undefined;
+    },
+  };
   let edge: TestEdgeClient | undefined;
 
   t.teardown(async () => {
@@ -71,8 +80,17 @@ t.test('routing to edge, Caddy and Traefik on the real swarm', async (t) => {
   const one = await waitFor('the app routed with one task', async () => agent.routing?.current?.table.routes.find((r) => r.hostName === HOST && r.destinationIps.length === 1), 60_000);
   edge = await TestEdgeClient.connect(`ws://${base}/v1/edge`, TOKEN);
   const onConnect = await edge.waitForTable(() => true, 0, 5000);
-  t.same(onConnect.routes.map((r) => [r.hostName, r.destinationIps, r.destinationPorts]), [[HOST, one.destinationIps, [8080]]], 'the table arrives on connect');
-  t.match(onConnect.routes[0]?.publicKey, /BEGIN CERTIFICATE/, 'with the certificate from the spec');
+  t.same(
+    onConnect.routes.map((r) => [r.hostName, r.destinationIps, r.destinationPorts]),
+    [
+      [HOST, one.destinationIps, [8080]],
+      [OTHER, one.destinationIps, [8080]],
+    ],
+    'the table arrives on connect',
+  );
+  t.equal(onConnect.routes[0]?.publicKey, readFileSync(`${fixtures}app.crt`, 'utf8'), 'with the certificate from the spec');
+  t.equal(onConnect.routes[1]?.publicKey, readFileSync(`${fixtures}other.crt`, 'utf8'), 'and the one from the certificate provider');
+  t.same(providerCalls, [OTHER], 'the provider is asked once, only for the hostname the spec has no certificate for');
 
   // --- Caddy: a request with the Host header reaches the app
   const firstBody = await waitFor('Caddy to route app.example.test', async () => {
