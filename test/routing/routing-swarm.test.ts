@@ -136,6 +136,12 @@ t.test('routing to edge, Caddy and Traefik on the real swarm', async (t) => {
   t.same(tcfg.http.routers['coreflow-app-example-test'], { rule: `Host(\`${HOST}\`)`, service: 'coreflow-app-example-test' });
   t.notOk(tcfg.tls, 'no private keys on the unauthenticated Traefik endpoint');
 
+  // --- a Caddy that lost the table (restarted, or changed by hand) gets it back at the next resync
+  const lost = await fetch(`http://127.0.0.1:${ports.admin}/load`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ admin: { listen: '0.0.0.0:2019' } }) });
+  t.equal(lost.status, 200);
+  await waitFor('Caddy to route again after losing its config', async () => (await getWithHost(ports.http, HOST).catch(() => undefined))?.status === 200, 20_000, 250);
+  t.pass('the agent loaded the table into Caddy again');
+
   // --- stopping a task removes its IP (latency measured, see bench/routing-latency.ts)
   const tasks = await docker.listTasks({ filters: { service: [appName], 'desired-state': ['running'] } });
   const victim = tasks.find((x: any) => x.Status?.ContainerStatus?.ContainerID) as any;

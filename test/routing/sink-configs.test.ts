@@ -27,10 +27,11 @@ t.test('Traefik: valid dynamic config, every router points at a service, one ser
 });
 
 t.test('Caddy: one route per host to every upstream; TLS server only for hosts with certificates', async (t) => {
-  const cfg = caddyConfig(routes, { httpListen: ':80', httpsListen: ':443', admin: { listen: '0.0.0.0:2019' } }) as any;
+  const cfg = caddyConfig(routes, { httpListen: ':80', httpsListen: ':443', admin: { listen: '0.0.0.0:2019' }, marker: 'coreflow-abc' }) as any;
   t.same(cfg.admin, { listen: '0.0.0.0:2019' }, 'the admin block is kept');
   const http = cfg.apps.http.servers['coreflow-http'];
   t.same(http.listen, [':80']);
+  t.equal(http['@id'], 'coreflow-abc', 'the table is marked, so the agent can see whether Caddy still runs it');
   t.same(http.routes[0], { match: [{ host: ['app.example.test'] }], handle: [{ handler: 'reverse_proxy', upstreams: [{ dial: '10.0.0.2:8080' }, { dial: '10.0.0.3:8080' }] }], terminal: true });
   t.equal(http.routes.length, 3);
   const https = cfg.apps.http.servers['coreflow-https'];

@@ -5,6 +5,13 @@ export interface CaddyConfigOptions {
   httpsListen: string;
   /** Caddy's current `admin` block, kept so loading a config never cuts the agent off the admin API. */
   admin?: unknown;
+  /** Set as the HTTP server's `@id`, so `GET /id/<marker>` tells whether Caddy still runs this table. */
+  marker?: string;
+}
+
+/** The `@id` marking the loaded table in Caddy. */
+export function caddyMarker(hash: string): string {
+  return `coreflow-${hash}`;
 }
 
 function upstreams(r: RouteEntry): { dial: string }[] {
@@ -28,7 +35,12 @@ function route(r: RouteEntry): Record<string, unknown> {
 export function caddyConfig(routes: readonly RouteEntry[], opts: CaddyConfigOptions): Record<string, unknown> {
   const tls = routes.filter((r) => r.privateKey !== '' && r.publicKey !== '');
   const servers: Record<string, unknown> = {
-    'coreflow-http': { listen: [opts.httpListen], routes: routes.map(route), automatic_https: { disable: true } },
+    'coreflow-http': {
+      ...(opts.marker ? { '@id': opts.marker } : {}),
+      listen: [opts.httpListen],
+      routes: routes.map(route),
+      automatic_https: { disable: true },
+    },
   };
   if (tls.length > 0) {
     servers['coreflow-https'] = {

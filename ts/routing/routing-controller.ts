@@ -208,9 +208,18 @@ export class RoutingController {
 
   private caddySink(spec: ClusterSpec): CaddySink {
     const c = spec.routing.caddy;
-    const key = JSON.stringify(c);
+    const key = JSON.stringify([c, spec.routing.resyncSeconds]);
     if (this.caddy?.key !== key) {
-      this.caddy = { key, sink: new CaddySink({ adminUrl: c.adminUrl, httpListen: c.httpListen, httpsListen: c.httpsListen, log: this.opts.log.child({ sink: 'caddy' }) }) };
+      this.caddy = {
+        key,
+        sink: new CaddySink({
+          adminUrl: c.adminUrl,
+          httpListen: c.httpListen,
+          httpsListen: c.httpsListen,
+          verifyEveryMs: spec.routing.resyncSeconds * 1000,
+          log: this.opts.log.child({ sink: 'caddy' }),
+        }),
+      };
     }
     return this.caddy.sink;
   }
