@@ -53,7 +53,7 @@ export class RoutingController {
   readonly edge: EdgeHub;
   private readonly certificates: CertificateStore;
   private caddy: { key: string; sink: CaddySink } | undefined;
-  private table: { table: RouteTable; hash: string; builtAt: Date; spec: ClusterSpec } | undefined;
+  private table: { table: RouteTable; hash: string; builtAt: Date } | undefined;
   private problemsKey = '';
   private stopEvents: (() => void) | undefined;
   private resyncTimer: NodeJS.Timeout | undefined;
@@ -152,15 +152,6 @@ export class RoutingController {
     }, this.opts.debounceMs ?? 20);
   }
 
-  /** Builds now and resolves when the table is published (for tests and the CLI). */
-  async refresh(reason = 'refresh'): Promise<void> {
-    this.firstPending ??= { at: Date.now(), reason };
-    this.dirty = true;
-    while (this.running) await this.running;
-    this.running = this.loop().finally(() => (this.running = undefined));
-    await this.running;
-  }
-
   private async loop(): Promise<void> {
     while (this.dirty && !this.stopped) {
       this.dirty = false;
@@ -188,7 +179,7 @@ export class RoutingController {
     table.problems.push(...certs.problems);
     const hash = routeTableHash(table);
     const changed = this.table?.hash !== hash;
-    this.table = { table, hash, builtAt: new Date(), spec };
+    this.table = { table, hash, builtAt: new Date() };
     const log = this.opts.log;
     if (changed) {
       log.info(
