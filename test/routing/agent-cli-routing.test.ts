@@ -18,7 +18,10 @@ t.test('coreflow agent serves the route table to an edge proxy', async (t) => {
   const { docker } = await connect();
   const doc = testDoc('rtcli') as Record<string, any>;
   const app = uniqueName('app');
-  doc.services = [{ name: app, image: TEST_IMAGE, command: HOSTNAME_WEB_COMMAND, ports: { web: 8080 }, domains: [{ name: 'cli.example.test', protocol: 'http' }] }];
+  doc.services = [{ name: app, image: TEST_IMAGE, command: HOSTNAME_WEB_COMMAND, ports: { web: 8080 }, domains: [{ name: 'cli.example.test', protocol: 'http' }] },
+    // Incomplete port/domain data: fails this service's routes with a reason, not the table.
+    { name: uniqueName('broken'), image: TEST_IMAGE, command: HOSTNAME_WEB_COMMAND, domains: [{ name: 'broken.example.test', protocol: 'http' }] },
+  ];
   const dir = mkdtempSync(join(tmpdir(), 'coreflow-routing-cli-'));
   writeFileSync(join(dir, 'cluster.yaml'), stringify(doc));
 
@@ -42,7 +45,11 @@ t.test('coreflow agent serves the route table to an edge proxy', async (t) => {
     const body = (await res.json()) as { routes?: { hostName: string; destinationIps: string[] }[] };
     return body.routes?.find((r) => r.hostName === 'cli.example.test' && r.destinationIps.length === 1) ? body : undefined;
   }, 60_000, 500);
-  t.match(status, { routes: [{ hostName: 'cli.example.test', destinationPorts: [8080], tls: false }], problems: [] });
+  t.match(status, {
+    routes: [{ hostName: 'cli.example.test', destinationPorts: [8080], tls: false }],
+    problems: [{ service: doc.services[1].name, reason: 'not routed: domain broken.example.test has no port and ports.web is not set' }],
+  });
+  t.equal((status as { routes: unknown[] }).routes.length, 1);
 
   t.equal(await upgradeStatus(`ws://127.0.0.1:${port}/v1/edge`, 'not-the-token-not-the-token'), 401);
   edge = await TestEdgeClient.connect(`ws://127.0.0.1:${port}/v1/edge`, TOKEN);
