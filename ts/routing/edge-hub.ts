@@ -151,6 +151,11 @@ export class EdgeHub {
     log.warn({ hash: pending.hash, error: failed }, 'edge refused updateRouting; it gets the table again at the next publish');
   }
 
+  /** Closes every edge connection (the edge sink was turned off in the spec). */
+  closeAll(reason: string): void {
+    for (const e of this.edges) e.ws.close(1000, reason);
+  }
+
   async stop(): Promise<void> {
     clearInterval(this.pinger);
     this.pinger = undefined;

@@ -194,6 +194,7 @@ export class RoutingController {
     }
     // The sinks skip what they already have, so publishing an unchanged table costs nothing.
     if (spec.routing.edge.enabled) this.edge.publish(table.routes, hash);
+    else if (this.edge.connections > 0) this.edge.closeAll('routing.edge.enabled is false');
     if (spec.routing.caddy.enabled) await this.caddySink(spec).publish(table.routes, hash);
   }
 
