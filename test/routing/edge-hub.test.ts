@@ -88,3 +88,13 @@ t.test('an edge calling a method gets an error envelope', async (t) => {
   await settle();
   t.match(edge.frames, [{ method: 'getClusterConfig', correlation: { id: 'x1', phase: 'response' }, error: { code: 'COREFLOW_ERR_EDGE_METHOD' } }]);
 });
+
+t.test('closeAll disconnects every edge (the edge sink was turned off)', async (t) => {
+  const { hub, url } = await serve(t);
+  const edge = await rawEdge(url, () => ({ status: 'ok' }));
+  const closed = new Promise<number>((r) => edge.ws.once('close', (code) => r(code)));
+  hub.closeAll('routing.edge.enabled is false');
+  t.equal(await closed, 1000);
+  await settle();
+  t.equal(hub.connections, 0);
+});
