@@ -4,11 +4,11 @@ import { connectDocker, type DockerConnection } from './docker/client.ts';
 import { CoreflowError } from './errors.ts';
 import type { Logger } from './observe/logger.ts';
 import { Reconciler } from './reconcile/reconciler.ts';
+import { defaultSteps } from './reconcile/steps.ts';
+import type { RunResult } from './reconcile/types.ts';
 import type { CertificateProvider } from './routing/certificates.ts';
 import { RoutingController } from './routing/routing-controller.ts';
 import { registerRoutingEndpoints } from './routing/routing-endpoints.ts';
-import { defaultSteps } from './reconcile/steps.ts';
-import type { RunResult } from './reconcile/types.ts';
 import { InternalServer } from './server/internal-server.ts';
 import { DesiredState } from './sources/desired-state.ts';
 import { FileSource } from './sources/file-source.ts';
@@ -37,7 +37,10 @@ export class Agent {
   private firstRunDone = false;
   /** The live route table and its sinks (edge WS, Caddy, Traefik); set once Docker is connected. */
   routing: RoutingController | undefined;
-  /** The control plane's getCertificateForDomain; the control-plane link sets it before start(). */
+  /**
+   * The control plane's getCertificateForDomain, used from start(); once started, change it with
+   * `routing.setCertificateProvider`.
+   */
   certificateProvider: CertificateProvider | undefined;
 
   constructor(
