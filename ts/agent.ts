@@ -6,6 +6,9 @@ import type { Logger } from './observe/logger.ts';
 import { Reconciler } from './reconcile/reconciler.ts';
 import { defaultSteps } from './reconcile/steps.ts';
 import type { RunResult } from './reconcile/types.ts';
+import type { CertificateProvider } from './routing/certificates.ts';
+import { RoutingController } from './routing/routing-controller.ts';
+import { registerRoutingEndpoints } from './routing/routing-endpoints.ts';
 import { InternalServer } from './server/internal-server.ts';
 import { DesiredState } from './sources/desired-state.ts';
 import { FileSource } from './sources/file-source.ts';
@@ -32,6 +35,13 @@ export class Agent {
   private reconciler: Reconciler | undefined;
   private docker: DockerConnection | undefined;
   private firstRunDone = false;
+  /** The live route table and its sinks (edge WS, Caddy, Traefik); set once Docker is connected. */
+  routing: RoutingController | undefined;
+  /**
+   * The control plane's getCertificateForDomain, used from start(); once started, change it with
+   * `routing.setCertificateProvider`.
+   */
+  certificateProvider: CertificateProvider | undefined;
 
   constructor(
     readonly config: CoreflowConfig,
@@ -80,6 +90,19 @@ export class Agent {
     });
     this.reconciler = reconciler;
     await this.startPart({ name: 'reconciler', start: async () => undefined, stop: () => reconciler.stop() });
+    const routing = new RoutingController({
+      docker: this.docker.docker,
+      desired: () => this.desired.get(),
+      log: log.child({ component: 'routing' }),
+      edgeToken: config.edgeToken,
+      certificateProvider: this.certificateProvider,
+      certRefreshBeforeMs: config.certRefreshBeforeHours * 3600_000,
+    });
+    this.routing = routing;
+    registerRoutingEndpoints(this.server, routing, { desired: () => this.desired.get(), edgeToken: config.edgeToken });
+    await this.startPart({ name: 'routing', start: () => routing.start(), stop: () => routing.stop() });
+    // After every run (services may have changed); Docker events and a resync timer do the rest.
+    this.onResult(() => routing.trigger('reconcile run finished'));
     const source = new FileSource(config.spec, this.desired, log.child({ component: 'file-source' }));
     await this.startPart({ name: 'file-source', start: async () => void (await source.start()), stop: async () => source.stop() });
     // Subscribed after the first load: the start trigger below covers it.

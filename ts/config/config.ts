@@ -16,6 +16,8 @@ export const settings = {
   host: { env: 'COREFLOW_HOST', flag: 'host', default: '0.0.0.0', doc: 'Address the internal server listens on' },
   port: { env: 'COREFLOW_PORT', flag: 'port', default: '3000', doc: 'Port of the internal server (health, metrics, status, events, edge proxies); 0 picks a free one' },
   confirmMassDeletion: { env: 'COREFLOW_CONFIRM_MASS_DELETION', flag: 'confirm-mass-deletion', default: 'false', doc: 'Allow removing all, or more than half, of the owned workload services' },
+  edgeToken: { env: 'COREFLOW_EDGE_TOKEN', flag: 'edge-token', default: undefined, doc: 'Token edge proxies send (Authorization: Bearer) to connect to ws://agent:PORT/v1/edge; unset refuses every edge. Prefer the env var: flags show in ps' },
+  certRefreshBeforeHours: { env: 'COREFLOW_CERT_REFRESH_BEFORE_HOURS', flag: 'cert-refresh-before-hours', default: '168', doc: 'A certificate from the control plane is fetched again this many hours before it expires' },
 } as const;
 
 export type SettingKey = keyof typeof settings;
@@ -32,6 +34,8 @@ const configSchema = z.strictObject({
   host: z.string().min(1),
   port: z.coerce.number({ error: 'expected a port number' }).int().min(0).max(65535, { error: 'expected a port number' }),
   confirmMassDeletion: boolString,
+  edgeToken: z.string().min(16, { error: 'expected a token of at least 16 characters' }).optional(),
+  certRefreshBeforeHours: z.coerce.number({ error: 'expected hours' }).min(1, { error: 'expected at least 1 hour' }),
 });
 
 export type CoreflowConfig = Readonly<z.output<typeof configSchema>>;
