@@ -17,6 +17,9 @@ export const settings = {
   host: { env: 'COREFLOW_HOST', flag: 'host', default: '0.0.0.0', doc: 'Address the internal server listens on' },
   port: { env: 'COREFLOW_PORT', flag: 'port', default: '3000', doc: 'Port of the internal server (health, metrics, status, events, edge proxies); 0 picks a free one' },
   confirmMassDeletion: { env: 'COREFLOW_CONFIRM_MASS_DELETION', flag: 'confirm-mass-deletion', default: 'false', doc: 'Allow removing all, or more than half, of the owned workload services' },
+  cloudflareToken: { env: 'CLOUDFLARE_API_TOKEN', flag: 'cloudflare-token', default: undefined, doc: 'Cloudflare API token for the dns section (Zone:Read, DNS:Edit); never logged' },
+  cloudflareTokenFile: { env: 'CLOUDFLARE_API_TOKEN_FILE', flag: 'cloudflare-token-file', default: undefined, doc: 'File holding the Cloudflare API token (read at every run; used when no token is given directly)' },
+  cloudflareApiUrl: { env: 'COREFLOW_CLOUDFLARE_API_URL', flag: 'cloudflare-api-url', default: undefined, doc: 'Cloudflare API base URL (default https://api.cloudflare.com/client/v4)' },
 } as const;
 
 export type SettingKey = keyof typeof settings;
@@ -33,6 +36,9 @@ const configSchema = z.strictObject({
   host: z.string().min(1),
   port: z.coerce.number({ error: 'expected a port number' }).int().min(0).max(65535, { error: 'expected a port number' }),
   confirmMassDeletion: boolString,
+  cloudflareToken: z.string().min(1, { error: 'expected a token' }).optional(),
+  cloudflareTokenFile: z.string().min(1, { error: 'expected a file path' }).optional(),
+  cloudflareApiUrl: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL such as https://api.cloudflare.com/client/v4' }).optional(),
 });
 
 export type CoreflowConfig = Readonly<z.output<typeof configSchema>>;
