@@ -140,6 +140,11 @@ export class FakeCloudflare {
     this.failures.push({ ...f, left: f.times ?? 1 });
   }
 
+  /** Drops the failures not yet used up. */
+  clearFailures(): void {
+    this.failures.length = 0;
+  }
+
   private send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
     res.writeHead(status, { 'content-type': 'application/json', ...headers });
     res.end(JSON.stringify(body));
