@@ -36,7 +36,7 @@ export async function runOnce(flags: CliFlags, log: Logger, dryRun: boolean): Pr
 export async function planCommand(flags: CliFlags, log: Logger): Promise<number> {
   const result = await runOnce(flags, log, true);
   process.stdout.write(flags.json ? `${JSON.stringify(result, null, 2)}\n` : `${formatResult(result, { verbose: flags.verbose })}\n`);
-  if (result.status === 'failed' || result.summary.failed > 0) return 1;
+  if (result.status === 'failed' || result.summary.failed > 0 || result.steps.some((s) => s.status === 'failed')) return 1;
   return hasChanges(result) ? 2 : 0;
 }
 
