@@ -33,7 +33,7 @@ export const errorCatalogue = {
   COREFLOW_ERR_USAGE: { terminal: true, message: '{details}' },
   COREFLOW_ERR_DNS_CONFLICT: {
     terminal: true,
-    message: '{name} has records coreflow did not make: {records}; they are left alone. Remove them, or list the name in dns.exclude',
+    message: '{name} has records coreflow did not make: {records}; they are left alone. Remove them to let coreflow publish the name, or stop publishing it (dns.exclude)',
   },
   COREFLOW_ERR_DNS_API: { terminal: false, message: 'Cloudflare API {operation} failed ({status}): {details}' },
   COREFLOW_ERR_DNS_NO_TOKEN: {
