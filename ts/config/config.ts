@@ -1,4 +1,3 @@
-import { Qenv } from '@push.rocks/qenv';
 import { z } from 'zod';
 import { CoreflowError } from '../errors.ts';
 
@@ -43,8 +42,10 @@ const configSchema = z.strictObject({
 
 export type CoreflowConfig = Readonly<z.output<typeof configSchema>>;
 
-/** Reads one variable from the environment and .nogit overlays. */
+/** Reads variables from the environment and the .nogit overlays (env.json / env.yml). */
 export async function readEnv(names: readonly string[], cwd = process.cwd()): Promise<Record<string, string | undefined>> {
+  // Loaded on use: qenv's dependency tree costs about a second of start-up.
+  const { Qenv } = await import('@push.rocks/qenv');
   const qenv = new Qenv(cwd, `${cwd}/.nogit`, false);
   const out: Record<string, string | undefined> = {};
   for (const name of names) out[name] = await qenv.getEnvVarOnDemand(name);

@@ -37,7 +37,8 @@ export async function listLiveServices(docker: Docker): Promise<LiveService[]> {
 const MAX_CONFLICT_RETRIES = 3;
 
 function isVersionConflict(err: unknown): boolean {
-  return isCoreflowError(err, 'COREFLOW_ERR_DOCKER_API') && /out of sequence|version/i.test(err.message) && /sequence/i.test(err.message);
+  // Swarm answers a stale version with 500 "rpc error: ... update out of sequence".
+  return isCoreflowError(err, 'COREFLOW_ERR_DOCKER_API') && /update out of sequence/.test(err.message);
 }
 
 /**
