@@ -137,6 +137,22 @@ t.test('a route-table hostname outside the zones fails alone; excluded names are
   t.match(actions[0]!.blocked!.reason, /shop\.example\.org \(route table\) is not in any zone of dns\.zones \(example\.com\)/);
 });
 
+t.test('switching between addresses and a CNAME deletes the old records first', async (t) => {
+  const records = [
+    live({ type: 'A', name: 'www.example.com', content: '203.0.113.10' }),
+    live({ type: 'A', name: 'api.example.com', content: '203.0.113.10' }),
+    live({ type: 'A', name: 'keep.example.com', content: '203.0.113.10' }),
+  ];
+  const actions = plan({ ...DNS, targets: { cname: 'lb.example.net' } }, records, [{ name: 'web', image: 'x', ports: { web: 80 }, domains: [{ name: 'www.example.com' }, { name: 'api.example.com' }] }], true);
+  t.same(brief(actions), [
+    'delete A www.example.com',
+    'delete A api.example.com',
+    'create CNAME www.example.com',
+    'create CNAME api.example.com',
+    'delete A keep.example.com',
+  ]);
+});
+
 t.test('no dns-relevant change plans no writes', async (t) => {
   const records = [live({ type: 'A', name: 'www.example.com', content: '203.0.113.10' }), live({ type: 'A', name: 'api.example.com', content: '203.0.113.10' })];
   const actions = plan(DNS, records);

@@ -80,6 +80,25 @@ t.test('records are created for the routed domains, updated when the target chan
   t.same(table(fake), ['A api.example.com 203.0.113.20', 'A www.example.com 203.0.113.20']);
 });
 
+t.test('switching the targets to a CNAME converges in one run', async (t) => {
+  const fake = await setup(t);
+  const step = dnsStep(stepOpts(fake));
+  await run(step, doc(['www.example.com', 'api.example.com', 'shop.example.com'], {}));
+  const result = await run(step, doc(['www.example.com', 'api.example.com', 'shop.example.com'], { targets: { cname: 'LB.example.net' } }));
+  t.equal(result.summary.blocked, 0, 'replacing records of names still published is no mass deletion');
+  t.equal(result.status, 'succeeded');
+  t.same(table(fake), ['CNAME api.example.com lb.example.net', 'CNAME shop.example.com lb.example.net', 'CNAME www.example.com lb.example.net']);
+});
+
+t.test('an unreachable API fails the dns step with a clear message', async (t) => {
+  const fake = await setup(t);
+  const url = fake.url;
+  await fake.close();
+  const result = await run(dnsStep(stepOpts(fake, { baseURL: url })), doc(['www.example.com'], {}));
+  t.equal(result.steps[0]!.status, 'failed');
+  t.match(result.steps[0]!.error, /^Cloudflare API find zone example\.com failed \(no response\): Connection error\./);
+});
+
 t.test('a no-op run makes zero write calls', async (t) => {
   const fake = await setup(t);
   const step = dnsStep(stepOpts(fake));

@@ -150,6 +150,7 @@ export class CloudflareDns {
   /** One request under the rate limiter and the retry policy. */
   private async call<T>(operation: string, scope: CallScope, write: boolean, fn: (o: { signal: AbortSignal }) => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
+      if (scope.signal.aborted) throw new CoreflowError('COREFLOW_ERR_DNS_API', { operation, status: 'aborted', details: 'the run was stopped' });
       await this.limiter.take(scope.signal);
       if (write) this.writes++;
       else this.reads++;

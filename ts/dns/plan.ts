@@ -77,8 +77,8 @@ function bodyOf(d: DesiredRecord, owner: string): NonNullable<DnsPayload['body']
  * desired name (same address family, or any CNAME) is a conflict: the desired record is
  * reported blocked and nothing at that name is touched. Records of one (name, type) are
  * matched by value first, then remaining pairs are updated in place (same record id), then
- * the rest created or deleted. Deleting all, or more than half, of the owned records needs
- * `allowMassDeletion` (an emptied route table must not wipe the zone).
+ * the rest created or deleted. Deleting all, or more than half, of the owned records for names
+ * no longer published needs `allowMassDeletion` (an emptied route table must not wipe the zone).
  */
 export function planDns(input: DnsPlanInput): Action<DnsPayload>[] {
   const { owner } = input;
@@ -154,9 +154,19 @@ export function planDns(input: DnsPlanInput): Action<DnsPayload>[] {
       reason: `no longer desired: ${describeValue(l)}`,
       payload: { zone: l.zone, liveId: l.id },
     }));
-  if (!input.allowMassDeletion && deletes.length > 0 && (deletes.length === own.length || deletes.length > own.length / 2)) {
-    const reason = new CoreflowError('COREFLOW_ERR_MASS_DELETION', { count: deletes.length, total: own.length, kind: 'DNS records' }).message;
-    for (const a of deletes) a.blocked = { status: 'blocked', reason };
+  // The guard counts records of names that stop being published; replacing records at a name
+  // that stays (a target switch, a surplus duplicate) is not a removal.
+  const desiredNames = new Set(input.desired.map((d) => normalName(d.name)));
+  const removals = deletes.filter((a) => !desiredNames.has(a.name.slice(a.name.indexOf(' ') + 1)));
+  if (!input.allowMassDeletion && removals.length > 0 && (removals.length === own.length || removals.length > own.length / 2)) {
+    const reason = new CoreflowError('COREFLOW_ERR_MASS_DELETION', { count: removals.length, total: own.length, kind: 'DNS records' }).message;
+    for (const a of removals) a.blocked = { status: 'blocked', reason };
   }
-  return [...actions, ...deletes];
+  // A CNAME cannot share its name: when a name switches between CNAME and addresses, the old
+  // records must go before the new one is created. Other deletes come last (create before delete).
+  const clashes = (d: Action<DnsPayload>) =>
+    actions.some((a) => a.type === 'create' && !a.blocked && a.name.split(' ')[1] === d.name.split(' ')[1] && (a.name.startsWith('CNAME ') || d.name.startsWith('CNAME ')));
+  // (action names are `TYPE name`)
+  const first = deletes.filter((d) => clashes(d));
+  return [...first, ...actions, ...deletes.filter((d) => !first.includes(d))];
 }
