@@ -145,28 +145,23 @@ export function planDns(input: DnsPlanInput): Action<DnsPayload>[] {
       actions.push({ ...base(d), type: 'create', reason: `not present: ${describeValue(d)}`, payload: { ...base(d).payload, body: bodyOf(d, owner) } });
     }
   }
-  const deletes: Action<DnsPayload>[] = own
-    .filter((l) => !touched.has(l))
-    .map((l) => ({
-      kind: DNS_KIND,
-      name: recordLabel(l),
-      type: 'delete',
-      reason: `no longer desired: ${describeValue(l)}`,
-      payload: { zone: l.zone, liveId: l.id },
-    }));
+  const gone = own.filter((l) => !touched.has(l));
+  const deletes = new Map<LiveRecord, Action<DnsPayload>>(
+    gone.map((l) => [l, { kind: DNS_KIND, name: recordLabel(l), type: 'delete', reason: `no longer desired: ${describeValue(l)}`, payload: { zone: l.zone, liveId: l.id } }]),
+  );
   // The guard counts records of names that stop being published; replacing records at a name
   // that stays (a target switch, a surplus duplicate) is not a removal.
   const desiredNames = new Set(input.desired.map((d) => normalName(d.name)));
-  const removals = deletes.filter((a) => !desiredNames.has(a.name.slice(a.name.indexOf(' ') + 1)));
+  const removals = gone.filter((l) => !desiredNames.has(l.name));
   if (!input.allowMassDeletion && removals.length > 0 && (removals.length === own.length || removals.length > own.length / 2)) {
     const reason = new CoreflowError('COREFLOW_ERR_MASS_DELETION', { count: removals.length, total: own.length, kind: 'DNS records' }).message;
-    for (const a of removals) a.blocked = { status: 'blocked', reason };
+    for (const l of removals) deletes.get(l)!.blocked = { status: 'blocked', reason };
   }
   // A CNAME cannot share its name: when a name switches between CNAME and addresses, the old
-  // records must go before the new one is created. Other deletes come last (create before delete).
-  const clashes = (d: Action<DnsPayload>) =>
-    actions.some((a) => a.type === 'create' && !a.blocked && a.name.split(' ')[1] === d.name.split(' ')[1] && (a.name.startsWith('CNAME ') || d.name.startsWith('CNAME ')));
-  // (action names are `TYPE name`)
-  const first = deletes.filter((d) => clashes(d));
-  return [...first, ...actions, ...deletes.filter((d) => !first.includes(d))];
+  // records must go before the new ones are created. Other deletes come last (create, then delete).
+  const creates = input.desired.filter((d) => actions.some((a) => a.type === 'create' && !a.blocked && a.name === recordLabel({ type: d.type, name: normalName(d.name) })));
+  const mustGoFirst = (l: LiveRecord) => creates.some((d) => normalName(d.name) === l.name && (d.type === 'CNAME' || l.type === 'CNAME'));
+  const first = gone.filter(mustGoFirst).map((l) => deletes.get(l)!);
+  const last = gone.filter((l) => !mustGoFirst(l)).map((l) => deletes.get(l)!);
+  return [...first, ...actions, ...last];
 }
