@@ -75,7 +75,8 @@ export class CloudflareDns {
       apiKey: null,
       apiEmail: null,
       userServiceKey: null,
-      ...(opts.baseURL ? { baseURL: opts.baseURL } : {}),
+      // Explicit, so the SDK's own CLOUDFLARE_BASE_URL lookup never redirects the calls.
+      baseURL: opts.baseURL ?? 'https://api.cloudflare.com/client/v4',
       maxRetries: 0,
       timeout: opts.timeoutMs ?? 30_000,
       logLevel: 'off',
