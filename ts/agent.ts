@@ -1,6 +1,7 @@
 import cron, { type ScheduledTask } from 'node-cron';
 import type { CoreflowConfig } from './config/config.ts';
 import { connectDocker, type DockerConnection } from './docker/client.ts';
+import { dnsStepOptions } from './dns/token.ts';
 import { CoreflowError } from './errors.ts';
 import type { Logger } from './observe/logger.ts';
 import { Reconciler } from './reconcile/reconciler.ts';
@@ -78,7 +79,7 @@ export class Agent {
     this.docker = await connectDocker(config.dockerHost ? { host: config.dockerHost } : {});
     log.info({ endpoint: this.docker.endpoint, apiVersion: this.docker.apiVersion }, 'connected to Docker');
     const reconciler = new Reconciler({
-      steps: defaultSteps(this.docker.docker),
+      steps: defaultSteps(this.docker.docker, { dns: dnsStepOptions(config) }),
       desired: () => this.desired.get(),
       log: log.child({ component: 'reconciler' }),
       confirmMassDeletion: config.confirmMassDeletion,

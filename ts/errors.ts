@@ -51,6 +51,24 @@ export const errorCatalogue = {
     terminal: false,
     message: 'loading the route table into Caddy at {adminUrl} failed: {details}. Is Caddy running with its admin API reachable from the agent (admin.listen)?',
   },
+  COREFLOW_ERR_DNS_CONFLICT: {
+    terminal: true,
+    message: '{name} has records coreflow did not make: {records}; they are left alone. Remove them to let coreflow publish the name, or stop publishing it (dns.exclude)',
+  },
+  COREFLOW_ERR_DNS_API: { terminal: false, message: 'Cloudflare API {operation} failed ({status}): {details}' },
+  COREFLOW_ERR_DNS_NO_TOKEN: {
+    terminal: true,
+    message: 'the spec has a dns section but no Cloudflare API token is set: give --cloudflare-token, CLOUDFLARE_API_TOKEN or CLOUDFLARE_API_TOKEN_FILE',
+  },
+  COREFLOW_ERR_DNS_TOKEN_FILE: { terminal: false, message: 'cannot read the Cloudflare API token file {path}: {details}' },
+  COREFLOW_ERR_DNS_ZONE_NOT_FOUND: {
+    terminal: true,
+    message: 'zone {zone} (dns.zones) is not visible to the Cloudflare token: check the name, or give its id, and that the token has Zone:Read and DNS:Edit on it',
+  },
+  COREFLOW_ERR_DNS_LISTING_TRUNCATED: {
+    terminal: false,
+    message: 'zone {zone} has more than {max} DNS records ({pages} pages of {perPage}); listing stopped and nothing in the zone was changed',
+  },
 } as const satisfies Record<string, { terminal: boolean; message: string }>;
 
 export type ErrorCode = keyof typeof errorCatalogue;

@@ -9,6 +9,7 @@ import { loadSpecFile } from '../spec/parse.ts';
 import { formatResult } from './print-result.ts';
 import type { CliFlags } from './flags.ts';
 import { CoreflowError } from '../errors.ts';
+import { dnsStepOptions } from '../dns/token.ts';
 
 /** One run of the chain from a spec file: `plan` (dry run) or `apply`. */
 export async function runOnce(flags: CliFlags, log: Logger, dryRun: boolean): Promise<RunResult> {
@@ -17,7 +18,7 @@ export async function runOnce(flags: CliFlags, log: Logger, dryRun: boolean): Pr
   const loaded = await loadSpecFile(config.spec);
   const { docker } = await connectDocker(config.dockerHost ? { host: config.dockerHost } : {});
   const reconciler = new Reconciler({
-    steps: defaultSteps(docker),
+    steps: defaultSteps(docker, { dns: dnsStepOptions(config) }),
     desired: () => loaded,
     log,
     dryRun,
@@ -35,7 +36,7 @@ export async function runOnce(flags: CliFlags, log: Logger, dryRun: boolean): Pr
 export async function planCommand(flags: CliFlags, log: Logger): Promise<number> {
   const result = await runOnce(flags, log, true);
   process.stdout.write(flags.json ? `${JSON.stringify(result, null, 2)}\n` : `${formatResult(result, { verbose: flags.verbose })}\n`);
-  if (result.status === 'failed' || result.summary.failed > 0) return 1;
+  if (result.status === 'failed' || result.summary.failed > 0 || result.steps.some((s) => s.status === 'failed')) return 1;
   return hasChanges(result) ? 2 : 0;
 }
 

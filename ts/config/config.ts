@@ -18,6 +18,9 @@ export const settings = {
   confirmMassDeletion: { env: 'COREFLOW_CONFIRM_MASS_DELETION', flag: 'confirm-mass-deletion', default: 'false', doc: 'Allow removing all, or more than half, of the owned workload services' },
   edgeToken: { env: 'COREFLOW_EDGE_TOKEN', flag: 'edge-token', default: undefined, doc: 'Token edge proxies send (Authorization: Bearer) to connect to ws://agent:PORT/v1/edge; unset refuses every edge. Prefer the env var: flags show in ps' },
   certRefreshBeforeHours: { env: 'COREFLOW_CERT_REFRESH_BEFORE_HOURS', flag: 'cert-refresh-before-hours', default: '168', doc: 'A certificate from the control plane is fetched again this many hours before it expires' },
+  cloudflareToken: { env: 'CLOUDFLARE_API_TOKEN', flag: 'cloudflare-token', default: undefined, doc: 'Cloudflare API token for the dns section (Zone:Read, DNS:Edit); never logged' },
+  cloudflareTokenFile: { env: 'CLOUDFLARE_API_TOKEN_FILE', flag: 'cloudflare-token-file', default: undefined, doc: 'File holding the Cloudflare API token (read at every run; used when no token is given directly)' },
+  cloudflareApiUrl: { env: 'COREFLOW_CLOUDFLARE_API_URL', flag: 'cloudflare-api-url', default: undefined, doc: 'Cloudflare API base URL (default https://api.cloudflare.com/client/v4)' },
 } as const;
 
 export type SettingKey = keyof typeof settings;
@@ -36,6 +39,9 @@ const configSchema = z.strictObject({
   confirmMassDeletion: boolString,
   edgeToken: z.string().min(16, { error: 'expected a token of at least 16 characters' }).optional(),
   certRefreshBeforeHours: z.coerce.number({ error: 'expected hours' }).min(1, { error: 'expected at least 1 hour' }),
+  cloudflareToken: z.string().min(1, { error: 'expected a token' }).optional(),
+  cloudflareTokenFile: z.string().min(1, { error: 'expected a file path' }).optional(),
+  cloudflareApiUrl: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL such as https://api.cloudflare.com/client/v4' }).optional(),
 });
 
 export type CoreflowConfig = Readonly<z.output<typeof configSchema>>;

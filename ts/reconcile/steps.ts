@@ -7,16 +7,23 @@ import { desiredBaseServices } from '../docker/service-render.ts';
 import { servicesStep } from '../docker/services.ts';
 import { volumePruneStep } from '../docker/volume-prune.ts';
 import { desiredWorkloads } from '../docker/workload.ts';
+import { dnsStep, type DnsStepOptions } from '../dns/step.ts';
 import type { Step } from './types.ts';
+
+/** What steps need beyond Docker: the dns step's token source and API URL, platform-provisioned values. */
+export interface StepOptions {
+  dns?: DnsStepOptions;
+  platformValues?: PlatformValues;
+}
 
 /**
  * The chain, in dependency order: networks -> base services -> secrets -> workload services ->
- * prune of secrets, volumes (prunable ones only) and networks no longer desired. Volumes are
- * created by Docker on the node that runs the task, from the service's mounts. Later parts add
- * routing and DNS (after the services). `platformValues` supplies values provisioned for a
- * service (platform bindings); they are merged into its secret below its own bundles.
+ * prune of secrets, volumes (prunable ones only) and networks no longer desired -> dns. Volumes are
+ * created by Docker on the node that runs the task, from the service's mounts. Routing runs as its
+ * own controller after each run. `platformValues` supplies values provisioned for a service
+ * (platform bindings); they are merged into its secret below its own bundles.
  */
-export function defaultSteps(docker: Docker, opts: { platformValues?: PlatformValues } = {}): Step[] {
+export function defaultSteps(docker: Docker, opts: StepOptions = {}): Step[] {
   const { platformValues } = opts;
   const seen = new SeenSecrets();
   return [
@@ -27,5 +34,6 @@ export function defaultSteps(docker: Docker, opts: { platformValues?: PlatformVa
     secretPruneStep(docker, ['secrets', 'services'], { seen, ...(platformValues ? { platformValues } : {}) }),
     volumePruneStep(docker, ['services']),
     networkPruneStep(docker, ['base-services', 'services']),
+    dnsStep(opts.dns),
   ] as Step[];
 }

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import type { z } from 'zod';
+import { dnsSpecErrors } from '../dns/spec-checks.ts';
 import { CoreflowError, errorText } from '../errors.ts';
 import { hashOf } from './hash.ts';
 import { clusterSpecSchema } from './schema.ts';
@@ -59,6 +60,7 @@ function crossChecks(spec: ClusterSpec): string[] {
     const base = baseNames.get(s.name);
     if (base) errors.push(`services[${i}].name: "${s.name}" is the name of base service baseServices.${base}`);
   });
+  errors.push(...dnsSpecErrors(spec));
   return errors;
 }
 

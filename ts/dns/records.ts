@@ -1,0 +1,111 @@
+import type { DnsRecordType } from '../spec/dns-schema.ts';
+
+/** A record coreflow wants to exist, fully defaulted. */
+export interface DesiredRecord {
+  type: DnsRecordType;
+  /** Fully qualified, lower case, no trailing dot. */
+  name: string;
+  content: string;
+  ttl: number;
+  /** Set for A, AAAA and CNAME only. */
+  proxied?: boolean;
+  priority?: number;
+  /** The zone (name) the record belongs in: the longest listed zone the name ends with. */
+  zone: string;
+  /** Where it comes from, for messages: `domain` or `dns.dns_records[2]`. */
+  source: string;
+}
+
+/** A record as listed from the provider. */
+export interface LiveRecord {
+  id: string;
+  zone: string;
+  zoneId: string;
+  type: string;
+  name: string;
+  content: string;
+  ttl: number;
+  proxied?: boolean;
+  priority?: number;
+  comment?: string | null;
+}
+
+export const MANAGED_BY_TOKEN = 'managed-by=coreflow';
+
+/**
+ * The ownership mark written in the comment of every record coreflow creates (external-dns uses
+ * TXT records for this; Cloudflare comments keep it on the record itself). 28 + cluster name
+ * (at most 63) characters, inside the 100 characters every Cloudflare plan allows.
+ */
+export function ownerComment(cluster: string): string {
+  return `${MANAGED_BY_TOKEN} cluster=${cluster}`;
+}
+
+export type Ownership = { owned: true } | { owned: false; by?: string };
+
+/** Whose record this is, from its comment: ours, another coreflow cluster's, or someone else's. */
+export function ownershipOf(record: Pick<LiveRecord, 'comment'>, cluster: string): Ownership {
+  const tokens = (record.comment ?? '').split(/\s+/);
+  if (!tokens.includes(MANAGED_BY_TOKEN)) return { owned: false };
+  const other = tokens.find((t) => t.startsWith('cluster='))?.slice('cluster='.length);
+  if (other === cluster) return { owned: true };
+  return { owned: false, by: other ? `coreflow cluster ${other}` : 'coreflow (no cluster named)' };
+}
+
+/** Names compare case-insensitively and without a trailing dot. */
+export function normalName(name: string): string {
+  return name.toLowerCase().replace(/\.$/, '');
+}
+
+/** IPv6 in its canonical compressed form (what Cloudflare returns), via the URL parser. */
+function canonicalIpv6(v: string): string {
+  try {
+    return new URL(`http://[${v}]/`).hostname.slice(1, -1);
+  } catch {
+    return v.toLowerCase();
+  }
+}
+
+/** Content in the form Cloudflare returns it, so equal records compare equal. */
+export function normalContent(type: string, content: string): string {
+  switch (type) {
+    case 'AAAA':
+      return canonicalIpv6(content);
+    case 'CNAME':
+    case 'MX':
+      return normalName(content);
+    case 'TXT':
+      // Cloudflare may return TXT content wrapped in quotes.
+      return content.length >= 2 && content.startsWith('"') && content.endsWith('"') ? content.slice(1, -1) : content;
+    default:
+      return content;
+  }
+}
+
+/** The zone a name belongs to: the longest zone it equals or ends with; undefined outside all. */
+export function zoneOf(name: string, zones: readonly string[]): string | undefined {
+  const n = normalName(name);
+  let best: string | undefined;
+  for (const z of zones) {
+    if ((n === z || n.endsWith(`.${z}`)) && (best === undefined || z.length > best.length)) best = z;
+  }
+  return best;
+}
+
+/** Whether `name` matches one of the patterns: exact names, or `*.suffix` for names under it. */
+export function matchesAny(name: string, patterns: readonly string[]): boolean {
+  const n = normalName(name);
+  return patterns.some((p) => {
+    const q = normalName(p);
+    return q.startsWith('*.') ? n.endsWith(q.slice(1)) : n === q;
+  });
+}
+
+/** A short human form of a record's value, for plan lines. */
+export function describeValue(r: { type: string; content: string; ttl: number; proxied?: boolean; priority?: number }): string {
+  const content = r.content.length > 60 ? `${r.content.slice(0, 57)}...` : r.content;
+  const parts = [r.type === 'MX' ? `${r.priority ?? 0} ${content}` : content];
+  if (r.proxied) parts.push('proxied');
+  parts.push(r.ttl === 1 ? 'ttl auto' : `ttl ${r.ttl}`);
+  return parts.join(', ');
+}
