@@ -9,6 +9,7 @@ import type { RunResult } from './reconcile/types.ts';
 import { InternalServer } from './server/internal-server.ts';
 import { DesiredState } from './sources/desired-state.ts';
 import { FileSource } from './sources/file-source.ts';
+import { controlPlaneSource } from './sources/controlplane-source.ts';
 
 /** Anything with a lifecycle that the agent starts and stops in order. */
 export interface Lifecycle {
@@ -63,7 +64,9 @@ export class Agent {
 
   async start(): Promise<void> {
     const { config, log } = this;
-    if (!config.spec) throw new CoreflowError('COREFLOW_ERR_USAGE', { details: 'standalone mode needs --spec FILE (or COREFLOW_SPEC)' });
+    if (!config.spec && !config.cloudlyUrl) {
+      throw new CoreflowError('COREFLOW_ERR_USAGE', { details: 'standalone mode needs --spec FILE (or COREFLOW_SPEC); control-plane mode needs CLOUDLY_URL and JUMPCODE' });
+    }
     await this.startPart({ name: 'internal-server', start: () => this.server.start(), stop: () => this.server.stop() });
     this.docker = await connectDocker(config.dockerHost ? { host: config.dockerHost } : {});
     log.info({ endpoint: this.docker.endpoint, apiVersion: this.docker.apiVersion }, 'connected to Docker');
@@ -80,8 +83,15 @@ export class Agent {
     });
     this.reconciler = reconciler;
     await this.startPart({ name: 'reconciler', start: async () => undefined, stop: () => reconciler.stop() });
-    const source = new FileSource(config.spec, this.desired, log.child({ component: 'file-source' }));
-    await this.startPart({ name: 'file-source', start: async () => void (await source.start()), stop: async () => source.stop() });
+    if (config.cloudlyUrl) {
+      // Control-plane mode (CLOUDLY_URL set): pushed and fetched config, a report after every run.
+      const cp = controlPlaneSource(config, this.desired, log.child({ component: 'controlplane-source' }));
+      this.onResult((r) => cp.report(r));
+      await this.startPart({ name: 'controlplane-source', start: () => cp.start(), stop: () => cp.stop() });
+    } else {
+      const source = new FileSource(config.spec!, this.desired, log.child({ component: 'file-source' }));
+      await this.startPart({ name: 'file-source', start: async () => void (await source.start()), stop: async () => source.stop() });
+    }
     // Subscribed after the first load: the start trigger below covers it.
     this.desired.onChange((_l, origin) => void reconciler.trigger(`desired state changed (${origin})`));
     let schedule: ScheduledTask | undefined;

@@ -31,6 +31,16 @@ export const errorCatalogue = {
   },
   COREFLOW_ERR_RUN_TIMEOUT: { terminal: false, message: 'the run did not finish within {timeoutMs} ms' },
   COREFLOW_ERR_USAGE: { terminal: true, message: '{details}' },
+  COREFLOW_ERR_PROTOCOL_FRAME: { terminal: true, message: 'rejected protocol frame: {details}' },
+  COREFLOW_ERR_PROTOCOL_VERSION: { terminal: true, message: 'protocol version mismatch: this side speaks {ours}, the peer {theirs}' },
+  COREFLOW_ERR_UNKNOWN_METHOD: { terminal: true, message: 'unknown method "{method}"' },
+  COREFLOW_ERR_REQUEST_TIMEOUT: { terminal: false, message: '{method} got no answer within {timeoutMs} ms' },
+  COREFLOW_ERR_PEER_CLOSED: { terminal: false, message: 'the connection closed before {method} was answered' },
+  COREFLOW_ERR_REMOTE: { terminal: false, message: '{method} failed on the peer: {details}' },
+  COREFLOW_ERR_AUTH: { terminal: true, message: 'the control plane rejected the machine token (JUMPCODE): {details}' },
+  COREFLOW_ERR_UNAUTHENTICATED: { terminal: true, message: '{method} needs an authenticated connection: call getIdentityByToken first' },
+  COREFLOW_ERR_NO_CERTIFICATE: { terminal: true, message: 'no certificate for {domain}' },
+  COREFLOW_ERR_STATE_WRITE: { terminal: false, message: 'cannot write {path}: {details}' },
 } as const satisfies Record<string, { terminal: boolean; message: string }>;
 
 export type ErrorCode = keyof typeof errorCatalogue;
