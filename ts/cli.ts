@@ -3,6 +3,8 @@ import { createLogger, type Logger } from './observe/logger.ts';
 import { agentCommand } from './cli/agent-command.ts';
 import { parseFlags, type CliFlags } from './cli/flags.ts';
 import { applyCommand, planCommand } from './cli/once.ts';
+import { controlplaneCommand, controlplaneFlags } from './cli/controlplane-command.ts';
+import { controllerWatchCommand, controllerWatchFlags } from './cli/controller-watch-command.ts';
 
 type Command = (flags: CliFlags, log: Logger) => Promise<number>;
 
@@ -16,7 +18,9 @@ interface CommandEntry {
 export const commands: Record<string, CommandEntry> = {
   plan: { run: planCommand, summary: 'show what apply would change (exit 0: nothing, 2: changes, 1: error)' },
   apply: { run: applyCommand, summary: 'converge the swarm onto the spec once and print the result' },
-  agent: { run: agentCommand, summary: 'run continuously (standalone mode with --spec)' },
+  agent: { run: agentCommand, summary: 'run continuously (standalone mode with --spec; control-plane mode with CLOUDLY_URL + JUMPCODE)' },
+  controlplane: { run: controlplaneCommand, summary: 'the reference control plane: --spec FILE --addr HOST:PORT --token-file FILE', extra: controlplaneFlags },
+  'controller watch': { run: controllerWatchCommand, summary: 'follow a control plane\'s events: --controller HOST:PORT [--token-file FILE]', extra: controllerWatchFlags },
 };
 
 const USAGE = `usage: coreflow <command> [flags]
