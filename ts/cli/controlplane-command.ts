@@ -19,7 +19,7 @@ export async function controlplaneCommand(flags: CliFlags, log: Logger): Promise
   if (typeof tokenFile !== 'string') throw new CoreflowError('COREFLOW_ERR_USAGE', { details: 'missing --token-file FILE (the agents\' JUMPCODE and the HTTP API bearer token)' });
   const { host, port } = parseAddr(typeof flags.extra.addr === 'string' ? flags.extra.addr : '127.0.0.1:4400');
   const token = await readTokenFile(tokenFile);
-  const cp = new ControlPlane({ specPath: config.spec, host, port, token, log: log.child({ component: 'controlplane' }), pingIntervalMs: config.pingIntervalMs });
+  const cp = new ControlPlane({ specPath: config.spec, host, port, token, log, pingIntervalMs: config.pingIntervalMs });
   let stopping: Promise<void> | undefined;
   const done = new Promise<number>((resolveExit) => {
     const stop = (signal: string) => {

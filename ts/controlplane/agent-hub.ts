@@ -122,8 +122,13 @@ export class AgentHub {
     return this.sessions.size;
   }
 
-  close(): void {
-    for (const s of this.sessions.values()) s.peer.close(CLOSE_CODES.shutdown, 'control plane stopping');
+  /** Says goodbye (1001) to every agent, waits up to 1 s for the close handshakes, then drops the rest. */
+  async close(): Promise<void> {
+    const closing = [...this.wss.clients].map((ws) => new Promise<void>((resolve) => (ws.readyState === ws.CLOSED ? resolve() : ws.once('close', () => resolve()))));
+    for (const ws of this.wss.clients) ws.close(CLOSE_CODES.shutdown, 'control plane stopping');
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.all(closing), new Promise((r) => (timer = setTimeout(r, 1000)))]);
+    clearTimeout(timer);
     for (const ws of this.wss.clients) ws.terminate();
     this.wss.close();
   }

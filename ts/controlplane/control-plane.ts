@@ -15,7 +15,7 @@ export interface ControlPlaneOptions {
 }
 
 /**
- * The reference control plane: desired state from a spec file, the agent WebSocket endpoint
+ * The reference control plane (`log`: the root logger): desired state from a spec file, the agent WebSocket endpoint
  * (/v1/agent) and the HTTP API on one address. Start fails when the spec file is invalid; stop
  * writes the desired state back to the file.
  */
@@ -26,9 +26,10 @@ export class ControlPlane {
   readonly agents: AgentHub;
 
   constructor(private readonly opts: ControlPlaneOptions) {
+    this.log = opts.log.child({ component: 'controlplane' });
     this.store = new DesiredStore(opts.specPath);
-    this.server = new InternalServer({ host: opts.host, port: opts.port }, opts.log.child({ component: 'http' }));
-    this.agents = new AgentHub({ token: opts.token, store: this.store, events: this.events, log: opts.log.child({ component: 'agents' }), pingIntervalMs: opts.pingIntervalMs });
+    this.server = new InternalServer({ host: opts.host, port: opts.port }, opts.log.child({ component: 'controlplane-http' }));
+    this.agents = new AgentHub({ token: opts.token, store: this.store, events: this.events, log: opts.log.child({ component: 'controlplane-agents' }), pingIntervalMs: opts.pingIntervalMs });
     this.server.onUpgrade('/v1/agent', this.agents.upgrade);
     addHttpApi(this.server.router, { token: opts.token, store: this.store, events: this.events, agents: this.agents });
   }
@@ -37,18 +38,20 @@ export class ControlPlane {
     return this.server.port;
   }
 
+  private readonly log: Logger;
+
   async start(): Promise<void> {
     const loaded = await this.store.load();
-    this.opts.log.info({ spec: this.store.path, specHash: loaded.hash, cluster: loaded.spec.cluster.name, services: loaded.spec.services.length }, 'desired state loaded');
+    this.log.info({ spec: this.store.path, specHash: loaded.hash, cluster: loaded.spec.cluster.name, services: loaded.spec.services.length }, 'desired state loaded');
     await this.server.start();
-    this.opts.log.info({ host: this.opts.host, port: this.port }, 'control plane listening');
+    this.log.info({ host: this.opts.host, port: this.port }, 'control plane listening');
   }
 
   async stop(): Promise<void> {
-    this.agents.close();
+    await this.agents.close();
     this.events.close();
     await this.server.stop();
     await this.store.persist();
-    this.opts.log.info({ spec: this.store.path }, 'desired state written back; stopped');
+    this.log.info({ spec: this.store.path }, 'desired state written back; stopped');
   }
 }
