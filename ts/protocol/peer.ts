@@ -3,7 +3,7 @@ import type { RawData, WebSocket } from 'ws';
 import type { z } from 'zod';
 import { CoreflowError, errorText, isCoreflowError } from '../errors.ts';
 import type { Logger } from '../observe/logger.ts';
-import { formatPath } from '../spec/parse.ts';
+import { issueLines } from '../spec/parse.ts';
 import { CLOSE_CODES, DEFAULT_TIMEOUT_MS, envelopeSchema, MAX_FRAME_BYTES, type Envelope } from './envelope.ts';
 
 /** A method as a peer knows it: payload schemas both ways and its default timeout. */
@@ -114,7 +114,7 @@ export class Peer<T extends MethodTable> {
     const spec = this.opts.methods[method];
     if (!spec) return Promise.reject(new CoreflowError('COREFLOW_ERR_UNKNOWN_METHOD', { method }));
     if (this.isClosed) return Promise.reject(new CoreflowError('COREFLOW_ERR_PEER_CLOSED', { method }));
-    const checked = spec.request.safeParse(payload);
+    const checked = spec.request.safeParse(payload, { reportInput: true });
     if (!checked.success) return Promise.reject(payloadError(method, 'request', checked.error));
     const id = randomUUID();
     const wait = timeoutMs ?? spec.timeoutMs ?? DEFAULT_TIMEOUT_MS;
@@ -201,9 +201,9 @@ export class Peer<T extends MethodTable> {
     } catch (err) {
       return this.rejectFrame(`not JSON: ${errorText(err)}`);
     }
-    const parsed = envelopeSchema.safeParse(raw);
+    const parsed = envelopeSchema.safeParse(raw, { reportInput: true });
     if (!parsed.success) {
-      const issues = parsed.error.issues.map((i) => `${formatPath(i.path)}: ${i.message}`).join('; ');
+      const issues = issueLines(parsed.error.issues).join('; ');
       return this.rejectFrame(`not a protocol envelope: ${issues}`);
     }
     const env = parsed.data;
@@ -228,7 +228,7 @@ export class Peer<T extends MethodTable> {
       return;
     }
     const spec = this.opts.methods[pending.method]!;
-    const checked = spec.response.safeParse(env.response);
+    const checked = spec.response.safeParse(env.response, { reportInput: true });
     if (!checked.success) pending.reject(payloadError(pending.method, 'response', checked.error));
     else pending.resolve(checked.data);
   }
@@ -246,7 +246,7 @@ export class Peer<T extends MethodTable> {
       this.reply(env, { error });
       return;
     }
-    const checked = spec.request.safeParse(env.request);
+    const checked = spec.request.safeParse(env.request, { reportInput: true });
     if (!checked.success) return this.rejectFrame(payloadError(env.method, 'request', checked.error).params.details as string, env);
     try {
       const response = await handler(checked.data);
@@ -272,7 +272,9 @@ export class Peer<T extends MethodTable> {
 }
 
 function payloadError(method: string, what: 'request' | 'response', error: z.ZodError): CoreflowError {
-  const issues = error.issues.map((i) => `${what}${i.path.length ? `.${formatPath(i.path)}` : ''}: ${i.message}`).join('; ');
+  const issues = issueLines(error.issues)
+    .map((l) => `${what}${l.startsWith('(document)') ? l.slice('(document)'.length) : `.${l}`}`)
+    .join('; ');
   return new CoreflowError('COREFLOW_ERR_PROTOCOL_FRAME', { details: `${method} ${issues}` });
 }
 
