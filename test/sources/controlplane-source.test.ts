@@ -1,0 +1,133 @@
+import t from 'tap';
+import { once } from 'node:events';
+import { mkdtemp, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { WebSocketServer } from 'ws';
+import { pino } from 'pino';
+import { Writable } from 'node:stream';
+import { MAX_FRAME_BYTES, PROTOCOL_VERSION } from '../../ts/protocol/envelope.ts';
+import { methods } from '../../ts/protocol/methods.ts';
+import { Peer } from '../../ts/protocol/peer.ts';
+import { ControlPlaneSource, agentUrl } from '../../ts/sources/controlplane-source.ts';
+import { DesiredState } from '../../ts/sources/desired-state.ts';
+import { testDoc, waitFor } from '../helpers/swarm.ts';
+import { CoreflowError } from '../../ts/errors.ts';
+
+/** A logger whose lines the test can read. */
+function capturingLogger() {
+  const lines: Record<string, unknown>[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      for (const l of chunk.toString('utf8').split('\n')) if (l) lines.push(JSON.parse(l) as Record<string, unknown>);
+      cb();
+    },
+  });
+  return { log: pino({ level: 'debug' }, stream), lines };
+}
+
+/**
+ * A protocol server built from the same Peer class: authenticates `token`, serves `doc`, and
+ * exposes the connected peers so tests can push.
+ */
+async function server(t: { teardown: (fn: () => void) => void }, token: string, doc: () => Record<string, unknown>) {
+  const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', maxPayload: MAX_FRAME_BYTES });
+  await once(wss, 'listening');
+  const peers: Peer<typeof methods>[] = [];
+  wss.on('connection', (ws) => {
+    const peer = new Peer(ws, { methods, log: pino({ level: 'silent' }) });
+    peer.handle('getIdentityByToken', (req) => {
+      if (req.token !== token) throw new CoreflowError('COREFLOW_ERR_AUTH', { details: 'the token does not match' });
+      return { protocolVersion: PROTOCOL_VERSION, identity: { clusterName: (doc().cluster as { name: string }).name, role: 'cluster' as const, expiresAt: null } };
+    });
+    peer.handle('getClusterConfig', () => ({ spec: doc() }));
+    peer.handle('reportStatus', () => ({ received: true as const }));
+    peers.push(peer);
+  });
+  t.teardown(() => {
+    for (const c of wss.clients) c.terminate();
+    wss.close();
+  });
+  return { wss, peers, url: `ws://127.0.0.1:${(wss.address() as AddressInfo).port}` };
+}
+
+t.test('agentUrl maps http(s) and adds the default path', async (t) => {
+  t.equal(agentUrl('https://cp.example.com'), 'wss://cp.example.com/v1/agent');
+  t.equal(agentUrl('ws://127.0.0.1:4400/'), 'ws://127.0.0.1:4400/v1/agent');
+  t.equal(agentUrl('wss://cp.example.com/custom/path'), 'wss://cp.example.com/custom/path');
+});
+
+t.test('pushes: every error for a bad document, identity checked, newest wins, saved atomically', async (t) => {
+  const doc = testDoc('cf4src');
+  const srv = await server(t, 'secret-token-1234', () => doc);
+  const stateDir = await mkdtemp(join(tmpdir(), 'coreflow-src-'));
+  const desired = new DesiredState();
+  const { log } = capturingLogger();
+  const source = new ControlPlaneSource({ url: srv.url, token: 'secret-token-1234', stateDir, desired, log, reconnectMaxMs: 1000, pingIntervalMs: 60_000, authRetryMs: 1000 });
+  t.teardown(() => source.stop());
+  await source.start();
+  t.equal(desired.get()?.spec.cluster.name, doc.cluster.name, 'the fetched config is in force');
+  const peer = srv.peers[0]!;
+
+  const bad = await peer.request('pushClusterConfig', { spec: { ...doc, services: [{ name: 'a', scaleFactor: -1 }, { name: 'b b' }] } });
+  t.same(bad, {
+    accepted: false,
+    errors: [
+      'services[0].scaleFactor: expected a number >= 0',
+      'services[1].name: expected a Docker object name: letters, digits, "_", "." and "-", starting with a letter or digit, at most 63 characters',
+    ],
+  });
+  const other = await peer.request('pushClusterConfig', { spec: { ...doc, cluster: { name: 'someone-else' } } });
+  t.match(other, { accepted: false, errors: [/cluster\.name: expected "cf4src-/] });
+  t.same(desired.get()?.spec.services, [], 'rejected documents change nothing');
+
+  const seen: string[] = [];
+  desired.onChange((l) => seen.push(l.spec.services.map((s) => s.name).join(',')));
+  const answers = await Promise.all(
+    ['one', 'two', 'three'].map((n) => peer.request('pushClusterConfig', { spec: { ...doc, services: [{ name: n, image: 'busybox:1' }] } })),
+  );
+  t.ok(answers.every((a) => a.accepted), 'all accepted');
+  t.equal(seen.at(-1), 'three', 'the newest document is in force');
+  const saved = JSON.parse(await readFile(join(stateDir, 'controlplane-config.json'), 'utf8')) as { spec: { services: { name: string }[] }; specHash: string };
+  t.same(saved.spec.services.map((s) => s.name), ['three'], 'the saved config is the newest');
+  t.equal(saved.specHash, desired.get()?.hash);
+});
+
+t.test('a dead connection is detected by keepalive and redialled', async (t) => {
+  const doc = testDoc('cf4src');
+  const srv = await server(t, 'secret-token-1234', () => doc);
+  const stateDir = await mkdtemp(join(tmpdir(), 'coreflow-src-'));
+  const { log, lines } = capturingLogger();
+  const source = new ControlPlaneSource({ url: srv.url, token: 'secret-token-1234', stateDir, desired: new DesiredState(), log, reconnectMaxMs: 500, pingIntervalMs: 200, authRetryMs: 1000 });
+  t.teardown(() => source.stop());
+  await source.start();
+  t.ok(source.connected);
+  // The server stops reading: no pongs come back, as with a silently dropped network path.
+  [...srv.wss.clients][0]!.pause();
+  const second = once(srv.wss, 'connection');
+  await second;
+  t.ok(lines.some((l) => l.msg === 'no pong from the peer; terminating the dead connection'), 'the dead connection was detected');
+  t.ok(lines.some((l) => l.msg === 'control plane connection lost; reconnecting'), 'and redialled with backoff');
+});
+
+t.test('a wrong token: a clear error, a slow retry, and the saved config in force', async (t) => {
+  const doc = testDoc('cf4src');
+  const srv = await server(t, 'secret-token-1234', () => doc);
+  const stateDir = await mkdtemp(join(tmpdir(), 'coreflow-src-'));
+  // First a good session saves a config...
+  const first = new ControlPlaneSource({ url: srv.url, token: 'secret-token-1234', stateDir, desired: new DesiredState(), log: pino({ level: 'silent' }), reconnectMaxMs: 500, pingIntervalMs: 60_000, authRetryMs: 1000 });
+  await first.start();
+  await first.stop();
+  // ...then an agent with a bad token starts from it.
+  const { log, lines } = capturingLogger();
+  const desired = new DesiredState();
+  const source = new ControlPlaneSource({ url: srv.url, token: 'wrong-token-9999', stateDir, desired, log, reconnectMaxMs: 500, pingIntervalMs: 60_000, authRetryMs: 4000 });
+  t.teardown(() => source.stop());
+  await source.start();
+  t.equal(desired.get()?.spec.cluster.name, doc.cluster.name, 'the saved config is in force');
+  const refused = await waitFor('the refusal', async () => lines.find((l) => typeof l.msg === 'string' && l.msg.startsWith('control plane refused this agent')), 5000, 20);
+  t.match(refused, { level: 50, msg: /rejected the machine token \(JUMPCODE\): the token does not match/ }, 'the refusal is logged as an error');
+  t.ok((refused?.retryInMs as number) >= 2000, 'on the slow schedule');
+  t.notOk(JSON.stringify(lines).includes('wrong-token-9999'), 'the token is not logged');
+});
