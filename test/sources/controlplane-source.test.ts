@@ -1,6 +1,8 @@
 import t from 'tap';
 import { once } from 'node:events';
-import { mkdtemp, readFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { createServer as createHttpsServer } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
@@ -130,4 +132,42 @@ t.test('a wrong token: a clear error, a slow retry, and the saved config in forc
   t.match(refused, { level: 50, msg: /rejected the machine token \(JUMPCODE\): the token does not match/ }, 'the refusal is logged as an error');
   t.ok((refused?.retryInMs as number) >= 2000, 'on the slow schedule');
   t.notOk(JSON.stringify(lines).includes('wrong-token-9999'), 'the token is not logged');
+});
+
+t.test('wss:// with a private CA from COREFLOW_CA_FILE', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'coreflow-tls-'));
+  const run = (args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
+  run(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '1', '-subj', '/CN=coreflow test CA']);
+  run(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'srv.key', '-out', 'srv.csr', '-subj', '/CN=127.0.0.1']);
+  await writeFile(join(dir, 'ext.cnf'), 'subjectAltName=IP:127.0.0.1\n');
+  run(['x509', '-req', '-in', 'srv.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'srv.pem', '-days', '1', '-extfile', 'ext.cnf']);
+  const https = createHttpsServer({ cert: await readFile(join(dir, 'srv.pem')), key: await readFile(join(dir, 'srv.key')) });
+  const wss = new WebSocketServer({ server: https, maxPayload: MAX_FRAME_BYTES });
+  const doc = testDoc('cf4tls');
+  wss.on('connection', (ws) => {
+    const peer = new Peer(ws, { methods, log: pino({ level: 'silent' }) });
+    peer.handle('getIdentityByToken', () => ({ protocolVersion: PROTOCOL_VERSION, identity: { clusterName: doc.cluster.name, role: 'cluster' as const, expiresAt: null } }));
+    peer.handle('getClusterConfig', () => ({ spec: doc }));
+  });
+  https.listen(0, '127.0.0.1');
+  await once(https, 'listening');
+  t.teardown(() => {
+    for (const c of wss.clients) c.terminate();
+    https.close();
+  });
+  const url = `wss://127.0.0.1:${(https.address() as AddressInfo).port}`;
+  const opts = { url, token: 'secret-token-1234', reconnectMaxMs: 500, pingIntervalMs: 60_000, authRetryMs: 1000, firstConfigWaitMs: 3000 };
+
+  const untrusted = capturingLogger();
+  const without = new ControlPlaneSource({ ...opts, stateDir: join(dir, 's1'), desired: new DesiredState(), log: untrusted.log });
+  await without.start();
+  await without.stop();
+  t.notOk(without.connected, 'an unknown CA is refused');
+  t.ok(untrusted.lines.some((l) => /self.signed|unable to verify|certificate/i.test(String(l.err))), 'with a TLS error in the log');
+
+  const desired = new DesiredState();
+  const withCa = new ControlPlaneSource({ ...opts, caFile: join(dir, 'ca.pem'), stateDir: join(dir, 's2'), desired, log: pino({ level: 'silent' }) });
+  t.teardown(() => withCa.stop());
+  await withCa.start();
+  t.equal(desired.get()?.spec.cluster.name, doc.cluster.name, 'connected over TLS with the CA file');
 });
