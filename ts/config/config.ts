@@ -43,7 +43,7 @@ const configSchema = z.strictObject({
     .string()
     .regex(/^(wss?|https?):\/\/[^\s/]+/, { error: 'expected a ws://, wss://, http:// or https:// URL' })
     .optional(),
-  jumpcode: z.string().min(1).optional(),
+  jumpcode: z.string().min(1, { error: 'must not be empty' }).optional(),
   caFile: z.string().min(1).optional(),
   reconnectMaxMs: z.coerce.number({ error: 'expected milliseconds' }).int().min(100, { error: 'expected at least 100 ms' }),
   pingIntervalMs: z.coerce.number({ error: 'expected milliseconds' }).int().min(100, { error: 'expected at least 100 ms' }),
