@@ -21,6 +21,9 @@ const dir = await mkdtemp(join(tmpdir(), 'coreflow-cp-'));
 const specPath = join(dir, 'spec.yaml');
 const tokenPath = join(dir, 'token');
 const token = `tok-${cluster}-0123456789abcdef`;
+// A bundle no service uses: it must never be shown by the API, the events or any log.
+const secretValue = `hunter2-${cluster}-value`;
+(doc as Record<string, unknown>).secretBundles = [{ id: `${cluster}-bundle`, values: { DB_PASSWORD: secretValue } }];
 await writeFile(specPath, stringifyYaml(doc));
 await writeFile(tokenPath, `${token}\n`);
 
@@ -95,6 +98,10 @@ t.test('PATCH a service: it runs in the swarm, the report shows on /v1/events, t
   await waitFor('the watcher printed the report', async () => watch.stdout.some((l) => l.includes('report run succeeded')), 30_000);
   t.ok(watch.stdout.some((l) => l.includes(web) && l.includes('create: not present')), 'the watcher shows what the run did to the service');
   await watch.stop();
+  t.notOk(JSON.stringify(follower.events).includes(secretValue), 'events never carry secret values');
+  t.notOk(JSON.stringify(listed.body).includes(secretValue), 'the API never shows secret values');
+  t.match(listed.body, { desired: { secretBundles: [{ values: { DB_PASSWORD: '[redacted]' } }] } });
+  t.notOk([...cp.logs, ...agent.logs, ...watch.stdout].some((l) => JSON.stringify(l).includes(secretValue)), 'no log line holds a secret value');
   const saved = JSON.parse(await readFile(join(stateDir, 'controlplane-config.json'), 'utf8')) as { spec: { services: { name: string }[] } };
   t.same(saved.spec.services.map((s) => s.name), [web], 'the agent saved the accepted config');
 });

@@ -31,7 +31,7 @@ export class ControlPlane {
     this.server = new InternalServer({ host: opts.host, port: opts.port }, opts.log.child({ component: 'controlplane-http' }));
     this.agents = new AgentHub({ token: opts.token, store: this.store, events: this.events, log: opts.log.child({ component: 'controlplane-agents' }), pingIntervalMs: opts.pingIntervalMs });
     this.server.onUpgrade('/v1/agent', this.agents.upgrade);
-    addHttpApi(this.server.router, { token: opts.token, store: this.store, events: this.events, agents: this.agents });
+    addHttpApi(this.server.router, { token: opts.token, store: this.store, events: this.events, agents: this.agents, log: this.log });
   }
 
   get port(): number {

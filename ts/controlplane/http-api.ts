@@ -5,6 +5,8 @@ import type { AgentHub } from './agent-hub.ts';
 import type { DesiredStore } from './desired-store.ts';
 import type { EventHub } from './event-hub.ts';
 import { bearerToken, tokenMatches } from './token.ts';
+import { redactDocument } from './redact.ts';
+import type { Logger } from '../observe/logger.ts';
 
 /** Requires `Authorization: Bearer <token>` (compared in constant time); 401 otherwise. */
 function authed(token: string, handler: Handler): Handler {
@@ -19,12 +21,12 @@ function authed(token: string, handler: Handler): Handler {
 }
 
 /** The reference control plane's HTTP API (docs/protocol.md): services, update, events. */
-export function addHttpApi(router: Router, deps: { token: string; store: DesiredStore; events: EventHub; agents: AgentHub }): void {
-  const { token, store, events, agents } = deps;
+export function addHttpApi(router: Router, deps: { token: string; store: DesiredStore; events: EventHub; agents: AgentHub; log: Logger }): void {
+  const { token, store, events, agents, log } = deps;
   router.add(
     'GET',
     '/v1/services',
-    authed(token, (_req, res) => sendJson(res, 200, { specHash: store.current.hash, desired: store.document })),
+    authed(token, (_req, res) => sendJson(res, 200, { specHash: store.current.hash, desired: redactDocument(store.document) })),
   );
   router.add(
     'PATCH',
@@ -47,7 +49,8 @@ export function addHttpApi(router: Router, deps: { token: string; store: Desired
       let pushed = 0;
       if (outcome.changed) {
         const reason = `service ${name} updated`;
-        events.publish('state', { reason, specHash: outcome.specHash, desired: store.document });
+        log.info({ service: name, specHash: outcome.specHash }, 'desired state changed');
+        events.publish('state', { reason, specHash: outcome.specHash, desired: redactDocument(store.document) });
         pushed = agents.pushAll(reason);
       }
       sendJson(res, 200, { specHash: outcome.specHash, changed: outcome.changed, agents: pushed });
@@ -57,7 +60,7 @@ export function addHttpApi(router: Router, deps: { token: string; store: Desired
     'GET',
     '/v1/events',
     authed(token, (_req, res) => {
-      events.follow(res, { type: 'state', data: { reason: 'connected', time: new Date().toISOString(), specHash: store.current.hash, desired: store.document } });
+      events.follow(res, { type: 'state', data: { reason: 'connected', time: new Date().toISOString(), specHash: store.current.hash, desired: redactDocument(store.document) } });
     }),
   );
 }
