@@ -10,6 +10,7 @@ import { InternalServer } from './server/internal-server.ts';
 import { DesiredState } from './sources/desired-state.ts';
 import { FileSource } from './sources/file-source.ts';
 import { controlPlaneSource } from './sources/controlplane-source.ts';
+import { serviceTaskCounts } from './docker/task-counts.ts';
 
 /** Anything with a lifecycle that the agent starts and stops in order. */
 export interface Lifecycle {
@@ -85,8 +86,9 @@ export class Agent {
     await this.startPart({ name: 'reconciler', start: async () => undefined, stop: () => reconciler.stop() });
     if (config.cloudlyUrl) {
       // Control-plane mode (CLOUDLY_URL set): pushed and fetched config, a report after every run.
-      const cp = controlPlaneSource(config, this.desired, log.child({ component: 'controlplane-source' }));
-      this.onResult((r) => cp.report(r));
+      const docker = this.docker.docker;
+      const cp = controlPlaneSource(config, this.desired, log.child({ component: 'controlplane-source' }), (c) => serviceTaskCounts(docker, c));
+      this.onResult((r) => void cp.report(r));
       await this.startPart({ name: 'controlplane-source', start: () => cp.start(), stop: () => cp.stop() });
     } else {
       const source = new FileSource(config.spec!, this.desired, log.child({ component: 'file-source' }));

@@ -88,6 +88,7 @@ t.test('PATCH a service: it runs in the swarm, the report shows on /v1/events, t
     follower.events.find((e) => e.type === 'report' && (e.data.services as { name: string; action: string }[]).some((s) => s.name === web && s.action === 'create')),
   );
   t.match(report.data, { reason: 'run succeeded', clusterName: cluster, run: { status: 'succeeded' } });
+  t.match((report.data.services as { name: string }[]).find((s) => s.name === web), { health: 'ok', tasks: { desired: 1 } }, 'per-service health and task counts');
   t.ok(follower.events.some((e) => e.type === 'state' && e.data.reason === `service ${web} updated`), 'the change itself is an event');
   t.ok(follower.events.some((e) => e.type === 'push' && e.data.accepted === true), 'the agent accepted the push');
   const onDisk = parseYaml(await readFile(specPath, 'utf8')) as { services: { name: string; environment: Record<string, string> }[] };

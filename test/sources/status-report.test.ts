@@ -37,4 +37,7 @@ t.test('one line per service with its health, and the run outcome', async (t) =>
   ]);
   t.match(report.run, { runId: 'r1', status: 'partial', specHash: 'abc', summary: { failed: 1 } });
   t.ok(reportSchema.safeParse(report).success, 'matches the wire schema');
+  const counted = statusReport(result, { web: { running: 2, desired: 3 }, db: { running: 1, desired: null } });
+  t.same(counted.services.map((s) => s.tasks), [{ running: 2, desired: 3 }, undefined, { running: 1, desired: null }], 'task counts where known');
+  t.ok(reportSchema.safeParse(counted).success);
 });

@@ -13,10 +13,12 @@ export function formatEvent(type: string, data: Record<string, unknown>): string
     const s = run.summary ?? {};
     lines[0] += `  (cluster ${String(data.clusterName ?? '?')}, run ${run.runId ?? '?'}, spec ${run.specHash ?? '?'}, ${run.durationMs ?? '?'} ms)`;
     lines.push(`    ${s.creates ?? 0} created, ${s.updates ?? 0} updated, ${s.deletes ?? 0} deleted, ${s.unchanged ?? 0} unchanged, ${s.failed ?? 0} failed, ${s.blocked ?? 0} blocked`);
-    const services = (data.services ?? []) as { name: string; health: string; action: string; reason: string; error?: string }[];
+    const services = (data.services ?? []) as { name: string; health: string; action: string; reason: string; error?: string; tasks?: { running: number; desired: number | null } }[];
     for (const svc of services) {
-      if (svc.action === 'skip' && svc.health === 'ok') continue;
-      lines.push(`    ${svc.health === 'ok' ? ' ' : '!'} ${svc.name.padEnd(28)} ${svc.action}: ${svc.reason}${svc.error ? ` [${svc.error}]` : ''}`);
+      const t = svc.tasks;
+      const tasks = t ? ` (${t.running}${t.desired === null ? '' : `/${t.desired}`} running)` : '';
+      if (svc.action === 'skip' && svc.health === 'ok' && (!t || t.desired === null || t.running >= t.desired)) continue;
+      lines.push(`    ${svc.health === 'ok' ? ' ' : '!'} ${svc.name.padEnd(28)} ${svc.action}: ${svc.reason}${svc.error ? ` [${svc.error}]` : ''}${tasks}`);
     }
   } else if (type === 'push') {
     lines[0] += `  (agent ${String(data.agentId ?? '?')}${data.specHash ? `, spec ${String(data.specHash)}` : ''})`;

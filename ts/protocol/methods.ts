@@ -40,6 +40,8 @@ export const reportSchema = z.strictObject({
       action: z.enum(['create', 'update', 'delete', 'skip']),
       reason: z.string(),
       error: z.string().optional(),
+      /** Tasks running when the report was made, and replicas asked for (null: global). */
+      tasks: z.strictObject({ running: z.number().int(), desired: z.number().int().nullable() }).optional(),
     }),
   ),
 });

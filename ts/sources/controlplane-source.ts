@@ -14,6 +14,7 @@ import { authRetryDelay, backoffDelay } from './backoff.ts';
 import type { DesiredState } from './desired-state.ts';
 import { SavedConfig } from './saved-config.ts';
 import { statusReport } from './status-report.ts';
+import type { TaskCount } from '../docker/task-counts.ts';
 
 export interface ControlPlaneSourceOptions {
   /** CLOUDLY_URL; http(s) is mapped to ws(s), an empty path becomes /v1/agent. */
@@ -29,6 +30,8 @@ export interface ControlPlaneSourceOptions {
   authRetryMs: number;
   /** How long start() waits for the control plane's config before falling back to the saved one. */
   firstConfigWaitMs?: number;
+  /** Running tasks per service for reports (optional; a failure only leaves the counts out). */
+  taskCounts?: (cluster: string) => Promise<Record<string, TaskCount>>;
 }
 
 type PushAnswer = ResponseOf<'pushClusterConfig'>;
@@ -112,9 +115,11 @@ export class ControlPlaneSource {
   }
 
   /** Sends a run's report; kept (only the newest) until a connection is up when there is none. */
-  report(result: RunResult): void {
+  async report(result: RunResult): Promise<void> {
     if (result.dryRun) return;
-    this.unsentReport = statusReport(result);
+    const cluster = this.opts.desired.get()?.spec.cluster.name;
+    const counts = cluster && this.opts.taskCounts ? await this.opts.taskCounts(cluster).catch(() => ({})) : {};
+    this.unsentReport = statusReport(result, counts);
     this.flushReport();
   }
 
@@ -229,7 +234,12 @@ export class ControlPlaneSource {
 }
 
 /** The source for the agent's config (control-plane mode). */
-export function controlPlaneSource(config: CoreflowConfig, desired: DesiredState, log: Logger): ControlPlaneSource {
+export function controlPlaneSource(
+  config: CoreflowConfig,
+  desired: DesiredState,
+  log: Logger,
+  taskCounts?: ControlPlaneSourceOptions['taskCounts'],
+): ControlPlaneSource {
   return new ControlPlaneSource({
     url: config.cloudlyUrl!,
     token: config.jumpcode!,
@@ -240,5 +250,6 @@ export function controlPlaneSource(config: CoreflowConfig, desired: DesiredState
     reconnectMaxMs: config.reconnectMaxMs,
     pingIntervalMs: config.pingIntervalMs,
     authRetryMs: config.authRetryMs,
+    ...(taskCounts ? { taskCounts } : {}),
   });
 }
