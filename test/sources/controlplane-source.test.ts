@@ -170,4 +170,8 @@ t.test('wss:// with a private CA from COREFLOW_CA_FILE', async (t) => {
   t.teardown(() => withCa.stop());
   await withCa.start();
   t.equal(desired.get()?.spec.cluster.name, doc.cluster.name, 'connected over TLS with the CA file');
+  const missing = new ControlPlaneSource({ ...opts, caFile: join(dir, 'nope.pem'), stateDir: join(dir, 's3'), desired: new DesiredState(), log: pino({ level: 'silent' }) });
+  await t.rejects(missing.start(), /COREFLOW_CA_FILE \(--ca-file\): cannot read .*nope\.pem/);
+  const notPem = new ControlPlaneSource({ ...opts, caFile: join(dir, 'ext.cnf'), stateDir: join(dir, 's4'), desired: new DesiredState(), log: pino({ level: 'silent' }) });
+  await t.rejects(notPem.start(), /holds no PEM certificate/);
 });

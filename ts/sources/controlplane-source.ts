@@ -83,7 +83,15 @@ export class ControlPlaneSource {
    */
   async start(): Promise<void> {
     const { log } = this.opts;
-    if (this.opts.caFile) this.ca = [...rootCertificates, await readFile(this.opts.caFile, 'utf8')];
+    if (this.opts.caFile) {
+      const pem = await readFile(this.opts.caFile, 'utf8').catch((err: unknown) => {
+        throw new CoreflowError('COREFLOW_ERR_CONFIG_INVALID', { details: `  - COREFLOW_CA_FILE (--ca-file): cannot read ${this.opts.caFile}: ${errorText(err)}` });
+      });
+      if (!pem.includes('-----BEGIN CERTIFICATE-----')) {
+        throw new CoreflowError('COREFLOW_ERR_CONFIG_INVALID', { details: `  - COREFLOW_CA_FILE (--ca-file): ${this.opts.caFile} holds no PEM certificate` });
+      }
+      this.ca = [...rootCertificates, pem];
+    }
     const first = new Promise<void>((resolve) => (this.firstOutcome = resolve));
     this.connect();
     const wait = this.opts.firstConfigWaitMs ?? 10_000;
