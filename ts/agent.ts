@@ -6,6 +6,9 @@ import type { Logger } from './observe/logger.ts';
 import { Reconciler } from './reconcile/reconciler.ts';
 import { defaultSteps } from './reconcile/steps.ts';
 import type { RunResult } from './reconcile/types.ts';
+import type { CertificateProvider } from './routing/certificates.ts';
+import { RoutingController } from './routing/routing-controller.ts';
+import { registerRoutingEndpoints } from './routing/routing-endpoints.ts';
 import { InternalServer } from './server/internal-server.ts';
 import { DesiredState } from './sources/desired-state.ts';
 import { FileSource } from './sources/file-source.ts';
@@ -34,6 +37,13 @@ export class Agent {
   private reconciler: Reconciler | undefined;
   private docker: DockerConnection | undefined;
   private firstRunDone = false;
+  /** The live route table and its sinks (edge WS, Caddy, Traefik); set once Docker is connected. */
+  routing: RoutingController | undefined;
+  /**
+   * The control plane's getCertificateForDomain, used from start(); once started, change it with
+   * `routing.setCertificateProvider`.
+   */
+  certificateProvider: CertificateProvider | undefined;
 
   constructor(
     readonly config: CoreflowConfig,
@@ -84,10 +94,27 @@ export class Agent {
     });
     this.reconciler = reconciler;
     await this.startPart({ name: 'reconciler', start: async () => undefined, stop: () => reconciler.stop() });
-    if (config.cloudlyUrl) {
-      // Control-plane mode (CLOUDLY_URL set): pushed and fetched config, a report after every run.
-      const docker = this.docker.docker;
-      const cp = controlPlaneSource(config, this.desired, log.child({ component: 'controlplane-source' }), (c) => serviceTaskCounts(docker, c));
+    // Control-plane mode (CLOUDLY_URL set): config fetched and pushed, a report after every run,
+    // and routing's certificates from getCertificateForDomain. Standalone mode: the spec file.
+    const docker = this.docker.docker;
+    const cp = config.cloudlyUrl
+      ? controlPlaneSource(config, this.desired, log.child({ component: 'controlplane-source' }), (c) => serviceTaskCounts(docker, c))
+      : undefined;
+    if (cp) this.certificateProvider ??= cp;
+    const routing = new RoutingController({
+      docker: this.docker.docker,
+      desired: () => this.desired.get(),
+      log: log.child({ component: 'routing' }),
+      edgeToken: config.edgeToken,
+      certificateProvider: this.certificateProvider,
+      certRefreshBeforeMs: config.certRefreshBeforeHours * 3600_000,
+    });
+    this.routing = routing;
+    registerRoutingEndpoints(this.server, routing, { desired: () => this.desired.get(), edgeToken: config.edgeToken });
+    await this.startPart({ name: 'routing', start: () => routing.start(), stop: () => routing.stop() });
+    // After every run (services may have changed); Docker events and a resync timer do the rest.
+    this.onResult(() => routing.trigger('reconcile run finished'));
+    if (cp) {
       this.onResult((r) => void cp.report(r));
       await this.startPart({ name: 'controlplane-source', start: () => cp.start(), stop: () => cp.stop() });
     } else {

@@ -41,6 +41,26 @@ export const errorCatalogue = {
   COREFLOW_ERR_UNAUTHENTICATED: { terminal: true, message: '{method} needs an authenticated connection: call getIdentityByToken first' },
   COREFLOW_ERR_NO_CERTIFICATE: { terminal: true, message: 'no certificate for {domain}' },
   COREFLOW_ERR_STATE_WRITE: { terminal: false, message: 'cannot write {path}: {details}' },
+  COREFLOW_ERR_SECRET_MISSING: {
+    terminal: false,
+    message: 'secret {secret} of service {service} does not exist; see the secrets step of this run for why it was not created',
+  },
+  COREFLOW_ERR_REGISTRY_AUTH: {
+    terminal: true,
+    message: 'cannot pull {image}: registry {registry} {what} ({details}). Fix username/password of registries[id={registry}]',
+  },
+  COREFLOW_ERR_IMAGE_NOT_FOUND: { terminal: true, message: 'image {image} not found in registry {registry} ({details})' },
+  COREFLOW_ERR_REGISTRY_UNREACHABLE: { terminal: false, message: 'cannot check {image} on registry {registry}: {details}' },
+  COREFLOW_ERR_EDGE_UNAUTHORIZED: {
+    terminal: true,
+    message: 'edge connection refused: {details}. Edge proxies send Authorization: Bearer <COREFLOW_EDGE_TOKEN>',
+  },
+  COREFLOW_ERR_EDGE_METHOD: { terminal: true, message: 'unknown method {method}: edge proxies only answer updateRouting' },
+  COREFLOW_ERR_CERTIFICATE_INVALID: { terminal: true, message: 'the certificate for {domain} is unusable: {details}' },
+  COREFLOW_ERR_CADDY_LOAD: {
+    terminal: false,
+    message: 'loading the route table into Caddy at {adminUrl} failed: {details}. Is Caddy running with its admin API reachable from the agent (admin.listen)?',
+  },
 } as const satisfies Record<string, { terminal: boolean; message: string }>;
 
 export type ErrorCode = keyof typeof errorCatalogue;

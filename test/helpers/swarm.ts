@@ -89,3 +89,14 @@ export async function waitFor<T>(what: string, check: () => Promise<T | undefine
   }
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${String(last)})` : ''}`);
 }
+
+/**
+ * Waits until no service of the cluster is in the middle of a rolling update: Docker bumps a
+ * service's version when its update completes, so version comparisons need a settled swarm.
+ */
+export async function settled(docker: Docker, cluster: string): Promise<void> {
+  await waitFor(`cluster ${cluster} settled`, async () => {
+    const list = await docker.listServices({ filters: { label: [`${LABEL_CLUSTER}=${cluster}`] } });
+    return list.every((s) => !['updating', 'rollback_started'].includes(s.UpdateStatus?.State ?? ''));
+  }, 60_000);
+}

@@ -8,8 +8,6 @@ import { backoffDelay } from '../sources/backoff.ts';
 import type { CliFlags } from './flags.ts';
 import { formatEvent } from './format-event.ts';
 
-export const controllerWatchFlags = { controller: { type: 'string' }, 'token-file': { type: 'string' } } as const;
-
 /** The events URL for `--controller 127.0.0.1:4400` or a full http(s) URL. */
 export function eventsUrl(controller: string): URL {
   const base = /^https?:\/\//.test(controller) ? controller : `http://${controller}`;

@@ -6,8 +6,6 @@ import type { Logger } from '../observe/logger.ts';
 import { parseAddr } from './addr.ts';
 import type { CliFlags } from './flags.ts';
 
-export const controlplaneFlags = { addr: { type: 'string' }, 'token-file': { type: 'string' } } as const;
-
 /**
  * `coreflow controlplane --spec FILE --addr HOST:PORT --token-file FILE`: runs until SIGTERM or
  * SIGINT, then writes the desired state back to the spec file.

@@ -1,4 +1,3 @@
-import { Qenv } from '@push.rocks/qenv';
 import { z } from 'zod';
 import { CoreflowError } from '../errors.ts';
 
@@ -23,6 +22,8 @@ export const settings = {
   reconnectMaxMs: { env: 'COREFLOW_RECONNECT_MAX_MS', flag: 'reconnect-max-ms', default: '60000', doc: 'Cap of the reconnect backoff (exponential from 1 s, with jitter)' },
   pingIntervalMs: { env: 'COREFLOW_PING_INTERVAL_MS', flag: 'ping-interval-ms', default: '15000', doc: 'Keepalive ping interval; a dead connection is detected within two intervals' },
   authRetryMs: { env: 'COREFLOW_AUTH_RETRY_MS', flag: 'auth-retry-ms', default: '60000', doc: 'First retry delay after the control plane rejected the token (doubles up to 10 minutes)' },
+  edgeToken: { env: 'COREFLOW_EDGE_TOKEN', flag: 'edge-token', default: undefined, doc: 'Token edge proxies send (Authorization: Bearer) to connect to ws://agent:PORT/v1/edge; unset refuses every edge. Prefer the env var: flags show in ps' },
+  certRefreshBeforeHours: { env: 'COREFLOW_CERT_REFRESH_BEFORE_HOURS', flag: 'cert-refresh-before-hours', default: '168', doc: 'A certificate from the control plane is fetched again this many hours before it expires' },
 } as const;
 
 export type SettingKey = keyof typeof settings;
@@ -48,6 +49,8 @@ const configSchema = z.strictObject({
   reconnectMaxMs: z.coerce.number({ error: 'expected milliseconds' }).int().min(100, { error: 'expected at least 100 ms' }),
   pingIntervalMs: z.coerce.number({ error: 'expected milliseconds' }).int().min(100, { error: 'expected at least 100 ms' }),
   authRetryMs: z.coerce.number({ error: 'expected milliseconds' }).int().min(100, { error: 'expected at least 100 ms' }),
+  edgeToken: z.string().min(16, { error: 'expected a token of at least 16 characters' }).optional(),
+  certRefreshBeforeHours: z.coerce.number({ error: 'expected hours' }).min(1, { error: 'expected at least 1 hour' }),
 });
 
 /** Rules across settings: control-plane mode needs a machine token. */
@@ -58,8 +61,10 @@ function modeIssues(config: z.output<typeof configSchema>): string[] {
 
 export type CoreflowConfig = Readonly<z.output<typeof configSchema>>;
 
-/** Reads one variable from the environment and .nogit overlays. */
+/** Reads variables from the environment and the .nogit overlays (env.json / env.yml). */
 export async function readEnv(names: readonly string[], cwd = process.cwd()): Promise<Record<string, string | undefined>> {
+  // Loaded on use: qenv's dependency tree costs about a second of start-up.
+  const { Qenv } = await import('@push.rocks/qenv');
   const qenv = new Qenv(cwd, `${cwd}/.nogit`, false);
   const out: Record<string, string | undefined> = {};
   for (const name of names) out[name] = await qenv.getEnvVarOnDemand(name);

@@ -14,9 +14,13 @@ export type ApiCallListener = (call: ApiCall) => void;
 
 const ID_SEGMENT = /\/(services|networks|secrets|volumes|tasks|nodes|containers|configs|images|plugins)\/(?!create\b|prune\b|json\b)[^/?]+/g;
 
-/** "/v1.41/services/abc/update?version=3" -> "/services/{id}/update" */
+/** "/v1.41/services/abc/update?version=3" -> "/services/{id}/update"; image names become {name}. */
 export function operationOf(method: string, path: string): string {
-  const bare = path.split('?')[0]!.replace(/^\/v\d+\.\d+/, '').replace(ID_SEGMENT, '/$1/{id}');
+  const bare = path
+    .split('?')[0]!
+    .replace(/^\/v\d+\.\d+/, '')
+    .replace(/^\/distribution\/.+\/json$/, '/distribution/{name}/json')
+    .replace(ID_SEGMENT, '/$1/{id}');
   return `${method.toUpperCase()} ${bare}`;
 }
 

@@ -9,6 +9,8 @@ export const LABEL_HASH = 'coreflow.spec-hash';
 /** base | workload, on services. */
 export const LABEL_ROLE = 'coreflow.role';
 export const MANAGED_BY = 'coreflow';
+/** On secrets and volumes: the service they belong to. */
+export const LABEL_SERVICE = 'coreflow.service';
 
 export type OwnedKind = 'network' | 'service' | 'secret' | 'volume';
 

@@ -1,3 +1,5 @@
+import type { PullCheck } from './registry-auth.ts';
+
 /** The parts of a Docker ServiceSpec coreflow sets. Everything else keeps Docker's defaults. */
 export interface DockerServiceSpec {
   Name: string;
@@ -54,6 +56,8 @@ export interface DesiredService {
   hash: string;
   /** Base64url X-Registry-Auth for private registries. Never logged or printed. */
   registryAuth?: string;
+  /** Set for images from a declared registry: checked (credentials, image) before a create or update. */
+  pullCheck?: PullCheck;
 }
 
 export interface LiveService {

@@ -1,7 +1,7 @@
 import { hashOf } from '../spec/hash.ts';
 import type { BaseServiceSpec, ClusterSpec, ServiceSpec } from '../spec/types.ts';
 import { LABEL_HASH, LABEL_ROLE, ownershipLabels } from './labels.ts';
-import type { DesiredService, DockerMount, DockerServiceSpec, ServiceRole } from './service-model.ts';
+import type { DesiredService, DockerMount, DockerSecretRef, DockerServiceSpec, ServiceRole } from './service-model.ts';
 
 const MB = 1024 * 1024;
 const NANO = 1e9;
@@ -17,7 +17,7 @@ export function sealService(
   cluster: string,
   role: ServiceRole,
   spec: DockerServiceSpec,
-  extra: Pick<DesiredService, 'invalid' | 'excluded' | 'registryAuth'> = {},
+  extra: Pick<DesiredService, 'invalid' | 'excluded' | 'registryAuth' | 'pullCheck'> = {},
 ): DesiredService {
   const labels = { ...spec.Labels, [LABEL_ROLE]: role };
   const hash = hashOf({ ...spec, Labels: labels });
@@ -30,7 +30,7 @@ function cpu(n: number | undefined): number | undefined {
 }
 
 /** Renders a workload record; `mounts` and `secrets` come from the volume and secret steps. */
-export function renderWorkload(spec: ClusterSpec, s: ServiceSpec, image: string, mounts: DockerMount[] = []): DockerServiceSpec {
+export function renderWorkload(spec: ClusterSpec, s: ServiceSpec, image: string, mounts: DockerMount[] = [], secrets: DockerSecretRef[] = []): DockerServiceSpec {
   const r = s.resources;
   const hasVolume = mounts.some((m) => m.Type === 'volume');
   return {
@@ -43,6 +43,7 @@ export function renderWorkload(spec: ClusterSpec, s: ServiceSpec, image: string,
         ...(s.args ? { Args: s.args } : {}),
         Env: envList(s.environment),
         ...(mounts.length > 0 ? { Mounts: mounts } : {}),
+        ...(secrets.length > 0 ? { Secrets: secrets } : {}),
       },
       Resources: {
         Limits: { MemoryBytes: Math.round(r.memoryLimitMB * MB), ...(r.cpuLimit ? { NanoCPUs: cpu(r.cpuLimit) } : {}) },

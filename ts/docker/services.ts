@@ -2,7 +2,10 @@ import type Docker from 'dockerode';
 import { isCoreflowError } from '../errors.ts';
 import type { Action, Step } from '../reconcile/types.ts';
 import type { ClusterSpec } from '../spec/types.ts';
+import { LABEL_CLUSTER } from './labels.ts';
 import { listNetworks } from './networks.ts';
+import { verifyImageAccess } from './registry-auth.ts';
+import { resolveSecretIds } from './secrets.ts';
 import { dockerRequest } from './request.ts';
 import type { DesiredService, LiveService, ServiceRole } from './service-model.ts';
 import { planServices, type ServicePayload } from './service-plan.ts';
@@ -37,7 +40,8 @@ export async function listLiveServices(docker: Docker): Promise<LiveService[]> {
 const MAX_CONFLICT_RETRIES = 3;
 
 function isVersionConflict(err: unknown): boolean {
-  return isCoreflowError(err, 'COREFLOW_ERR_DOCKER_API') && /out of sequence|version/i.test(err.message) && /sequence/i.test(err.message);
+  // Swarm answers a stale version with 500 "rpc error: ... update out of sequence".
+  return isCoreflowError(err, 'COREFLOW_ERR_DOCKER_API') && /update out of sequence/.test(err.message);
 }
 
 /**
@@ -64,8 +68,20 @@ export async function updateService(docker: Docker, id: string, version: number,
   }
 }
 
+/**
+ * What a create or update needs beyond the desired spec, read only then (a no-op run pays
+ * nothing): the registry must accept the credentials for the image, and the secrets it mounts
+ * get their IDs. Either failing fails this service alone.
+ */
+async function prepareForApply(docker: Docker, d: DesiredService): Promise<DesiredService> {
+  if (d.pullCheck) await verifyImageAccess(docker, d.pullCheck, d.registryAuth);
+  const cluster = d.spec.Labels[LABEL_CLUSTER] ?? '';
+  return { ...d, spec: await resolveSecretIds(docker, cluster, d.spec) };
+}
+
 export async function applyServiceAction(docker: Docker, action: Action): Promise<void> {
-  const { desired, live } = action.payload as ServicePayload;
+  const { desired: planned, live } = action.payload as ServicePayload;
+  const desired = planned && (action.type === 'create' || action.type === 'update') ? await prepareForApply(docker, planned) : planned;
   if (action.type === 'create' && desired) {
     await dockerRequest(docker, {
       method: 'POST',

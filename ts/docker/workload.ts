@@ -1,6 +1,9 @@
 import type { ClusterSpec, ServiceSpec } from '../spec/types.ts';
-import type { DesiredService, DockerServiceSpec } from './service-model.ts';
+import { encodeRegistryAuth, imageFor, imageReferenceProblem, registryFor, registryProblems } from './registry-auth.ts';
+import { SECRET_FILE, workloadSecret, type PlatformValues } from './secret-content.ts';
+import type { DesiredService, DockerSecretRef, DockerServiceSpec } from './service-model.ts';
 import { renderWorkload, sealService } from './service-render.ts';
+import { mountProblems, renderMounts } from './volumes.ts';
 
 /**
  * Problems that make one workload record undeployable. Each fails that service alone (fail
@@ -9,7 +12,9 @@ import { renderWorkload, sealService } from './service-render.ts';
 export function workloadProblems(spec: ClusterSpec, s: ServiceSpec): string[] {
   const problems: string[] = [];
   if (!s.image) problems.push('no image: set image');
-  if (s.registry && !spec.registries.some((r) => r.id === s.registry)) problems.push(`unknown registry "${s.registry}"`);
+  problems.push(...registryProblems(spec, s));
+  const badRef = s.image ? imageReferenceProblem(resolveImage(spec, s)) : undefined;
+  if (badRef) problems.push(badRef);
   const bundles = new Set(spec.secretBundles.map((b) => b.id));
   for (const id of [s.secretBundleId, ...s.additionalSecretBundleIds]) {
     if (id && !bundles.has(id)) problems.push(`unknown secret bundle "${id}"`);
@@ -17,17 +22,31 @@ export function workloadProblems(spec: ClusterSpec, s: ServiceSpec): string[] {
   for (const d of s.domains) {
     if (d.port === undefined && s.ports.web === undefined) problems.push(`domain ${d.name} has no port and ports.web is not set`);
   }
+  problems.push(...mountProblems(s));
   return problems;
 }
 
-/** The image reference to deploy: a registry's host is put in front of a bare repository. */
+/** The image reference to deploy (see imageFor: a declared registry's host is put in front). */
 export function resolveImage(spec: ClusterSpec, s: ServiceSpec): string {
-  const image = s.image ?? '';
-  const registry = s.registry ? spec.registries.find((r) => r.id === s.registry) : undefined;
-  if (!registry) return image;
-  const first = image.split('/')[0] ?? '';
-  const hasHost = image.includes('/') && (first.includes('.') || first.includes(':') || first === 'localhost');
-  return hasHost ? image : `${registry.url}/${image}`;
+  return imageFor(spec, s);
+}
+
+/** The secret.json mount at /run/secrets/secret.json: root-owned, mode 0444 so a non-root task user can read it. */
+function secretRef(name: string): DockerSecretRef {
+  return { SecretName: name, File: { Name: SECRET_FILE, UID: '0', GID: '0', Mode: 0o444 } };
+}
+
+/** A deployable record: rendered with its mounts and secret, sealed, with its registry credentials. */
+function desiredWorkload(spec: ClusterSpec, s: ServiceSpec, platform?: PlatformValues): DesiredService {
+  const image = resolveImage(spec, s);
+  const secret = workloadSecret(spec, s, platform);
+  const rendered = renderWorkload(spec, s, image, renderMounts(spec, s), secret ? [secretRef(secret.name)] : []);
+  const registry = registryFor(spec, s);
+  const registryAuth = registry ? encodeRegistryAuth(registry) : undefined;
+  return sealService(spec.cluster.name, 'workload', rendered, {
+    ...(registryAuth ? { registryAuth } : {}),
+    ...(registry ? { pullCheck: { image, registry: registry.id, withCredentials: registryAuth !== undefined } } : {}),
+  });
 }
 
 /** A stand-in spec for a record that cannot be rendered; it is never applied. */
@@ -39,7 +58,7 @@ function placeholder(name: string): DockerServiceSpec {
  * Every workload record of the spec as a DesiredService: deployable, `invalid` (with the
  * reason) or `excluded` (a serviceCategory other than workload).
  */
-export function desiredWorkloads(spec: ClusterSpec): DesiredService[] {
+export function desiredWorkloads(spec: ClusterSpec, platform?: PlatformValues): DesiredService[] {
   const cluster = spec.cluster.name;
   return spec.services.map((s) => {
     if (s.serviceCategory !== undefined && s.serviceCategory !== 'workload') {
@@ -49,6 +68,6 @@ export function desiredWorkloads(spec: ClusterSpec): DesiredService[] {
     }
     const problems = workloadProblems(spec, s);
     if (problems.length > 0) return sealService(cluster, 'workload', placeholder(s.name), { invalid: problems.join('; ') });
-    return sealService(cluster, 'workload', renderWorkload(spec, s, resolveImage(spec, s)));
+    return desiredWorkload(spec, s, platform);
   });
 }

@@ -15,6 +15,7 @@ import type { DesiredState } from './desired-state.ts';
 import { SavedConfig } from './saved-config.ts';
 import { statusReport } from './status-report.ts';
 import type { TaskCount } from '../docker/task-counts.ts';
+import type { CertificateProvider } from '../routing/certificates.ts';
 
 export interface ControlPlaneSourceOptions {
   /** CLOUDLY_URL; http(s) is mapped to ws(s), an empty path becomes /v1/agent. */
@@ -52,7 +53,7 @@ export function agentUrl(raw: string): string {
  * state; a rejected one is answered with every error and changes nothing. A lost connection
  * changes nothing either: the last accepted config stays in force until a new one is accepted.
  */
-export class ControlPlaneSource {
+export class ControlPlaneSource implements CertificateProvider {
   private peer: Peer<typeof methods> | undefined;
   private socket: WebSocket | undefined;
   private identity: Identity | undefined;
@@ -129,6 +130,22 @@ export class ControlPlaneSource {
     const counts = cluster && this.opts.taskCounts ? await this.opts.taskCounts(cluster).catch(() => ({})) : {};
     this.unsentReport = statusReport(result, counts);
     this.flushReport();
+  }
+
+  /**
+   * Routing's certificate provider: the control plane's getCertificateForDomain. Undefined when
+   * the control plane has none for the domain; throws when it cannot answer (not connected...).
+   */
+  async getCertificateForDomain(domain: string): Promise<{ publicKey: string; privateKey: string } | undefined> {
+    const peer = this.peer;
+    if (!peer || !this.identity) throw new CoreflowError('COREFLOW_ERR_PEER_CLOSED', { method: 'getCertificateForDomain' });
+    try {
+      const cert = await peer.request('getCertificateForDomain', { domain });
+      return { publicKey: cert.certPem, privateKey: cert.keyPem };
+    } catch (err) {
+      if (remoteCode(err) === 'COREFLOW_ERR_NO_CERTIFICATE') return undefined;
+      throw err;
+    }
   }
 
   private flushReport(): void {

@@ -1,0 +1,38 @@
+import type { Logger } from '../observe/logger.ts';
+import type { CliFlags } from './flags.ts';
+
+export type Command = (flags: CliFlags, log: Logger) => Promise<number>;
+
+export interface CommandEntry {
+  summary: string;
+  /** Flags the command reads itself, beyond the settings. */
+  extra?: Record<string, { type: 'string' | 'boolean' }>;
+  /** Loaded on use, so `--help` and small commands start fast. */
+  load: () => Promise<Command>;
+}
+
+/** Every command, by its words ("controller watch" has two). */
+export const commands: Record<string, CommandEntry> = {
+  plan: {
+    summary: 'show what apply would change (exit 0: nothing, 2: changes, 1: error)',
+    load: async () => (await import('./once.ts')).planCommand,
+  },
+  apply: {
+    summary: 'converge the swarm onto the spec once and print the result',
+    load: async () => (await import('./once.ts')).applyCommand,
+  },
+  agent: {
+    summary: 'run continuously (standalone mode with --spec; control-plane mode with CLOUDLY_URL + JUMPCODE)',
+    load: async () => (await import('./agent-command.ts')).agentCommand,
+  },
+  controlplane: {
+    summary: 'the reference control plane: --spec FILE --addr HOST:PORT --token-file FILE',
+    extra: { addr: { type: 'string' }, 'token-file': { type: 'string' } },
+    load: async () => (await import('./controlplane-command.ts')).controlplaneCommand,
+  },
+  'controller watch': {
+    summary: "follow a control plane's events: --controller HOST:PORT [--token-file FILE]",
+    extra: { controller: { type: 'string' }, 'token-file': { type: 'string' } },
+    load: async () => (await import('./controller-watch-command.ts')).controllerWatchCommand,
+  },
+};

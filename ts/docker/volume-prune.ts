@@ -1,0 +1,68 @@
+import type Docker from 'dockerode';
+import type { Action, Step } from '../reconcile/types.ts';
+import { isOwned, ownedFilter } from './labels.ts';
+import { dockerRequest } from './request.ts';
+import { desiredVolumeNames, LABEL_VOLUME_PRUNABLE, LABEL_VOLUME_SERVICE } from './volumes.ts';
+
+export interface LiveVolume {
+  name: string;
+  labels: Record<string, string>;
+}
+
+export interface VolumePruneLive {
+  /** Owned volumes of this cluster on this node that were created as prunable. */
+  volumes: LiveVolume[];
+  /** Volume names mounted by a container on this node (running or not). */
+  inUse: Set<string>;
+}
+
+/**
+ * Pure. Data outlives services: only a volume created as prunable (label coreflow.prunable=true)
+ * that no desired service mounts and no container uses is removed. Every other volume stays,
+ * including the unlabelled and other clusters' ones, which are never observed at all.
+ */
+export function planVolumePrune(cluster: string, desired: ReadonlySet<string>, live: VolumePruneLive): Action<LiveVolume>[] {
+  const actions: Action<LiveVolume>[] = [];
+  for (const v of live.volumes) {
+    if (!isOwned(v.labels, cluster) || v.labels[LABEL_VOLUME_PRUNABLE] !== 'true' || desired.has(v.name)) continue;
+    const base = { kind: 'volume', name: v.name, payload: v } as const;
+    const was = v.labels[LABEL_VOLUME_SERVICE] ? ` (was ${v.labels[LABEL_VOLUME_SERVICE]})` : '';
+    if (live.inUse.has(v.name)) actions.push({ ...base, type: 'skip', reason: `no longer desired${was}; still used by a container, removed in a later run` });
+    else actions.push({ ...base, type: 'delete', reason: `no longer desired and marked prunable${was}` });
+  }
+  return actions;
+}
+
+interface RawVolumes {
+  Volumes?: { Name: string; Labels?: Record<string, string> | null }[] | null;
+}
+
+interface RawContainer {
+  Mounts?: { Type?: string; Name?: string }[];
+}
+
+/**
+ * Volumes are node-local: this sees the volumes of the node the agent runs on. The container
+ * list is read only when there is a candidate, so a run without prunable volumes costs one call.
+ */
+export function volumePruneStep(docker: Docker, dependsOn: string[]): Step<VolumePruneLive> {
+  return {
+    kind: 'volume-prune',
+    dependsOn,
+    async observe(ctx) {
+      const { label } = ownedFilter(ctx.spec.cluster.name);
+      const filters = JSON.stringify({ label: [...label, `${LABEL_VOLUME_PRUNABLE}=true`] });
+      const raw = await dockerRequest<RawVolumes>(docker, { method: 'GET', path: '/volumes', query: { filters } });
+      const desired = desiredVolumeNames(ctx.spec);
+      const volumes = (raw.Volumes ?? []).map((v) => ({ name: v.Name, labels: v.Labels ?? {} }));
+      if (!volumes.some((v) => !desired.has(v.name))) return { volumes, inUse: new Set() };
+      const containers = await dockerRequest<RawContainer[]>(docker, { method: 'GET', path: '/containers/json', query: { all: true } });
+      const inUse = new Set(containers.flatMap((c) => (c.Mounts ?? []).filter((m) => m.Type === 'volume' && m.Name).map((m) => m.Name!)));
+      return { volumes, inUse };
+    },
+    plan: (spec, live) => planVolumePrune(spec.cluster.name, desiredVolumeNames(spec), live),
+    async apply(action) {
+      await dockerRequest(docker, { method: 'DELETE', path: `/volumes/${encodeURIComponent((action.payload as LiveVolume).name)}` });
+    },
+  };
+}

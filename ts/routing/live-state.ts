@@ -1,0 +1,47 @@
+import type Docker from 'dockerode';
+import { LABEL_ROLE, ownedFilter } from '../docker/labels.ts';
+import type { RoutingNetwork, RoutingService, RoutingTask } from './types.ts';
+
+export interface RoutingLiveState {
+  services: RoutingService[];
+  tasks: RoutingTask[];
+  networks: RoutingNetwork[];
+}
+
+interface TaskInfo {
+  ID: string;
+  ServiceID: string;
+  DesiredState?: string;
+  Status?: { State?: string };
+  NetworksAttachments?: { Network?: { ID?: string }; Addresses?: string[] }[];
+}
+
+/** Task JSON -> RoutingTask; addresses lose their prefix length ("10.0.1.5/24" -> "10.0.1.5"). */
+export function toRoutingTask(t: TaskInfo): RoutingTask {
+  const addresses: Record<string, string> = {};
+  for (const a of t.NetworksAttachments ?? []) {
+    const ip = a.Addresses?.[0]?.split('/')[0];
+    if (a.Network?.ID && ip) addresses[a.Network.ID] = ip;
+  }
+  return { id: t.ID, serviceId: t.ServiceID, state: t.Status?.State ?? 'unknown', desiredState: t.DesiredState ?? 'unknown', addresses };
+}
+
+/**
+ * Three list calls: the cluster's workload services, the tasks that are wanted running, and the
+ * gateway network. Throws COREFLOW_ERR_DOCKER_API-style errors from dockerode on failure; the
+ * caller keeps the last table then.
+ */
+export async function readRoutingLiveState(docker: Docker, cluster: string, gatewayName: string): Promise<RoutingLiveState> {
+  const filters = ownedFilter(cluster);
+  const services = await docker.listServices({ filters: { label: [...filters.label, `${LABEL_ROLE}=workload`] } });
+  const ids = new Set(services.map((s) => s.ID));
+  const tasks =
+    ids.size === 0 ? [] : ((await docker.listTasks({ filters: { 'desired-state': ['running'], service: [...ids] } })) as TaskInfo[]);
+  const networks = await docker.listNetworks({ filters: { name: [gatewayName] } });
+  return {
+    services: services.map((s) => ({ id: s.ID, name: s.Spec?.Name ?? s.ID })),
+    tasks: tasks.filter((t) => ids.has(t.ServiceID)).map(toRoutingTask),
+    // The name filter matches substrings: keep the exact name only.
+    networks: networks.filter((n) => n.Name === gatewayName).map((n) => ({ id: n.Id, name: n.Name })),
+  };
+}

@@ -1,0 +1,59 @@
+/**
+ * The route table and its inputs. One entry per hostname, in the shape edge proxies already
+ * speak (seed 001's IReverseProxyConfig): every destination IP is tried with every port.
+ */
+export interface RouteEntry {
+  hostName: string;
+  /** The gateway-network IPs of ALL running tasks of the service, sorted. */
+  destinationIps: string[];
+  destinationPorts: number[];
+  /** PEM private key; "" when the hostname has no certificate (then it is served over HTTP only). */
+  privateKey: string;
+  /** PEM certificate chain; "" when the hostname has no certificate. */
+  publicKey: string;
+}
+
+/** Why a service or hostname is not (fully) routed. Never contains key material. */
+export interface RouteProblem {
+  service: string;
+  hostName?: string;
+  reason: string;
+}
+
+export interface RouteTable {
+  routes: RouteEntry[];
+  problems: RouteProblem[];
+}
+
+/** A live Docker service of this cluster, as the builder needs it. */
+export interface RoutingService {
+  id: string;
+  name: string;
+}
+
+/** A live Docker task: which service, whether it runs, and its address on each network (by network ID). */
+export interface RoutingTask {
+  id: string;
+  serviceId: string;
+  /** Status.State, e.g. running, starting, shutdown. */
+  state: string;
+  /** DesiredState: running while the task is wanted; shutdown as soon as it is being stopped. */
+  desiredState: string;
+  /** network ID -> IP (without prefix length). */
+  addresses: Record<string, string>;
+}
+
+export interface RoutingNetwork {
+  id: string;
+  name: string;
+}
+
+/** A certificate for one hostname (or wildcard). `notAfter` is epoch milliseconds. */
+export interface CertificateEntry {
+  domain: string;
+  publicKey: string;
+  privateKey: string;
+  notAfter: number;
+  /** spec | provider, for reports. */
+  source: string;
+}
