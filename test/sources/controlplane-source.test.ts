@@ -175,3 +175,21 @@ t.test('wss:// with a private CA from COREFLOW_CA_FILE', async (t) => {
   const notPem = new ControlPlaneSource({ ...opts, caFile: join(dir, 'ext.cnf'), stateDir: join(dir, 's4'), desired: new DesiredState(), log: pino({ level: 'silent' }) });
   await t.rejects(notPem.start(), /holds no PEM certificate/);
 });
+
+t.test('routing certificates come from getCertificateForDomain', async (t) => {
+  const doc = testDoc('cf4cert');
+  const srv = await server(t, 'secret-token-1234', () => doc);
+  srv.wss.on('connection', () => {
+    const peer = srv.peers.at(-1)!;
+    peer.handle('getCertificateForDomain', (req) => {
+      if (req.domain === 'known.example.com') return { domain: req.domain, certPem: 'CERT', keyPem: 'KEY', expiresAt: '2030-01-01T00:00:00Z' };
+      throw new CoreflowError('COREFLOW_ERR_NO_CERTIFICATE', { domain: req.domain });
+    });
+  });
+  const source = new ControlPlaneSource({ url: srv.url, token: 'secret-token-1234', stateDir: await mkdtemp(join(tmpdir(), 'coreflow-src-')), desired: new DesiredState(), log: pino({ level: 'silent' }), reconnectMaxMs: 500, pingIntervalMs: 60_000, authRetryMs: 1000 });
+  await t.rejects(source.getCertificateForDomain('known.example.com'), { code: 'COREFLOW_ERR_PEER_CLOSED' }, 'not connected: an error, not "no certificate"');
+  t.teardown(() => source.stop());
+  await source.start();
+  t.same(await source.getCertificateForDomain('known.example.com'), { publicKey: 'CERT', privateKey: 'KEY' });
+  t.equal(await source.getCertificateForDomain('other.example.com'), undefined, 'none for this domain');
+});
