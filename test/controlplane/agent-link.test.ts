@@ -145,6 +145,15 @@ t.test('bad input: invalid PATCH, missing token, wrong agent token, malformed an
   ws.send('x'.repeat(1024 * 1024 + 1));
   t.equal((await closed)[0], 1009, 'an oversized frame closes that connection');
 
+  // Another protocol version: a clear error naming both, then close code 4002.
+  const ws2 = new WebSocket(`ws://127.0.0.1:${cpPort}/v1/agent`);
+  await once(ws2, 'open');
+  const versionAnswer = once(ws2, 'message').then(([d]) => JSON.parse(String(d)) as Record<string, unknown>);
+  const closed2 = once(ws2, 'close');
+  ws2.send(JSON.stringify({ method: 'getIdentityByToken', request: { token, protocolVersion: 99 }, correlation: { id: 'v1', phase: 'request' } }));
+  t.match(await versionAnswer, { error: { text: 'protocol version mismatch: this side speaks 1, the peer 99', data: { code: 'COREFLOW_ERR_PROTOCOL_VERSION' } } });
+  t.equal((await closed2)[0], 4002);
+
   t.equal((await httpJson('GET', `${base}/healthz`, undefined)).status, 200, 'the control plane still serves');
   const agentPort = await boundPort(agent, 'internal server listening');
   t.equal((await httpJson('GET', `http://127.0.0.1:${agentPort}/healthz`, undefined)).status, 200, 'the agent still serves');

@@ -111,3 +111,15 @@ t.test('oversized frames close that connection (1009) without crashing the serve
   t.match(String(tooBig), /exceeds the limit/);
   t.same(await second.peer.request('echo', { text: 'ok' }), { text: 'ok' }, 'the server still serves');
 });
+
+t.test('a peer that keeps sending garbage is closed with 1008', async (t) => {
+  const { connectClient } = await pair(t);
+  const { ws } = await connectClient();
+  ws.on('message', () => undefined);
+  const closed = once(ws, 'close');
+  for (let i = 0; i < 25; i++) ws.send(`garbage ${i}`);
+  t.equal((await closed)[0], 1008);
+  const again = await connectClient();
+  t.same(await again.peer.request('echo', { text: 'fine' }), { text: 'fine' }, 'others are still served');
+});
+
