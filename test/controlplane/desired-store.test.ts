@@ -1,5 +1,5 @@
 import t from 'tap';
-import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
@@ -10,6 +10,7 @@ async function store() {
   const dir = await mkdtemp(join(tmpdir(), 'coreflow-store-'));
   const path = join(dir, 'spec.yaml');
   await writeFile(path, `# operator comment\n${stringify(testDoc('cf4store'))}`);
+  await chmod(path, 0o640);
   const s = new DesiredStore(path);
   await s.load();
   return { s, path, dir };
@@ -25,6 +26,7 @@ t.test('an update is validated as a whole document, written atomically, then in 
   t.match(replaced, { ok: true, changed: true });
   t.same((parse(await readFile(path, 'utf8')) as { services: unknown[] }).services, [{ name: 'web', image: 'busybox:2' }], 'replaced by name, kept as written (no defaults expanded)');
   t.same(await readdir(dir), ['spec.yaml'], 'no temporary files left behind');
+  t.equal((await stat(path)).mode & 0o777, 0o640, 'the file keeps its permissions');
   const same = await s.updateService({ name: 'web', image: 'busybox:2' });
   t.match(same, { ok: true, changed: false }, 'an identical update changes nothing');
 });

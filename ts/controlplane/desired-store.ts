@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { CoreflowError, errorText, isCoreflowError } from '../errors.ts';
@@ -20,6 +20,8 @@ export class DesiredStore {
   private doc: Record<string, unknown> = {};
   private loaded: LoadedSpec | undefined;
   private queue: Promise<unknown> = Promise.resolve();
+  /** The spec file's permissions, kept on every rewrite (it may hold secret bundle values). */
+  private mode = 0o600;
 
   constructor(path: string) {
     this.path = resolve(path);
@@ -34,6 +36,7 @@ export class DesiredStore {
       throw new CoreflowError('COREFLOW_ERR_SPEC_READ', { path: this.path, details: errorText(err) });
     }
     const loaded = parseSpec(text, this.path);
+    this.mode = (await stat(this.path)).mode & 0o777;
     this.doc = parseYaml(text) as Record<string, unknown>;
     this.loaded = loaded;
     return loaded;
@@ -66,7 +69,7 @@ export class DesiredStore {
 
   /** Writes the current document back (clean exit). */
   persist(): Promise<void> {
-    return this.serial(() => writeFileAtomic(this.path, stringifyYaml(this.doc), 0o644));
+    return this.serial(() => writeFileAtomic(this.path, stringifyYaml(this.doc), this.mode));
   }
 
   private async replace(next: Record<string, unknown>): Promise<UpdateOutcome> {
@@ -77,7 +80,7 @@ export class DesiredStore {
       return { ok: false, errors: isCoreflowError(err, 'COREFLOW_ERR_SPEC_INVALID') ? specErrors(err) : [errorText(err)] };
     }
     if (loaded.hash === this.loaded?.hash) return { ok: true, changed: false, specHash: loaded.hash };
-    await writeFileAtomic(this.path, stringifyYaml(next), 0o644);
+    await writeFileAtomic(this.path, stringifyYaml(next), this.mode);
     this.doc = next;
     this.loaded = loaded;
     return { ok: true, changed: true, specHash: loaded.hash };
