@@ -13,6 +13,8 @@ import { registerRoutingEndpoints } from './routing/routing-endpoints.ts';
 import { InternalServer } from './server/internal-server.ts';
 import { DesiredState } from './sources/desired-state.ts';
 import { FileSource } from './sources/file-source.ts';
+import { controlPlaneSource } from './sources/controlplane-source.ts';
+import { serviceTaskCounts } from './docker/task-counts.ts';
 
 /** Anything with a lifecycle that the agent starts and stops in order. */
 export interface Lifecycle {
@@ -74,7 +76,9 @@ export class Agent {
 
   async start(): Promise<void> {
     const { config, log } = this;
-    if (!config.spec) throw new CoreflowError('COREFLOW_ERR_USAGE', { details: 'standalone mode needs --spec FILE (or COREFLOW_SPEC)' });
+    if (!config.spec && !config.cloudlyUrl) {
+      throw new CoreflowError('COREFLOW_ERR_USAGE', { details: 'standalone mode needs --spec FILE (or COREFLOW_SPEC); control-plane mode needs CLOUDLY_URL and JUMPCODE' });
+    }
     await this.startPart({ name: 'internal-server', start: () => this.server.start(), stop: () => this.server.stop() });
     this.docker = await connectDocker(config.dockerHost ? { host: config.dockerHost } : {});
     log.info({ endpoint: this.docker.endpoint, apiVersion: this.docker.apiVersion }, 'connected to Docker');
@@ -91,6 +95,13 @@ export class Agent {
     });
     this.reconciler = reconciler;
     await this.startPart({ name: 'reconciler', start: async () => undefined, stop: () => reconciler.stop() });
+    // Control-plane mode (CLOUDLY_URL set): config fetched and pushed, a report after every run,
+    // and routing's certificates from getCertificateForDomain. Standalone mode: the spec file.
+    const docker = this.docker.docker;
+    const cp = config.cloudlyUrl
+      ? controlPlaneSource(config, this.desired, log.child({ component: 'controlplane-source' }), (c) => serviceTaskCounts(docker, c))
+      : undefined;
+    if (cp) this.certificateProvider ??= cp;
     const routing = new RoutingController({
       docker: this.docker.docker,
       desired: () => this.desired.get(),
@@ -104,8 +115,13 @@ export class Agent {
     await this.startPart({ name: 'routing', start: () => routing.start(), stop: () => routing.stop() });
     // After every run (services may have changed); Docker events and a resync timer do the rest.
     this.onResult(() => routing.trigger('reconcile run finished'));
-    const source = new FileSource(config.spec, this.desired, log.child({ component: 'file-source' }));
-    await this.startPart({ name: 'file-source', start: async () => void (await source.start()), stop: async () => source.stop() });
+    if (cp) {
+      this.onResult((r) => void cp.report(r));
+      await this.startPart({ name: 'controlplane-source', start: () => cp.start(), stop: () => cp.stop() });
+    } else {
+      const source = new FileSource(config.spec!, this.desired, log.child({ component: 'file-source' }));
+      await this.startPart({ name: 'file-source', start: async () => void (await source.start()), stop: async () => source.stop() });
+    }
     // Subscribed after the first load: the start trigger below covers it.
     this.desired.onChange((_l, origin) => void reconciler.trigger(`desired state changed (${origin})`));
     let schedule: ScheduledTask | undefined;

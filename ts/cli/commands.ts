@@ -22,7 +22,17 @@ export const commands: Record<string, CommandEntry> = {
     load: async () => (await import('./once.ts')).applyCommand,
   },
   agent: {
-    summary: 'run continuously (standalone mode with --spec)',
+    summary: 'run continuously (standalone mode with --spec; control-plane mode with CLOUDLY_URL + JUMPCODE)',
     load: async () => (await import('./agent-command.ts')).agentCommand,
+  },
+  controlplane: {
+    summary: 'the reference control plane: --spec FILE --addr HOST:PORT --token-file FILE',
+    extra: { addr: { type: 'string' }, 'token-file': { type: 'string' } },
+    load: async () => (await import('./controlplane-command.ts')).controlplaneCommand,
+  },
+  'controller watch': {
+    summary: "follow a control plane's events: --controller HOST:PORT [--token-file FILE]",
+    extra: { controller: { type: 'string' }, 'token-file': { type: 'string' } },
+    load: async () => (await import('./controller-watch-command.ts')).controllerWatchCommand,
   },
 };

@@ -16,6 +16,12 @@ export const settings = {
   host: { env: 'COREFLOW_HOST', flag: 'host', default: '0.0.0.0', doc: 'Address the internal server listens on' },
   port: { env: 'COREFLOW_PORT', flag: 'port', default: '3000', doc: 'Port of the internal server (health, metrics, status, events, edge proxies); 0 picks a free one' },
   confirmMassDeletion: { env: 'COREFLOW_CONFIRM_MASS_DELETION', flag: 'confirm-mass-deletion', default: 'false', doc: 'Allow removing all, or more than half, of the owned workload services' },
+  cloudlyUrl: { env: 'CLOUDLY_URL', flag: 'cloudly-url', default: undefined, doc: 'Control plane WebSocket URL (ws://, wss://; path /v1/agent when none). Set: control-plane mode; unset: standalone mode with --spec' },
+  jumpcode: { env: 'JUMPCODE', flag: 'jumpcode', default: undefined, doc: 'Machine token presented to the control plane; required with CLOUDLY_URL (prefer the variable: flags show in ps)' },
+  caFile: { env: 'COREFLOW_CA_FILE', flag: 'ca-file', default: undefined, doc: 'PEM file of extra CA certificates trusted for a wss:// control plane' },
+  reconnectMaxMs: { env: 'COREFLOW_RECONNECT_MAX_MS', flag: 'reconnect-max-ms', default: '60000', doc: 'Cap of the reconnect backoff (exponential from 1 s, with jitter)' },
+  pingIntervalMs: { env: 'COREFLOW_PING_INTERVAL_MS', flag: 'ping-interval-ms', default: '15000', doc: 'Keepalive ping interval; a dead connection is detected within two intervals' },
+  authRetryMs: { env: 'COREFLOW_AUTH_RETRY_MS', flag: 'auth-retry-ms', default: '60000', doc: 'First retry delay after the control plane rejected the token (doubles up to 10 minutes)' },
   edgeToken: { env: 'COREFLOW_EDGE_TOKEN', flag: 'edge-token', default: undefined, doc: 'Token edge proxies send (Authorization: Bearer) to connect to ws://agent:PORT/v1/edge; unset refuses every edge. Prefer the env var: flags show in ps' },
   certRefreshBeforeHours: { env: 'COREFLOW_CERT_REFRESH_BEFORE_HOURS', flag: 'cert-refresh-before-hours', default: '168', doc: 'A certificate from the control plane is fetched again this many hours before it expires' },
   cloudflareToken: { env: 'CLOUDFLARE_API_TOKEN', flag: 'cloudflare-token', default: undefined, doc: 'Cloudflare API token for the dns section (Zone:Read, DNS:Edit); never logged' },
@@ -37,12 +43,27 @@ const configSchema = z.strictObject({
   host: z.string().min(1),
   port: z.coerce.number({ error: 'expected a port number' }).int().min(0).max(65535, { error: 'expected a port number' }),
   confirmMassDeletion: boolString,
+  cloudlyUrl: z
+    .string()
+    .regex(/^(wss?|https?):\/\/[^\s/]+/, { error: 'expected a ws://, wss://, http:// or https:// URL' })
+    .optional(),
+  jumpcode: z.string().min(1, { error: 'must not be empty' }).optional(),
+  caFile: z.string().min(1).optional(),
+  reconnectMaxMs: z.coerce.number({ error: 'expected milliseconds' }).int().min(100, { error: 'expected at least 100 ms' }),
+  pingIntervalMs: z.coerce.number({ error: 'expected milliseconds' }).int().min(100, { error: 'expected at least 100 ms' }),
+  authRetryMs: z.coerce.number({ error: 'expected milliseconds' }).int().min(100, { error: 'expected at least 100 ms' }),
   edgeToken: z.string().min(16, { error: 'expected a token of at least 16 characters' }).optional(),
   certRefreshBeforeHours: z.coerce.number({ error: 'expected hours' }).min(1, { error: 'expected at least 1 hour' }),
   cloudflareToken: z.string().min(1, { error: 'expected a token' }).optional(),
   cloudflareTokenFile: z.string().min(1, { error: 'expected a file path' }).optional(),
   cloudflareApiUrl: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL such as https://api.cloudflare.com/client/v4' }).optional(),
 });
+
+/** Rules across settings: control-plane mode needs a machine token. */
+function modeIssues(config: z.output<typeof configSchema>): string[] {
+  if (config.cloudlyUrl && !config.jumpcode) return [`  - ${settings.jumpcode.env} (--${settings.jumpcode.flag}): required when ${settings.cloudlyUrl.env} is set`];
+  return [];
+}
 
 export type CoreflowConfig = Readonly<z.output<typeof configSchema>>;
 
@@ -80,5 +101,7 @@ export async function loadConfig(flags: Partial<Record<SettingKey, string | bool
       .join('\n');
     throw new CoreflowError('COREFLOW_ERR_CONFIG_INVALID', { details });
   }
+  const issues = modeIssues(result.data);
+  if (issues.length > 0) throw new CoreflowError('COREFLOW_ERR_CONFIG_INVALID', { details: issues.join('\n') });
   return Object.freeze(result.data);
 }

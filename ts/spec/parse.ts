@@ -23,7 +23,7 @@ export function formatPath(path: readonly PropertyKey[]): string {
   return out === '' ? '(document)' : out;
 }
 
-function issueLines(issues: readonly z.core.$ZodIssue[]): string[] {
+export function issueLines(issues: readonly z.core.$ZodIssue[]): string[] {
   const lines: string[] = [];
   for (const issue of issues) {
     if (issue.code === 'unrecognized_keys') {

@@ -1,0 +1,31 @@
+import t from 'tap';
+import { chmod, mkdtemp, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { writeFileAtomic } from '../../ts/fs/atomic-file.ts';
+
+t.test('replaces the file whole, creates folders, leaves no temporary file', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'coreflow-atomic-'));
+  const path = join(dir, 'sub', 'state.json');
+  await writeFileAtomic(path, 'one');
+  await writeFileAtomic(path, 'two');
+  t.equal(await readFile(path, 'utf8'), 'two');
+  t.same(await readdir(join(dir, 'sub')), ['state.json']);
+  t.equal((await stat(path)).mode & 0o777, 0o600, 'private by default');
+});
+
+t.test('a failed write keeps the old file and says why', { skip: process.getuid?.() === 0 ? 'root ignores folder permissions' : false }, async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'coreflow-atomic-'));
+  const path = join(dir, 'state.json');
+  await writeFile(path, 'old');
+  await chmod(dir, 0o500);
+  t.teardown(() => chmod(dir, 0o700));
+  await t.rejects(writeFileAtomic(path, 'new'), { code: 'COREFLOW_ERR_STATE_WRITE' });
+  t.equal(await readFile(path, 'utf8'), 'old');
+});
+
+t.test('a failed write into a path that is a folder keeps what was there', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'coreflow-atomic-'));
+  await t.rejects(writeFileAtomic(dir, 'x'), { code: 'COREFLOW_ERR_STATE_WRITE', message: /cannot write/ });
+  t.same((await readdir(join(dir, '..'))).filter((n) => n.includes('.tmp') && n.includes(dir.split('/').pop()!)), []);
+});

@@ -1,0 +1,195 @@
+import t from 'tap';
+import { once } from 'node:events';
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { createServer as createHttpsServer } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { WebSocketServer } from 'ws';
+import { pino } from 'pino';
+import { Writable } from 'node:stream';
+import { MAX_FRAME_BYTES, PROTOCOL_VERSION } from '../../ts/protocol/envelope.ts';
+import { methods } from '../../ts/protocol/methods.ts';
+import { Peer } from '../../ts/protocol/peer.ts';
+import { ControlPlaneSource, agentUrl } from '../../ts/sources/controlplane-source.ts';
+import { DesiredState } from '../../ts/sources/desired-state.ts';
+import { testDoc, waitFor } from '../helpers/swarm.ts';
+import { CoreflowError } from '../../ts/errors.ts';
+
+/** A logger whose lines the test can read. */
+function capturingLogger() {
+  const lines: Record<string, unknown>[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      for (const l of chunk.toString('utf8').split('\n')) if (l) lines.push(JSON.parse(l) as Record<string, unknown>);
+      cb();
+    },
+  });
+  return { log: pino({ level: 'debug' }, stream), lines };
+}
+
+/**
+ * A protocol server built from the same Peer class: authenticates `token`, serves `doc`, and
+ * exposes the connected peers so tests can push.
+ */
+async function server(t: { teardown: (fn: () => void) => void }, token: string, doc: () => Record<string, unknown>) {
+  const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', maxPayload: MAX_FRAME_BYTES });
+  await once(wss, 'listening');
+  const peers: Peer<typeof methods>[] = [];
+  wss.on('connection', (ws) => {
+    const peer = new Peer(ws, { methods, log: pino({ level: 'silent' }) });
+    peer.handle('getIdentityByToken', (req) => {
+      if (req.token !== token) throw new CoreflowError('COREFLOW_ERR_AUTH', { details: 'the token does not match' });
+      return { protocolVersion: PROTOCOL_VERSION, identity: { clusterName: (doc().cluster as { name: string }).name, role: 'cluster' as const, expiresAt: null } };
+    });
+    peer.handle('getClusterConfig', () => ({ spec: doc() }));
+    peer.handle('reportStatus', () => ({ received: true as const }));
+    peers.push(peer);
+  });
+  t.teardown(() => {
+    for (const c of wss.clients) c.terminate();
+    wss.close();
+  });
+  return { wss, peers, url: `ws://127.0.0.1:${(wss.address() as AddressInfo).port}` };
+}
+
+t.test('agentUrl maps http(s) and adds the default path', async (t) => {
+  t.equal(agentUrl('https://cp.example.com'), 'wss://cp.example.com/v1/agent');
+  t.equal(agentUrl('ws://127.0.0.1:4400/'), 'ws://127.0.0.1:4400/v1/agent');
+  t.equal(agentUrl('wss://cp.example.com/custom/path'), 'wss://cp.example.com/custom/path');
+});
+
+t.test('pushes: every error for a bad document, identity checked, newest wins, saved atomically', async (t) => {
+  const doc = testDoc('cf4src');
+  const srv = await server(t, 'secret-token-1234', () => doc);
+  const stateDir = await mkdtemp(join(tmpdir(), 'coreflow-src-'));
+  const desired = new DesiredState();
+  const { log } = capturingLogger();
+  const source = new ControlPlaneSource({ url: srv.url, token: 'secret-token-1234', stateDir, desired, log, reconnectMaxMs: 1000, pingIntervalMs: 60_000, authRetryMs: 1000 });
+  t.teardown(() => source.stop());
+  await source.start();
+  t.equal(desired.get()?.spec.cluster.name, doc.cluster.name, 'the fetched config is in force');
+  const peer = srv.peers[0]!;
+
+  const bad = await peer.request('pushClusterConfig', { spec: { ...doc, services: [{ name: 'a', scaleFactor: -1 }, { name: 'b b' }] } });
+  t.same(bad, {
+    accepted: false,
+    errors: [
+      'services[0].scaleFactor: expected a number >= 0',
+      'services[1].name: expected a Docker object name: letters, digits, "_", "." and "-", starting with a letter or digit, at most 63 characters',
+    ],
+  });
+  const other = await peer.request('pushClusterConfig', { spec: { ...doc, cluster: { name: 'someone-else' } } });
+  t.match(other, { accepted: false, errors: [/cluster\.name: expected "cf4src-/] });
+  t.same(desired.get()?.spec.services, [], 'rejected documents change nothing');
+
+  const seen: string[] = [];
+  desired.onChange((l) => seen.push(l.spec.services.map((s) => s.name).join(',')));
+  const answers = await Promise.all(
+    ['one', 'two', 'three'].map((n) => peer.request('pushClusterConfig', { spec: { ...doc, services: [{ name: n, image: 'busybox:1' }] } })),
+  );
+  t.ok(answers.every((a) => a.accepted), 'all accepted');
+  t.equal(seen.at(-1), 'three', 'the newest document is in force');
+  const saved = JSON.parse(await readFile(join(stateDir, 'controlplane-config.json'), 'utf8')) as { spec: { services: { name: string }[] }; specHash: string };
+  t.same(saved.spec.services.map((s) => s.name), ['three'], 'the saved config is the newest');
+  t.equal(saved.specHash, desired.get()?.hash);
+});
+
+t.test('a dead connection is detected by keepalive and redialled', async (t) => {
+  const doc = testDoc('cf4src');
+  const srv = await server(t, 'secret-token-1234', () => doc);
+  const stateDir = await mkdtemp(join(tmpdir(), 'coreflow-src-'));
+  const { log, lines } = capturingLogger();
+  const source = new ControlPlaneSource({ url: srv.url, token: 'secret-token-1234', stateDir, desired: new DesiredState(), log, reconnectMaxMs: 500, pingIntervalMs: 200, authRetryMs: 1000 });
+  t.teardown(() => source.stop());
+  await source.start();
+  t.ok(source.connected);
+  // The server stops reading: no pongs come back, as with a silently dropped network path.
+  [...srv.wss.clients][0]!.pause();
+  const second = once(srv.wss, 'connection');
+  await second;
+  t.ok(lines.some((l) => l.msg === 'no pong from the peer; terminating the dead connection'), 'the dead connection was detected');
+  t.ok(lines.some((l) => l.msg === 'control plane connection lost; reconnecting'), 'and redialled with backoff');
+});
+
+t.test('a wrong token: a clear error, a slow retry, and the saved config in force', async (t) => {
+  const doc = testDoc('cf4src');
+  const srv = await server(t, 'secret-token-1234', () => doc);
+  const stateDir = await mkdtemp(join(tmpdir(), 'coreflow-src-'));
+  // First a good session saves a config...
+  const first = new ControlPlaneSource({ url: srv.url, token: 'secret-token-1234', stateDir, desired: new DesiredState(), log: pino({ level: 'silent' }), reconnectMaxMs: 500, pingIntervalMs: 60_000, authRetryMs: 1000 });
+  await first.start();
+  await first.stop();
+  // ...then an agent with a bad token starts from it.
+  const { log, lines } = capturingLogger();
+  const desired = new DesiredState();
+  const source = new ControlPlaneSource({ url: srv.url, token: 'wrong-token-9999', stateDir, desired, log, reconnectMaxMs: 500, pingIntervalMs: 60_000, authRetryMs: 4000 });
+  t.teardown(() => source.stop());
+  await source.start();
+  t.equal(desired.get()?.spec.cluster.name, doc.cluster.name, 'the saved config is in force');
+  const refused = await waitFor('the refusal', async () => lines.find((l) => typeof l.msg === 'string' && l.msg.startsWith('control plane refused this agent')), 5000, 20);
+  t.match(refused, { level: 50, msg: /rejected the machine token \(JUMPCODE\): the token does not match/ }, 'the refusal is logged as an error');
+  t.ok((refused?.retryInMs as number) >= 2000, 'on the slow schedule');
+  t.notOk(JSON.stringify(lines).includes('wrong-token-9999'), 'the token is not logged');
+});
+
+t.test('wss:// with a private CA from COREFLOW_CA_FILE', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'coreflow-tls-'));
+  const run = (args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
+  run(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '1', '-subj', '/CN=coreflow test CA']);
+  run(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'srv.key', '-out', 'srv.csr', '-subj', '/CN=127.0.0.1']);
+  await writeFile(join(dir, 'ext.cnf'), 'subjectAltName=IP:127.0.0.1\n');
+  run(['x509', '-req', '-in', 'srv.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'srv.pem', '-days', '1', '-extfile', 'ext.cnf']);
+  const https = createHttpsServer({ cert: await readFile(join(dir, 'srv.pem')), key: await readFile(join(dir, 'srv.key')) });
+  const wss = new WebSocketServer({ server: https, maxPayload: MAX_FRAME_BYTES });
+  const doc = testDoc('cf4tls');
+  wss.on('connection', (ws) => {
+    const peer = new Peer(ws, { methods, log: pino({ level: 'silent' }) });
+    peer.handle('getIdentityByToken', () => ({ protocolVersion: PROTOCOL_VERSION, identity: { clusterName: doc.cluster.name, role: 'cluster' as const, expiresAt: null } }));
+    peer.handle('getClusterConfig', () => ({ spec: doc }));
+  });
+  https.listen(0, '127.0.0.1');
+  await once(https, 'listening');
+  t.teardown(() => {
+    for (const c of wss.clients) c.terminate();
+    https.close();
+  });
+  const url = `wss://127.0.0.1:${(https.address() as AddressInfo).port}`;
+  const opts = { url, token: 'secret-token-1234', reconnectMaxMs: 500, pingIntervalMs: 60_000, authRetryMs: 1000, firstConfigWaitMs: 3000 };
+
+  const untrusted = capturingLogger();
+  const without = new ControlPlaneSource({ ...opts, stateDir: join(dir, 's1'), desired: new DesiredState(), log: untrusted.log });
+  await without.start();
+  await without.stop();
+  t.notOk(without.connected, 'an unknown CA is refused');
+  t.ok(untrusted.lines.some((l) => /self.signed|unable to verify|certificate/i.test(String(l.err))), 'with a TLS error in the log');
+
+  const desired = new DesiredState();
+  const withCa = new ControlPlaneSource({ ...opts, caFile: join(dir, 'ca.pem'), stateDir: join(dir, 's2'), desired, log: pino({ level: 'silent' }) });
+  t.teardown(() => withCa.stop());
+  await withCa.start();
+  t.equal(desired.get()?.spec.cluster.name, doc.cluster.name, 'connected over TLS with the CA file');
+  const missing = new ControlPlaneSource({ ...opts, caFile: join(dir, 'nope.pem'), stateDir: join(dir, 's3'), desired: new DesiredState(), log: pino({ level: 'silent' }) });
+  await t.rejects(missing.start(), /COREFLOW_CA_FILE \(--ca-file\): cannot read .*nope\.pem/);
+  const notPem = new ControlPlaneSource({ ...opts, caFile: join(dir, 'ext.cnf'), stateDir: join(dir, 's4'), desired: new DesiredState(), log: pino({ level: 'silent' }) });
+  await t.rejects(notPem.start(), /holds no PEM certificate/);
+});
+
+t.test('routing certificates come from getCertificateForDomain', async (t) => {
+  const doc = testDoc('cf4cert');
+  const srv = await server(t, 'secret-token-1234', () => doc);
+  srv.wss.on('connection', () => {
+    const peer = srv.peers.at(-1)!;
+    peer.handle('getCertificateForDomain', (req) => {
+      if (req.domain === 'known.example.com') return { domain: req.domain, certPem: 'CERT', keyPem: 'KEY', expiresAt: '2030-01-01T00:00:00Z' };
+      throw new CoreflowError('COREFLOW_ERR_NO_CERTIFICATE', { domain: req.domain });
+    });
+  });
+  const source = new ControlPlaneSource({ url: srv.url, token: 'secret-token-1234', stateDir: await mkdtemp(join(tmpdir(), 'coreflow-src-')), desired: new DesiredState(), log: pino({ level: 'silent' }), reconnectMaxMs: 500, pingIntervalMs: 60_000, authRetryMs: 1000 });
+  await t.rejects(source.getCertificateForDomain('known.example.com'), { code: 'COREFLOW_ERR_PEER_CLOSED' }, 'not connected: an error, not "no certificate"');
+  t.teardown(() => source.stop());
+  await source.start();
+  t.same(await source.getCertificateForDomain('known.example.com'), { publicKey: 'CERT', privateKey: 'KEY' });
+  t.equal(await source.getCertificateForDomain('other.example.com'), undefined, 'none for this domain');
+});

@@ -1,0 +1,43 @@
+import t from 'tap';
+import type { RunResult } from '../../ts/reconcile/types.ts';
+import { reportSchema } from '../../ts/protocol/methods.ts';
+import { statusReport } from '../../ts/sources/status-report.ts';
+
+const result: RunResult = {
+  runId: 'r1',
+  trigger: 'start',
+  dryRun: false,
+  startedAt: '2026-01-01T00:00:00.000Z',
+  finishedAt: '2026-01-01T00:00:01.000Z',
+  durationMs: 1000,
+  status: 'partial',
+  specHash: 'abc',
+  steps: [
+    { kind: 'networks', status: 'succeeded', durationMs: 1, actions: [{ kind: 'network', name: 'gw', type: 'create', reason: 'not present', status: 'succeeded', durationMs: 1 }] },
+    {
+      kind: 'services',
+      status: 'succeeded',
+      durationMs: 1,
+      actions: [
+        { kind: 'service', name: 'web', type: 'update', reason: 'spec changed', diff: ['env'], status: 'succeeded', durationMs: 1 },
+        { kind: 'service', name: 'api', type: 'create', reason: 'not present', status: 'failed', error: 'no image', durationMs: 1 },
+        { kind: 'service', name: 'db', type: 'skip', reason: 'unchanged', status: 'skipped', durationMs: 0 },
+      ],
+    },
+  ],
+  summary: { creates: 1, updates: 1, deletes: 0, unchanged: 1, failed: 1, blocked: 0 },
+};
+
+t.test('one line per service with its health, and the run outcome', async (t) => {
+  const report = statusReport(result);
+  t.same(report.services, [
+    { name: 'web', health: 'ok', action: 'update', reason: 'spec changed' },
+    { name: 'api', health: 'failed', action: 'create', reason: 'not present', error: 'no image' },
+    { name: 'db', health: 'ok', action: 'skip', reason: 'unchanged' },
+  ]);
+  t.match(report.run, { runId: 'r1', status: 'partial', specHash: 'abc', summary: { failed: 1 } });
+  t.ok(reportSchema.safeParse(report).success, 'matches the wire schema');
+  const counted = statusReport(result, { web: { running: 2, desired: 3 }, db: { running: 1, desired: null } });
+  t.same(counted.services.map((s) => s.tasks), [{ running: 2, desired: 3 }, undefined, { running: 1, desired: null }], 'task counts where known');
+  t.ok(reportSchema.safeParse(counted).success);
+});

@@ -1,0 +1,94 @@
+import { readFile, stat } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
+import { CoreflowError, errorText, isCoreflowError } from '../errors.ts';
+import { writeFileAtomic } from '../fs/atomic-file.ts';
+import { parseSpec, specErrors, validateSpec, type LoadedSpec } from '../spec/parse.ts';
+
+export type UpdateOutcome =
+  | { ok: true; changed: boolean; specHash: string }
+  | { ok: false; errors: string[] };
+
+/**
+ * The control plane's desired state: the document as written in the spec file (kept as written,
+ * so defaults are not expanded into the file) and its validated form. Changes are validated as a
+ * whole new document, written to the file atomically and only then put in force; updates run one
+ * at a time.
+ */
+export class DesiredStore {
+  readonly path: string;
+  private doc: Record<string, unknown> = {};
+  private loaded: LoadedSpec | undefined;
+  private queue: Promise<unknown> = Promise.resolve();
+  /** The spec file's permissions, kept on every rewrite (it may hold secret bundle values). */
+  private mode = 0o600;
+
+  constructor(path: string) {
+    this.path = resolve(path);
+  }
+
+  /** Reads and validates the spec file; throws the spec errors when it is not valid. */
+  async load(): Promise<LoadedSpec> {
+    let text: string;
+    try {
+      text = await readFile(this.path, 'utf8');
+    } catch (err) {
+      throw new CoreflowError('COREFLOW_ERR_SPEC_READ', { path: this.path, details: errorText(err) });
+    }
+    const loaded = parseSpec(text, this.path);
+    this.mode = (await stat(this.path)).mode & 0o777;
+    this.doc = parseYaml(text) as Record<string, unknown>;
+    this.loaded = loaded;
+    return loaded;
+  }
+
+  get document(): Record<string, unknown> {
+    return structuredClone(this.doc);
+  }
+
+  get current(): LoadedSpec {
+    if (!this.loaded) throw new Error('the desired state is not loaded');
+    return this.loaded;
+  }
+
+  /** Replaces the service with the same name, or adds it. */
+  updateService(service: unknown): Promise<UpdateOutcome> {
+    return this.serial(async () => {
+      if (!service || typeof service !== 'object' || Array.isArray(service)) return { ok: false, errors: ['service: expected an object'] };
+      const name = (service as { name?: unknown }).name;
+      if (typeof name !== 'string' || name === '') return { ok: false, errors: ['service.name: required'] };
+      const next = structuredClone(this.doc);
+      const services = Array.isArray(next.services) ? [...(next.services as unknown[])] : [];
+      const at = services.findIndex((s) => (s as { name?: unknown } | null)?.name === name);
+      if (at >= 0) services[at] = service;
+      else services.push(service);
+      next.services = services;
+      return this.replace(next);
+    });
+  }
+
+  /** Writes the current document back (clean exit). */
+  persist(): Promise<void> {
+    return this.serial(() => writeFileAtomic(this.path, stringifyYaml(this.doc), this.mode));
+  }
+
+  private async replace(next: Record<string, unknown>): Promise<UpdateOutcome> {
+    let loaded: LoadedSpec;
+    try {
+      loaded = validateSpec(next);
+    } catch (err) {
+      return { ok: false, errors: isCoreflowError(err, 'COREFLOW_ERR_SPEC_INVALID') ? specErrors(err) : [errorText(err)] };
+    }
+    if (loaded.hash === this.loaded?.hash) return { ok: true, changed: false, specHash: loaded.hash };
+    await writeFileAtomic(this.path, stringifyYaml(next), this.mode);
+    this.doc = next;
+    this.loaded = loaded;
+    return { ok: true, changed: true, specHash: loaded.hash };
+  }
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(fn, fn);
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+}

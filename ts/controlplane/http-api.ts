@@ -1,0 +1,66 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Handler, Router } from '../server/http-router.ts';
+import { HttpError, readJson, sendJson } from '../server/http-router.ts';
+import type { AgentHub } from './agent-hub.ts';
+import type { DesiredStore } from './desired-store.ts';
+import type { EventHub } from './event-hub.ts';
+import { bearerToken, tokenMatches } from './token.ts';
+import { redactDocument } from './redact.ts';
+import type { Logger } from '../observe/logger.ts';
+
+/** Requires `Authorization: Bearer <token>` (compared in constant time); 401 otherwise. */
+function authed(token: string, handler: Handler): Handler {
+  return (req: IncomingMessage, res: ServerResponse, url: URL) => {
+    const presented = bearerToken(req.headers.authorization);
+    if (presented === undefined || !tokenMatches(presented, token)) {
+      res.setHeader('www-authenticate', 'Bearer');
+      throw new HttpError(401, 'missing or wrong bearer token (Authorization: Bearer <token>)');
+    }
+    return handler(req, res, url);
+  };
+}
+
+/** The reference control plane's HTTP API (docs/protocol.md): services, update, events. */
+export function addHttpApi(router: Router, deps: { token: string; store: DesiredStore; events: EventHub; agents: AgentHub; log: Logger }): void {
+  const { token, store, events, agents, log } = deps;
+  router.add(
+    'GET',
+    '/v1/services',
+    authed(token, (_req, res) => sendJson(res, 200, { specHash: store.current.hash, desired: redactDocument(store.document) })),
+  );
+  router.add(
+    'PATCH',
+    '/v1/services/update',
+    authed(token, async (req, res) => {
+      const body = await readJson(req);
+      if (!body || typeof body !== 'object' || Array.isArray(body)) throw new HttpError(400, 'expected a JSON object { "service": {...} }');
+      const extra = Object.keys(body).filter((k) => k !== 'service');
+      if (extra.length > 0 || !('service' in body)) {
+        const errors = [...extra.map((k) => `${k}: unknown key`), ...('service' in body ? [] : ['service: required'])];
+        sendJson(res, 400, { error: 'the service update is invalid; nothing was changed', errors });
+        return;
+      }
+      const outcome = await store.updateService((body as { service: unknown }).service);
+      if (!outcome.ok) {
+        sendJson(res, 400, { error: 'the service update is invalid; nothing was changed', errors: outcome.errors });
+        return;
+      }
+      const name = String((body as { service: { name: string } }).service.name);
+      let pushed = 0;
+      if (outcome.changed) {
+        const reason = `service ${name} updated`;
+        log.info({ service: name, specHash: outcome.specHash }, 'desired state changed');
+        events.publish('state', { reason, specHash: outcome.specHash, desired: redactDocument(store.document) });
+        pushed = agents.pushAll(reason);
+      }
+      sendJson(res, 200, { specHash: outcome.specHash, changed: outcome.changed, agents: pushed });
+    }),
+  );
+  router.add(
+    'GET',
+    '/v1/events',
+    authed(token, (_req, res) => {
+      events.follow(res, { type: 'state', data: { reason: 'connected', time: new Date().toISOString(), specHash: store.current.hash, desired: redactDocument(store.document) } });
+    }),
+  );
+}

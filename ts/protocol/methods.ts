@@ -1,0 +1,91 @@
+import { z } from 'zod';
+
+/**
+ * Every method of the protocol with its request and response schema (docs/protocol.md). Peers
+ * validate requests before a handler runs and responses before the caller sees them.
+ */
+
+const isoTime = z.string().min(1);
+
+export const identitySchema = z.strictObject({
+  clusterName: z.string().min(1),
+  role: z.literal('cluster'),
+  expiresAt: isoTime.nullable(),
+});
+
+const runSummarySchema = z.strictObject({
+  creates: z.number().int(),
+  updates: z.number().int(),
+  deletes: z.number().int(),
+  unchanged: z.number().int(),
+  failed: z.number().int(),
+  blocked: z.number().int(),
+});
+
+export const reportSchema = z.strictObject({
+  run: z.strictObject({
+    runId: z.string(),
+    trigger: z.string(),
+    status: z.enum(['succeeded', 'partial', 'failed']),
+    specHash: z.string(),
+    startedAt: isoTime,
+    finishedAt: isoTime,
+    durationMs: z.number(),
+    summary: runSummarySchema,
+  }),
+  services: z.array(
+    z.strictObject({
+      name: z.string(),
+      health: z.enum(['ok', 'failed', 'blocked']),
+      action: z.enum(['create', 'update', 'delete', 'skip']),
+      reason: z.string(),
+      error: z.string().optional(),
+      /** Tasks running when the report was made, and replicas asked for (null: global). */
+      tasks: z.strictObject({ running: z.number().int(), desired: z.number().int().nullable() }).optional(),
+    }),
+  ),
+});
+
+export const methods = {
+  getIdentityByToken: {
+    request: z.strictObject({
+      token: z.string().min(1).max(4096),
+      protocolVersion: z.number().int(),
+      agent: z.strictObject({ version: z.string().optional(), hostname: z.string().optional() }).optional(),
+    }),
+    response: z.strictObject({ protocolVersion: z.number().int(), identity: identitySchema }),
+    timeoutMs: 10_000,
+  },
+  getClusterConfig: {
+    request: z.strictObject({}),
+    response: z.strictObject({ spec: z.record(z.string(), z.unknown()), specHash: z.string().optional() }),
+    timeoutMs: 30_000,
+  },
+  pushClusterConfig: {
+    request: z.strictObject({ spec: z.record(z.string(), z.unknown()), reason: z.string().optional() }),
+    response: z.discriminatedUnion('accepted', [
+      z.strictObject({ accepted: z.literal(true), specHash: z.string() }),
+      z.strictObject({ accepted: z.literal(false), errors: z.array(z.string()) }),
+    ]),
+    timeoutMs: 30_000,
+  },
+  reportStatus: {
+    request: reportSchema,
+    response: z.strictObject({ received: z.literal(true) }),
+    timeoutMs: 10_000,
+  },
+  getCertificateForDomain: {
+    request: z.strictObject({ domain: z.string().min(1) }),
+    response: z.strictObject({ domain: z.string(), certPem: z.string(), keyPem: z.string(), expiresAt: isoTime }),
+    timeoutMs: 60_000,
+  },
+} as const;
+
+/** Reserved for the agent -> edge proxy link; its schema belongs to routing. */
+export const RESERVED_METHODS = ['updateRouting'] as const;
+
+export type MethodName = keyof typeof methods;
+export type RequestOf<M extends MethodName> = z.input<(typeof methods)[M]['request']>;
+export type ResponseOf<M extends MethodName> = z.output<(typeof methods)[M]['response']>;
+export type Identity = z.infer<typeof identitySchema>;
+export type StatusReport = z.infer<typeof reportSchema>;
