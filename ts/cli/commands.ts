@@ -25,4 +25,9 @@ export const commands: Record<string, CommandEntry> = {
     summary: 'run continuously (standalone mode with --spec)',
     load: async () => (await import('./agent-command.ts')).agentCommand,
   },
+  status: {
+    summary: 'print the status table of a running agent (--agent HOST:PORT; exit 2: not synced/healthy)',
+    extra: { agent: { type: 'string' } },
+    load: async () => (await import('./status-command.ts')).statusCommand,
+  },
 };
