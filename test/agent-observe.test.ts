@@ -120,6 +120,23 @@ t.test('a service removed by hand is back within 5 seconds, without waiting for 
   t.match(agent.lastResult!.trigger, new RegExp(`service ${web} remove`), 'the run was woken by the Docker event');
 });
 
+t.test('a service changed by hand (docker service update) is healed in place', async (t) => {
+  const sse = follow('/v1/events?last=0');
+  await sse.ready;
+  const [live] = await docker.listServices({ filters: { name: [web] } });
+  const spec = structuredClone(live!.Spec!) as { TaskTemplate: { ContainerSpec: { Env?: string[] } } };
+  spec.TaskTemplate.ContainerSpec.Env = [...(spec.TaskTemplate.ContainerSpec.Env ?? []), 'BY_HAND=1'];
+  await docker.getService(live!.ID).update({ version: live!.Version!.Index, ...spec });
+  const healed = await waitFor('the hand-made change to be undone', async () => {
+    const s = (await docker.getService(live!.ID).inspect()) as { Spec: { TaskTemplate: { ContainerSpec: { Env?: string[] } } } };
+    return (s.Spec.TaskTemplate.ContainerSpec.Env ?? []).includes('BY_HAND=1') ? undefined : s;
+  }, 10_000, 100);
+  t.ok(healed, 'the env var set by hand is gone, same service ID');
+  const drift = await waitFor('drift.detected', async () => sse.events.find((e) => e.type === 'drift.detected' && e.name === web && e.resourceType === 'services'), 5000);
+  sse.close();
+  t.match(drift.summary, /drifted: changed outside coreflow: .*Env/);
+});
+
 t.test('a service whose command exits 1 is Degraded with the task error in /v1/status', async (t) => {
   const status = await waitFor('the failing service to be Degraded', async () => {
     const s = await getJson<AgentStatus>('/v1/status');
