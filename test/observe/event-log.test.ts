@@ -57,3 +57,14 @@ t.test('the state file keeps its lineage and bumps its serial; dry runs are not 
   t.equal(s2.lineage, s1.lineage);
   t.match(JSON.parse(await readFile(restarted.path, 'utf8')), { version: 1, serial: 2 });
 });
+
+t.test('state writes in quick succession get distinct serials', async (t) => {
+  const file = new StateFile(join(dir, 'burst'));
+  const r: RunResult = {
+    runId: 'r', trigger: 't', dryRun: false, startedAt: '', finishedAt: '', durationMs: 1, status: 'succeeded', specHash: 'abc',
+    summary: { creates: 0, updates: 0, deletes: 0, unchanged: 0, failed: 0, blocked: 0 }, steps: [],
+  };
+  const written = await Promise.all([file.write(r), file.write(r), file.write(r)]);
+  t.same(written.map((s) => s!.serial), [1, 2, 3]);
+  t.equal((await new StateFile(join(dir, 'burst')).load())!.serial, 3);
+});

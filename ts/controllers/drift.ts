@@ -21,6 +21,8 @@ export interface DriftOptions {
 
 const WATCHED_TYPES = ['service', 'network', 'secret'];
 const KIND_OF: Record<string, string> = { service: 'service', network: 'network', secret: 'secret' };
+/** Changes to the object itself; not network connect/disconnect (every task start and stop). */
+const CHANGE_ACTIONS = new Set(['create', 'update', 'remove', 'destroy']);
 
 /**
  * Drift: follows the Docker event stream and wakes the chain when an object coreflow owns is
@@ -69,7 +71,7 @@ export class DriftController implements Controller {
   onEvent(e: DockerEvent): void {
     const kind = KIND_OF[e.Type];
     const name = e.Actor.Attributes?.name;
-    if (!kind || !name) return;
+    if (!kind || !name || !CHANGE_ACTIONS.has(e.Action)) return;
     if (!this.opts.owned().has(`${kind}/${name}`)) return;
     this.seen++;
     const outOfBand = !this.opts.busy();

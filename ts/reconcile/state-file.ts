@@ -40,6 +40,7 @@ export class StateFile {
   private current: AgentState | undefined;
   private lineage = randomBytes(8).toString('hex');
   private serial = 0;
+  private queue: Promise<unknown> = Promise.resolve();
 
   constructor(dir: string) {
     this.path = join(dir, 'state.json');
@@ -64,8 +65,14 @@ export class StateFile {
     return parsed.data;
   }
 
-  /** Writes the state after a run; dry runs are ignored. */
-  async write(result: RunResult): Promise<AgentState | undefined> {
+  /** Writes the state after a run; dry runs are ignored. Writes are queued: serials never repeat. */
+  write(result: RunResult): Promise<AgentState | undefined> {
+    const next = this.queue.then(() => this.writeNow(result));
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  private async writeNow(result: RunResult): Promise<AgentState | undefined> {
     if (result.dryRun) return undefined;
     const resources: AgentState['resources'] = [];
     for (const step of result.steps) {
