@@ -138,6 +138,10 @@ t.test('a service changed by hand (docker service update) is healed in place', a
 });
 
 t.test('a service whose command exits 1 is Degraded with the task error in /v1/status', async (t) => {
+  const heard: AgentStatus[] = [];
+  const off = agent.observe.onStatus((s) => heard.push(s));
+  t.teardown(off);
+  agent.observe.manager.kick('task-health');
   const status = await waitFor('the failing service to be Degraded', async () => {
     const s = await getJson<AgentStatus>('/v1/status');
     const o = s.objects.find((x) => x.name === failing);
@@ -158,6 +162,8 @@ t.test('a service whose command exits 1 is Degraded with the task error in /v1/s
   t.equal(status.overall.operation, 'Idle');
   t.ok(status.objects.some((o) => o.kind === 'network' && o.health === 'Healthy'), 'networks are listed too');
   t.ok(status.controllers.some((c) => c.name === 'task-health' && c.running), 'controllers are listed');
+  await waitFor('a pushed status', async () => heard.length > 0, 10_000);
+  t.ok(heard.every((s) => s.objects.length > 0), 'status listeners (the control plane) hear the same status');
 });
 
 t.test('coreflow status prints the table for a person', async (t) => {

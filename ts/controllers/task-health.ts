@@ -63,6 +63,8 @@ export interface TaskHealthOptions {
   cluster: () => string | undefined;
   intervalMs: number;
   bus?: EventBus;
+  /** Called after a run in which some service's health or message changed. */
+  onChange?: () => void;
 }
 
 /**
@@ -107,7 +109,12 @@ export class TaskHealthController implements Controller {
         this.opts.bus?.emit({ type: 'error', resourceType: this.name, kind: 'service', name: s.Spec.Name, summary: `service ${s.Spec.Name} is degraded: ${h.message ?? ''}` });
       }
     }
+    const changed = next.size !== this.current.size || [...next].some(([name, h]) => {
+      const b = this.current.get(name);
+      return b?.health !== h.health || b.message !== h.message;
+    });
     this.current = next;
+    if (changed) this.opts.onChange?.();
     return services.length;
   }
 }

@@ -49,6 +49,7 @@ export class AgentObservability {
   private deps: ObserveDeps | undefined;
   private owned = new Set<string>();
   private stopCalls: (() => void) | undefined;
+  private readonly statusListeners = new Set<(s: AgentStatus) => void>();
 
   constructor(
     private readonly config: CoreflowConfig,
@@ -81,7 +82,7 @@ export class AgentObservability {
     const docker = deps.connection.docker;
     this.stopCalls = this.metrics.countDockerCalls(deps.connection.calls);
     this.retry = new RetryScheduler({ baseMs: config.retryBaseMs, maxMs: config.retryMaxMs, trigger: deps.trigger, log: log.child({ component: 'retry' }) });
-    this.taskHealth = new TaskHealthController({ docker, cluster: () => deps.spec()?.cluster.name, intervalMs: config.taskHealthIntervalMs, bus: this.bus });
+    this.taskHealth = new TaskHealthController({ docker, cluster: () => deps.spec()?.cluster.name, intervalMs: config.taskHealthIntervalMs, bus: this.bus, onChange: () => this.statusChanged() });
     this.drift = new DriftController({ docker, log: log.child({ component: 'drift' }), owned: () => this.owned, trigger: deps.trigger, busy: deps.busy, bus: this.bus });
     this.manager.register(this.taskHealth);
     this.manager.register(this.drift);
@@ -125,6 +126,28 @@ export class AgentObservability {
     this.stateFile.write(result).catch((err: unknown) => this.log.error({ err: errorText(err), path: this.stateFile.path }, 'cannot write the state file'));
     // Health changes quickly after a run (new tasks): look now rather than at the next interval.
     if (this.taskHealth) this.manager.kick(this.taskHealth.name);
+    this.statusChanged();
+  }
+
+  /**
+   * Hears the status after every run and whenever a service's health changes (the control-plane
+   * client forwards it with reportStatus). Returns the unsubscribe.
+   */
+  onStatus(listener: (s: AgentStatus) => void): () => void {
+    this.statusListeners.add(listener);
+    return () => this.statusListeners.delete(listener);
+  }
+
+  private statusChanged(): void {
+    if (this.statusListeners.size === 0) return;
+    const s = this.status();
+    for (const l of this.statusListeners) {
+      try {
+        l(s);
+      } catch (err) {
+        this.log.warn({ err: errorText(err) }, 'status listener failed');
+      }
+    }
   }
 
   async startControllers(): Promise<void> {
