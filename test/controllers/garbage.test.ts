@@ -77,9 +77,12 @@ t.test('removes unreferenced owned networks and secrets after two runs, nothing 
   }
 });
 
-t.test('nothing is removed without a desired state or within the grace period', async (t) => {
+t.test('nothing is removed without a desired state, within the grace period, or that the chain keeps', async (t) => {
   const young = await secret(`${cluster}-young`, ownershipLabels(cluster, 'secret', 'h'));
   const signal = new AbortController().signal;
+  const kept = new GarbageController({ docker, log: silentLogger(), desired: () => ({ cluster, networks: [`${cluster}-gw`] }), keep: () => new Set([`secret/${cluster}-young`]), busy: () => false, intervalMs: 1000, graceMs: 0 });
+  await kept.reconcile(signal);
+  t.equal(await kept.reconcile(signal), 0, 'a secret the last run kept as desired is not garbage');
   const none = new GarbageController({ docker, log: silentLogger(), desired: () => undefined, busy: () => false, intervalMs: 1000, graceMs: 0 });
   await none.reconcile(signal);
   t.equal(await none.reconcile(signal), 0);

@@ -43,6 +43,8 @@ export function findGarbage(input: {
   secrets: readonly RawSecret[];
   services: readonly RawService[];
   graceMs: number;
+  /** `kind/name` of objects the last run kept (desired ones): never candidates. */
+  keep?: ReadonlySet<string>;
   now?: number;
 }): GarbageCandidate[] {
   const now = input.now ?? Date.now();
@@ -58,12 +60,12 @@ export function findGarbage(input: {
   const old = (created: string | undefined) => now - Date.parse(created ?? '') >= input.graceMs;
   const out: GarbageCandidate[] = [];
   for (const n of input.networks) {
-    if (!isOwned(n.Labels ?? {}, input.cluster) || input.desiredNetworks.has(n.Name)) continue;
+    if (!isOwned(n.Labels ?? {}, input.cluster) || input.desiredNetworks.has(n.Name) || input.keep?.has(`network/${n.Name}`)) continue;
     if (netRefs.has(n.Id) || netRefs.has(n.Name) || !old(n.Created)) continue;
     out.push({ kind: 'network', id: n.Id, name: n.Name });
   }
   for (const s of input.secrets) {
-    if (!isOwned(s.Spec.Labels ?? {}, input.cluster)) continue;
+    if (!isOwned(s.Spec.Labels ?? {}, input.cluster) || input.keep?.has(`secret/${s.Spec.Name}`)) continue;
     if (secretRefs.has(s.ID) || secretRefs.has(s.Spec.Name) || !old(s.CreatedAt)) continue;
     out.push({ kind: 'secret', id: s.ID, name: s.Spec.Name });
   }
@@ -75,6 +77,8 @@ export interface GarbageOptions {
   log: Logger;
   /** The cluster and its desired base networks; undefined while there is no desired state (then nothing is removed). */
   desired: () => { cluster: string; networks: string[] } | undefined;
+  /** Objects the last run kept as desired (`kind/name`): a secret the chain manages is never garbage. */
+  keep?: () => ReadonlySet<string>;
   /** A run is going on: the chain may be between creating a secret and using it, so wait. */
   busy: () => boolean;
   intervalMs: number;
@@ -108,7 +112,7 @@ export class GarbageController implements Controller {
       dockerRequest<RawSecret[]>(docker, { method: 'GET', path: '/secrets', query: { filters } }),
       dockerRequest<RawService[]>(docker, { method: 'GET', path: '/services' }),
     ]);
-    const found = findGarbage({ cluster: desired.cluster, desiredNetworks: new Set(desired.networks), networks, secrets, services, graceMs: this.opts.graceMs ?? 300_000 });
+    const found = findGarbage({ cluster: desired.cluster, desiredNetworks: new Set(desired.networks), networks, secrets, services, graceMs: this.opts.graceMs ?? 300_000, ...(this.opts.keep ? { keep: this.opts.keep() } : {}) });
     const keys = new Set(found.map((g) => `${g.kind}/${g.id}`));
     const sweep = found.filter((g) => this.marked.has(`${g.kind}/${g.id}`));
     this.marked = keys;

@@ -95,6 +95,7 @@ export class AgentObservability {
           return spec ? { cluster: spec.cluster.name, networks: Object.values(spec.networks).map((n) => n.name) } : undefined;
         },
         busy: deps.busy,
+        keep: () => this.owned,
         intervalMs: config.garbageIntervalMs,
         graceMs: config.garbageGraceMs,
         bus: this.bus,
