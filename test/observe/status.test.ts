@@ -33,6 +33,11 @@ t.test('three axes per object and overall', async (t) => {
   t.match(s.overall, { sync: 'OutOfSync', health: 'Degraded', operation: 'Waiting' });
   t.match(s.overall.message, /4 of 5 object\(s\) need attention/);
   t.equal(buildStatus({ result, health, busy: true, waiting: new Set() }).overall.operation, 'Syncing');
+  const unknownYet = buildStatus({ result, health: new Map(), busy: false, waiting: new Set() }).objects.find((o) => o.name === 'web');
+  t.match(unknownYet, { health: 'Progressing', message: /waiting for the first task health check/ });
+  const later = Date.parse(result.finishedAt) + 1000;
+  const gone = buildStatus({ result, health: new Map(), healthCheckedAt: later, busy: false, waiting: new Set() }).objects.find((o) => o.name === 'web');
+  t.match(gone, { health: 'Missing', message: /not found in the swarm/ });
 });
 
 t.test('before the first run and when a step could not observe', async (t) => {

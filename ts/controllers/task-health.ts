@@ -76,6 +76,7 @@ export class TaskHealthController implements Controller {
   readonly name = 'task-health';
   readonly intervalMs: number;
   private current = new Map<string, HealthInfo>();
+  private checked = 0;
 
   constructor(private readonly opts: TaskHealthOptions) {
     this.intervalMs = opts.intervalMs;
@@ -85,9 +86,15 @@ export class TaskHealthController implements Controller {
     return this.current;
   }
 
+  /** When the last successful check started (ms since the epoch; 0: never). */
+  get checkedAt(): number {
+    return this.checked;
+  }
+
   async reconcile(): Promise<number> {
     const cluster = this.opts.cluster();
     if (!cluster) return 0;
+    const started = Date.now();
     const { docker } = this.opts;
     const services = await dockerRequest<RawService[]>(docker, { method: 'GET', path: '/services', query: { filters: JSON.stringify(ownedFilter(cluster)) } });
     const tasks =
@@ -114,6 +121,7 @@ export class TaskHealthController implements Controller {
       return b?.health !== h.health || b.message !== h.message;
     });
     this.current = next;
+    this.checked = started;
     if (changed) this.opts.onChange?.();
     return services.length;
   }

@@ -168,6 +168,7 @@ export class AgentObservability {
     return buildStatus({
       result: this.deps?.lastResult(),
       health: this.taskHealth?.health ?? new Map(),
+      healthCheckedAt: this.taskHealth?.checkedAt ?? 0,
       busy: this.deps?.busy() ?? false,
       waiting: this.retry?.waiting ?? new Set(),
       controllers: this.manager.states(),

@@ -37,6 +37,8 @@ export interface StatusInput {
   result: RunResult | undefined;
   /** By service name, from the task-health controller. */
   health: ReadonlyMap<string, HealthInfo>;
+  /** When task health last looked (ms); a service it did not find after the last run is Missing. */
+  healthCheckedAt?: number;
   busy: boolean;
   /** Objects (`kind/name`) waiting for a retry with backoff. */
   waiting: ReadonlySet<string>;
@@ -54,13 +56,14 @@ function objectSync(a: ActionResult): SyncStatus {
   return 'Synced';
 }
 
-function objectHealth(a: ActionResult, sync: SyncStatus, health: ReadonlyMap<string, HealthInfo>): HealthInfo {
+function objectHealth(a: ActionResult, sync: SyncStatus, health: ReadonlyMap<string, HealthInfo>, checkedAfterRun: boolean): HealthInfo {
   const excluded = a.type === 'skip' && a.reason.includes('serviceCategory');
   if (excluded) return { health: 'Suspended', message: a.reason };
   if (SERVICE_KINDS.has(a.kind)) {
     const h = health.get(a.name);
     if (h) return h;
     if (a.type === 'create' && sync !== 'Synced') return { health: 'Missing', message: a.error ?? 'not created' };
+    if (checkedAfterRun) return { health: 'Missing', message: 'not found in the swarm (removed since the last run?)' };
     return { health: 'Progressing', message: 'waiting for the first task health check' };
   }
   if (a.type === 'create' && sync !== 'Synced') return { health: 'Missing', ...(a.error ? { message: a.error } : {}) };
@@ -76,6 +79,7 @@ function objectHealth(a: ActionResult, sync: SyncStatus, health: ReadonlyMap<str
 export function buildStatus(input: StatusInput): AgentStatus {
   const { result } = input;
   const objects: ObjectStatus[] = [];
+  const checkedAfterRun = result !== undefined && (input.healthCheckedAt ?? 0) > Date.parse(result.finishedAt);
   for (const step of result?.steps ?? []) {
     if (step.actions.length === 0 && step.status !== 'succeeded') {
       objects.push({ kind: 'step', name: step.kind, sync: 'Unknown', health: 'Progressing', operation: input.busy ? 'Syncing' : 'Idle', message: step.error ?? step.status });
@@ -84,7 +88,7 @@ export function buildStatus(input: StatusInput): AgentStatus {
     for (const a of step.actions) {
       if (a.type === 'delete' && a.status === 'succeeded') continue;
       const sync = objectSync(a);
-      const h = objectHealth(a, sync, input.health);
+      const h = objectHealth(a, sync, input.health, checkedAfterRun);
       const key = `${a.kind}/${a.name}`;
       const operation: OperationPhase = input.busy ? 'Syncing' : input.waiting.has(key) ? 'Waiting' : 'Idle';
       const message = sync === 'OutOfSync' ? (a.error ?? a.reason) : h.message;
