@@ -1,6 +1,7 @@
 import type Docker from 'dockerode';
 import { isOwned, ownedFilter } from '../docker/labels.ts';
 import { dockerRequest } from '../docker/request.ts';
+import { secretsInUse } from '../docker/secret-prune.ts';
 import type { EventBus } from '../observe/events.ts';
 import type { Logger } from '../observe/logger.ts';
 import type { Controller } from './manager.ts';
@@ -18,9 +19,12 @@ interface RawSecret {
 }
 interface RawService {
   Spec: {
+    Name: string;
     TaskTemplate?: { Networks?: { Target: string }[]; ContainerSpec?: { Secrets?: { SecretID?: string; SecretName?: string }[] } };
     Networks?: { Target: string }[];
   };
+  PreviousSpec?: { TaskTemplate?: { ContainerSpec?: { Secrets?: { SecretID?: string; SecretName?: string }[] } } };
+  UpdateStatus?: { State?: string };
 }
 
 export interface GarbageCandidate {
@@ -32,7 +36,7 @@ export interface GarbageCandidate {
 /**
  * Pure. Owned networks and secrets of this cluster that nothing references: a network that is
  * not a desired base network and that no service (ours or not) attaches to; a secret that no
- * service mounts. Objects without this cluster's ownership labels are never candidates, and
+ * service mounts (nor its previous spec while an update may still roll back). Objects without this cluster's ownership labels are never candidates, and
  * neither is anything created less than `graceMs` ago (a secret made for a service update that
  * has not landed yet).
  */
@@ -49,14 +53,11 @@ export function findGarbage(input: {
 }): GarbageCandidate[] {
   const now = input.now ?? Date.now();
   const netRefs = new Set<string>();
-  const secretRefs = new Set<string>();
   for (const s of input.services) {
     for (const n of [...(s.Spec.TaskTemplate?.Networks ?? []), ...(s.Spec.Networks ?? [])]) netRefs.add(n.Target);
-    for (const ref of s.Spec.TaskTemplate?.ContainerSpec?.Secrets ?? []) {
-      if (ref.SecretID) secretRefs.add(ref.SecretID);
-      if (ref.SecretName) secretRefs.add(ref.SecretName);
-    }
   }
+  // The same rule as the chain's secret prune: the spec, and the previous spec while an update may roll back.
+  const secretRefs = secretsInUse(input.services);
   const old = (created: string | undefined) => now - Date.parse(created ?? '') >= input.graceMs;
   const out: GarbageCandidate[] = [];
   for (const n of input.networks) {
