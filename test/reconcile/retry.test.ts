@@ -1,8 +1,9 @@
+import { Writable } from 'node:stream';
 import t from 'tap';
 import { CoreflowError } from '../../ts/errors.ts';
 import { EventBus, type CoreflowEvent } from '../../ts/observe/events.ts';
 import { ErrorReporter } from '../../ts/observe/error-reports.ts';
-import { silentLogger } from '../../ts/observe/logger.ts';
+import { createLogger, silentLogger } from '../../ts/observe/logger.ts';
 import { runEventsObserver } from '../../ts/observe/run-events.ts';
 import { Reconciler } from '../../ts/reconcile/reconciler.ts';
 import { backoffMs, RetryScheduler } from '../../ts/reconcile/retry.ts';
@@ -68,7 +69,9 @@ t.test('a terminal failure is not retried and is reported once per change', asyn
   const reporter = new ErrorReporter(bus);
   let triggered = 0;
   const retry = new RetryScheduler({ baseMs: 10, maxMs: 100, log: silentLogger(), trigger: () => void triggered++ });
-  const reconciler = new Reconciler({ steps: [flakyStep(() => 'terminal')], desired: () => loaded, log: silentLogger() });
+  const lines: { level: number; msg: string }[] = [];
+  const sink = new Writable({ write: (chunk: Buffer, _e, cb) => (lines.push(JSON.parse(chunk.toString()) as { level: number; msg: string }), cb()) });
+  const reconciler = new Reconciler({ steps: [flakyStep(() => 'terminal')], desired: () => loaded, log: createLogger({ level: 'info', destination: sink }) });
   for (let i = 0; i < 3; i++) {
     const r = (await reconciler.trigger('resync'))!;
     t.equal(r.steps[0]!.actions[0]!.terminal, true, 'marked terminal (Docker 400: bad input)');
@@ -77,6 +80,7 @@ t.test('a terminal failure is not retried and is reported once per change', asyn
   }
   await new Promise((r) => setTimeout(r, 100));
   t.equal(triggered, 0, 'no retry');
+  t.equal(lines.filter((l) => l.level >= 50 && /failed/.test(l.msg)).length, 1, 'logged at error level once, not on every run');
   t.equal(bus.recent().filter((e) => e.type === 'error').length, 1, 'reported once');
   const changed = validateSpec({ apiVersion: 'coreflow/v1', cluster: { name: 'retry-test' }, services: [], guards: { allowMassDeletion: true } });
   const r2 = (await new Reconciler({ steps: [flakyStep(() => 'terminal')], desired: () => changed, log: silentLogger() }).trigger('change'))!;

@@ -32,6 +32,9 @@ export class Reconciler {
   private pending: { reasons: string[]; promise: Promise<RunResult | undefined> } | undefined;
   private readonly stopping = new AbortController();
   private last: RunResult | undefined;
+  /** Terminal failures logged for the desired state `reportedFor` (see RunContext.reportedTerminal). */
+  private readonly reported = new Map<string, string>();
+  private reportedFor = '';
 
   constructor(private readonly opts: ReconcilerOptions) {
     this.steps = orderSteps(opts.steps);
@@ -92,6 +95,10 @@ export class Reconciler {
     const startedAt = new Date();
     log.info({ trigger, specHash: loaded.hash, dryRun: this.opts.dryRun ?? false }, 'run started');
     const observer = this.opts.observer;
+    if (loaded.hash !== this.reportedFor) {
+      this.reported.clear();
+      this.reportedFor = loaded.hash;
+    }
     notify({ observer, log }, 'runStarted', { runId, trigger, dryRun: this.opts.dryRun ?? false });
     let steps;
     try {
@@ -103,6 +110,7 @@ export class Reconciler {
         log,
         signal,
         ...(observer ? { observer } : {}),
+        reportedTerminal: this.reported,
       });
     } catch (err) {
       // runChain catches per step; this is the catch-all guard around the whole run.

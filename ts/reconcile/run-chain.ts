@@ -12,6 +12,15 @@ export function notify<K extends keyof RunObserver>(ctx: Pick<RunContext, 'obser
   }
 }
 
+/** Whether a terminal failure is new (log it at error level) or was already reported for this desired state. */
+function firstReport(ctx: RunContext, key: string, error: string): boolean {
+  const seen = ctx.reportedTerminal;
+  if (!seen) return true;
+  if (seen.get(key) === error) return false;
+  seen.set(key, error);
+  return true;
+}
+
 /** Bad input (a terminal CoreflowError, or Docker rejecting the request as invalid): retrying cannot fix it. */
 export function isTerminalError(err: unknown): boolean {
   if (!(err instanceof CoreflowError)) return false;
@@ -47,7 +56,8 @@ async function runStep(step: Step, ctx: RunContext): Promise<StepResult> {
     if (action.type === 'skip') {
       results.push({ ...base, status: 'skipped', durationMs: 0 });
     } else if (action.blocked) {
-      log.warn({ action: base }, action.blocked.reason);
+      const again = action.blocked.status === 'failed' && !firstReport(ctx, `${action.kind}/${action.name}`, action.blocked.reason);
+      log[again ? 'debug' : 'warn']({ action: base }, action.blocked.reason);
       results.push({ ...base, status: action.blocked.status, error: action.blocked.reason, ...(action.blocked.status === 'failed' ? { terminal: true } : {}), durationMs: 0 });
     } else if (ctx.dryRun) {
       results.push({ ...base, status: 'planned', durationMs: 0 });
@@ -59,7 +69,8 @@ async function runStep(step: Step, ctx: RunContext): Promise<StepResult> {
         log.info({ action: action.type, name: action.name, reason: action.reason }, `${action.type} ${action.kind} ${action.name}`);
         results.push({ ...base, status: 'succeeded', durationMs: Date.now() - t0 });
       } catch (err) {
-        log.error({ action: action.type, name: action.name, err: errorText(err) }, `${action.type} ${action.kind} ${action.name} failed`);
+        const again = isTerminalError(err) && !firstReport(ctx, `${action.kind}/${action.name}`, errorText(err));
+        log[again ? 'debug' : 'error']({ action: action.type, name: action.name, err: errorText(err) }, `${action.type} ${action.kind} ${action.name} failed`);
         results.push({ ...base, status: 'failed', error: errorText(err), ...(isTerminalError(err) ? { terminal: true } : {}), durationMs: Date.now() - t0 });
       }
       notify(ctx, 'actionApplied', ctx.runId, step.kind, results[results.length - 1]!);

@@ -78,6 +78,12 @@ export interface RunContext {
   signal: AbortSignal;
   /** Optional observer of the run's lifecycle (events, metrics); the chain works without it. */
   observer?: RunObserver;
+  /**
+   * Terminal failures already logged at error level for this desired state (`kind/name` -> error
+   * text), kept by the reconciler across runs: a bad-input failure is logged once per change,
+   * then at debug level until the desired state or the error changes.
+   */
+  reportedTerminal?: Map<string, string>;
 }
 
 /**
