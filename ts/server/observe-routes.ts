@@ -39,7 +39,8 @@ export function registerObserveRoutes(router: Router, deps: { metrics: AgentMetr
       clearInterval(heartbeat);
       unsubscribe();
     };
-    req.on('close', close);
+    // The response closes when the client goes away or the server stops (req 'close' can fire
+    // as soon as the request is read, so it is not the signal).
     res.on('close', close);
   });
 }
