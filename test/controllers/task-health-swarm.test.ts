@@ -12,8 +12,7 @@ t.teardown(() => cleanupCluster(docker, doc.cluster.name));
 
 const bus = new EventBus();
 const health = new TaskHealthController({ docker, cluster: () => doc.cluster.name, intervalMs: 1000, bus });
-const signal = new AbortController().signal;
-const healthOf = async () => (await health.reconcile(signal), health.health.get(name));
+const healthOf = async () => (await health.reconcile(), health.health.get(name));
 
 t.test('a running service is Healthy', async (t) => {
   doc.services = [service(WEB_COMMAND)];
