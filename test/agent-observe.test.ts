@@ -172,6 +172,7 @@ t.test('coreflow status prints the table for a person', async (t) => {
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
   t.equal(code, 2, 'exit 2: not everything is healthy');
+  t.comment(out);
   t.match(out, /OBJECT\s+SYNC\s+HEALTH\s+OPERATION\s+MESSAGE/);
   t.match(out, new RegExp(`service/${failing}\\s+Synced\\s+Degraded\\s+Idle\\s+.*non-zero exit \\(1\\)`));
   t.match(out, new RegExp(`service/${web}\\s+Synced\\s+Healthy`));
