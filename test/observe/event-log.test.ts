@@ -52,6 +52,7 @@ t.test('the state file keeps its lineage and bumps its serial; dry runs are not 
   const loaded = (await restarted.load())!;
   t.equal(loaded.lineage, s1.lineage, 'a restarted agent reads what it last applied');
   t.equal(loaded.serial, 1);
+  t.match(restarted.identity, { lineage: s1.lineage, serial: 1, lastApplied: { runId: 'r', specHash: 'abc' } }, 'status shows what was last applied');
   const s2 = (await restarted.write(result(false)))!;
   t.equal(s2.serial, 2);
   t.equal(s2.lineage, s1.lineage);

@@ -29,7 +29,7 @@ export interface AgentStatus {
   overall: ResourceStatus;
   objects: ObjectStatus[];
   lastRun?: { runId: string; trigger: string; status: string; finishedAt: string; durationMs: number; specHash: string };
-  state?: { lineage: string; serial: number };
+  state?: { lineage: string; serial: number; lastApplied?: { runId: string; specHash: string; at: string } };
   controllers: ControllerState[];
 }
 
@@ -43,7 +43,7 @@ export interface StatusInput {
   /** Objects (`kind/name`) waiting for a retry with backoff. */
   waiting: ReadonlySet<string>;
   controllers?: ControllerState[];
-  state?: { lineage: string; serial: number };
+  state?: AgentStatus['state'];
   now?: Date;
 }
 

@@ -50,8 +50,10 @@ export class StateFile {
     return this.current;
   }
 
-  get identity(): { lineage: string; serial: number } {
-    return { lineage: this.lineage, serial: this.serial };
+  /** Lineage and serial, and what was last applied (also when read from a previous process). */
+  get identity(): { lineage: string; serial: number; lastApplied?: { runId: string; specHash: string; at: string } } {
+    const c = this.current;
+    return { lineage: this.lineage, serial: this.serial, ...(c ? { lastApplied: { runId: c.runId, specHash: c.specHash, at: c.generatedAt } } : {}) };
   }
 
   async load(): Promise<AgentState | undefined> {
