@@ -117,6 +117,8 @@ export class Agent {
     this.routing = routing;
     registerRoutingEndpoints(this.server, routing, { desired: () => this.desired.get(), edgeToken: config.edgeToken });
     await this.startPart({ name: 'routing', start: () => routing.start(), stop: () => routing.stop() });
+    const m = this.observe.metrics;
+    m.sampleOnScrape(() => (m.edgeProxiesConnected.set(routing.edge.connections), m.routes.set(routing.current?.table.routes.length ?? 0)));
     // After every run (services may have changed); Docker events and a resync timer do the rest.
     this.onResult(() => routing.trigger('reconcile run finished'));
     const source = new FileSource(config.spec, this.desired, log.child({ component: 'file-source' }));

@@ -104,8 +104,22 @@ export class AgentMetrics {
     return calls.onCall((c) => this.dockerRequests.inc({ operation: c.operation, code: String(c.status) }));
   }
 
-  /** The Prometheus text exposition. */
+  private readonly samplers: (() => void)[] = [];
+
+  /** Runs `fn` before every scrape, e.g. to copy a count (connected edges, routes) into a gauge. */
+  sampleOnScrape(fn: () => void): void {
+    this.samplers.push(fn);
+  }
+
+  /** The Prometheus text exposition. A sampler that throws leaves its gauges as they were. */
   text(): Promise<string> {
+    for (const fn of this.samplers) {
+      try {
+        fn();
+      } catch {
+        // keep the last values
+      }
+    }
     return this.registry.metrics();
   }
 
