@@ -14,10 +14,11 @@ const SAMPLE = new RegExp(`^(${NAME})(\\{(.*)\\})?\\s+(\\S+)(\\s+-?\\d+)?$`);
 const LABEL = /\s*([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"\s*(,|$)/y;
 const TYPES = new Set(['counter', 'gauge', 'histogram', 'summary', 'untyped']);
 
+/** Values as Go's strconv.ParseFloat reads them (Prometheus does): NaN and Inf in any case. */
 function parseValue(v: string, line: string): number {
-  if (v === '+Inf') return Infinity;
-  if (v === '-Inf') return -Infinity;
-  if (v === 'NaN') return NaN;
+  if (/^\+?inf(inity)?$/i.test(v)) return Infinity;
+  if (/^-inf(inity)?$/i.test(v)) return -Infinity;
+  if (/^nan$/i.test(v)) return NaN;
   const n = Number(v);
   if (!Number.isFinite(n)) throw new Error(`bad value in: ${line}`);
   return n;

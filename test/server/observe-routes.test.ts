@@ -6,7 +6,7 @@ import { AgentMetrics } from '../../ts/observe/metrics.ts';
 import { buildStatus } from '../../ts/observe/status.ts';
 import { InternalServer } from '../../ts/server/internal-server.ts';
 import { registerObserveRoutes } from '../../ts/server/observe-routes.ts';
-import { parsePrometheusText } from '../helpers/prom-text.ts';
+import { parsePrometheusText, sampleValue } from '../helpers/prom-text.ts';
 
 const bus = new EventBus();
 const metrics = new AgentMetrics();
@@ -50,9 +50,18 @@ t.test('SSE frames carry id, event and data; Last-Event-ID resumes', async (t) =
 t.test('bad query and the other endpoints', async (t) => {
   const bad = await fetch(`${base}/v1/events?last=-1`);
   t.equal(bad.status, 400);
+  let routes = 3;
+  metrics.sampleOnScrape(() => metrics.routes.set(routes));
+  metrics.sampleOnScrape(() => {
+    throw new Error('a broken sampler');
+  });
   const m = await fetch(`${base}/metrics`);
   t.equal(m.status, 200);
-  t.ok(parsePrometheusText(await m.text()).types.get('coreflow_process_cpu_seconds_total'), 'process metrics with the coreflow_ prefix');
+  const parsed = parsePrometheusText(await m.text());
+  t.ok(parsed.types.get('coreflow_process_cpu_seconds_total'), 'process metrics with the coreflow_ prefix');
+  t.equal(sampleValue(parsed.samples, 'coreflow_routes'), 3, 'sampled at scrape time');
+  routes = 5;
+  t.equal(sampleValue(parsePrometheusText(await (await fetch(`${base}/metrics`)).text()).samples, 'coreflow_routes'), 5);
   const s = (await (await fetch(`${base}/v1/status`)).json()) as { overall: { message: string } };
   t.equal(s.overall.message, 'no run yet');
 });
