@@ -4,6 +4,7 @@ import { connectDocker, type DockerConnection } from './docker/client.ts';
 import { dnsStepOptions } from './dns/token.ts';
 import { CoreflowError } from './errors.ts';
 import type { Logger } from './observe/logger.ts';
+import { AgentObservability } from './observe/observability.ts';
 import { Reconciler } from './reconcile/reconciler.ts';
 import { defaultSteps } from './reconcile/steps.ts';
 import type { RunResult } from './reconcile/types.ts';
@@ -33,6 +34,8 @@ export type ResultListener = (result: RunResult) => void;
 export class Agent {
   readonly desired = new DesiredState();
   readonly server: InternalServer;
+  /** Event bus, metrics (agent.observe.metrics: other parts set their gauges here), status, controllers. */
+  readonly observe: AgentObservability;
   private readonly resultListeners = new Set<ResultListener>();
   private readonly started: Lifecycle[] = [];
   private reconciler: Reconciler | undefined;
@@ -54,6 +57,8 @@ export class Agent {
     this.server.addReadiness({ name: 'docker', check: async () => (this.docker ? (await this.docker.docker.ping(), true) : 'not connected') });
     this.server.addReadiness({ name: 'desired-state', check: () => (this.desired.get() ? true : 'no valid desired state loaded') });
     this.server.addReadiness({ name: 'first-run', check: () => (this.firstRunDone ? true : 'the first run has not finished') });
+    this.observe = new AgentObservability(config, log);
+    this.observe.registerRoutes(this.server);
   }
 
   get connection(): DockerConnection | undefined {
@@ -88,12 +93,22 @@ export class Agent {
       log: log.child({ component: 'reconciler' }),
       confirmMassDeletion: config.confirmMassDeletion,
       runTimeoutMs: config.runTimeoutMs,
+      observer: this.observe.runObserver,
       onResult: (r) => {
         this.firstRunDone = true;
+        this.observe.afterRun(r);
         for (const l of this.resultListeners) l(r);
       },
     });
     this.reconciler = reconciler;
+    await this.observe.loadState();
+    this.observe.attach({
+      connection: this.docker,
+      trigger: (reason) => void reconciler.trigger(reason),
+      busy: () => reconciler.busy,
+      spec: () => this.desired.get()?.spec,
+      lastResult: () => reconciler.lastResult,
+    });
     await this.startPart({ name: 'reconciler', start: async () => undefined, stop: () => reconciler.stop() });
     // Control-plane mode (CLOUDLY_URL set): config fetched and pushed, a report after every run,
     // and routing's certificates from getCertificateForDomain. Standalone mode: the spec file.
@@ -113,6 +128,8 @@ export class Agent {
     this.routing = routing;
     registerRoutingEndpoints(this.server, routing, { desired: () => this.desired.get(), edgeToken: config.edgeToken });
     await this.startPart({ name: 'routing', start: () => routing.start(), stop: () => routing.stop() });
+    const m = this.observe.metrics;
+    m.sampleOnScrape(() => (m.edgeProxiesConnected.set(routing.edge.connections), m.routes.set(routing.current?.table.routes.length ?? 0)));
     // After every run (services may have changed); Docker events and a resync timer do the rest.
     this.onResult(() => routing.trigger('reconcile run finished'));
     if (cp) {
@@ -130,6 +147,7 @@ export class Agent {
       start: async () => void (schedule = cron.schedule(config.resyncCron, () => void reconciler.trigger('scheduled resync'))),
       stop: async () => void (await schedule?.stop()),
     });
+    await this.startPart({ name: 'controllers', start: () => this.observe.startControllers(), stop: () => this.observe.stop() });
     await reconciler.trigger('start');
   }
 

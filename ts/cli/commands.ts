@@ -35,4 +35,9 @@ export const commands: Record<string, CommandEntry> = {
     extra: { controller: { type: 'string' }, 'token-file': { type: 'string' } },
     load: async () => (await import('./controller-watch-command.ts')).controllerWatchCommand,
   },
+  status: {
+    summary: 'print the status table of a running agent (--agent HOST:PORT; exit 2: not synced/healthy)',
+    extra: { agent: { type: 'string' } },
+    load: async () => (await import('./status-command.ts')).statusCommand,
+  },
 };

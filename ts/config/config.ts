@@ -27,6 +27,15 @@ export const settings = {
   cloudflareToken: { env: 'CLOUDFLARE_API_TOKEN', flag: 'cloudflare-token', default: undefined, doc: 'Cloudflare API token for the dns section (Zone:Read, DNS:Edit); never logged' },
   cloudflareTokenFile: { env: 'CLOUDFLARE_API_TOKEN_FILE', flag: 'cloudflare-token-file', default: undefined, doc: 'File holding the Cloudflare API token (read at every run; used when no token is given directly)' },
   cloudflareApiUrl: { env: 'COREFLOW_CLOUDFLARE_API_URL', flag: 'cloudflare-api-url', default: undefined, doc: 'Cloudflare API base URL (default https://api.cloudflare.com/client/v4)' },
+  // Observability and background controllers (issue 6).
+  taskHealthIntervalMs: { env: 'COREFLOW_TASK_HEALTH_INTERVAL_MS', flag: 'task-health-interval-ms', default: '5000', doc: 'How often the task-health controller reads tasks and update status' },
+  garbageIntervalMs: { env: 'COREFLOW_GARBAGE_INTERVAL_MS', flag: 'garbage-interval-ms', default: '60000', doc: 'How often the garbage controller looks for unreferenced owned networks and secrets' },
+  garbageGraceMs: { env: 'COREFLOW_GARBAGE_GRACE_MS', flag: 'garbage-grace-ms', default: '300000', doc: 'Minimum age of an unreferenced owned network or secret before the garbage controller removes it' },
+  controllerTimeoutMs: { env: 'COREFLOW_CONTROLLER_TIMEOUT_MS', flag: 'controller-timeout-ms', default: '30000', doc: 'A background controller run still going after this long is abandoned (the loop goes on)' },
+  eventLogMaxBytes: { env: 'COREFLOW_EVENT_LOG_MAX_BYTES', flag: 'event-log-max-bytes', default: '10485760', doc: 'Size bound of the on-disk event log (events.jsonl in the state dir)' },
+  eventLogMaxAgeHours: { env: 'COREFLOW_EVENT_LOG_MAX_AGE_HOURS', flag: 'event-log-max-age-hours', default: '168', doc: 'Events older than this are trimmed from the on-disk event log' },
+  retryBaseMs: { env: 'COREFLOW_RETRY_BASE_MS', flag: 'retry-base-ms', default: '1000', doc: 'First retry delay after a transient Docker error; doubles per failure' },
+  retryMaxMs: { env: 'COREFLOW_RETRY_MAX_MS', flag: 'retry-max-ms', default: '300000', doc: 'Cap of the retry delay after transient Docker errors' },
 } as const;
 
 export type SettingKey = keyof typeof settings;
@@ -57,6 +66,14 @@ const configSchema = z.strictObject({
   cloudflareToken: z.string().min(1, { error: 'expected a token' }).optional(),
   cloudflareTokenFile: z.string().min(1, { error: 'expected a file path' }).optional(),
   cloudflareApiUrl: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL such as https://api.cloudflare.com/client/v4' }).optional(),
+  taskHealthIntervalMs: z.coerce.number({ error: 'expected milliseconds' }).int().min(100, { error: 'expected at least 100 ms' }),
+  garbageIntervalMs: z.coerce.number({ error: 'expected milliseconds' }).int().min(100, { error: 'expected at least 100 ms' }),
+  garbageGraceMs: z.coerce.number({ error: 'expected milliseconds' }).int().min(0),
+  controllerTimeoutMs: z.coerce.number({ error: 'expected milliseconds' }).int().min(100, { error: 'expected at least 100 ms' }),
+  eventLogMaxBytes: z.coerce.number({ error: 'expected bytes' }).int().min(1024, { error: 'expected at least 1024 bytes' }),
+  eventLogMaxAgeHours: z.coerce.number({ error: 'expected hours' }).positive({ error: 'expected a positive number of hours' }),
+  retryBaseMs: z.coerce.number({ error: 'expected milliseconds' }).int().min(10, { error: 'expected at least 10 ms' }),
+  retryMaxMs: z.coerce.number({ error: 'expected milliseconds' }).int().min(10, { error: 'expected at least 10 ms' }),
 });
 
 /** Rules across settings: control-plane mode needs a machine token. */

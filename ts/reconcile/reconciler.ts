@@ -3,9 +3,9 @@ import { errorText } from '../errors.ts';
 import type { Logger } from '../observe/logger.ts';
 import type { LoadedSpec } from '../spec/parse.ts';
 import { orderSteps } from './order.ts';
-import { runChain } from './run-chain.ts';
+import { notify, runChain } from './run-chain.ts';
 import { summarize } from './summarize.ts';
-import type { RunResult, Step } from './types.ts';
+import type { RunObserver, RunResult, Step } from './types.ts';
 
 export interface ReconcilerOptions {
   steps: readonly Step[];
@@ -17,6 +17,8 @@ export interface ReconcilerOptions {
   /** A run that takes longer is told to stop between actions. Default 10 minutes. */
   runTimeoutMs?: number;
   onResult?: (result: RunResult) => void;
+  /** Optional lifecycle observer (the event bus); see RunObserver. */
+  observer?: RunObserver;
 }
 
 /**
@@ -30,6 +32,9 @@ export class Reconciler {
   private pending: { reasons: string[]; promise: Promise<RunResult | undefined> } | undefined;
   private readonly stopping = new AbortController();
   private last: RunResult | undefined;
+  /** Terminal failures logged for the desired state `reportedFor` (see RunContext.reportedTerminal). */
+  private readonly reported = new Map<string, string>();
+  private reportedFor = '';
 
   constructor(private readonly opts: ReconcilerOptions) {
     this.steps = orderSteps(opts.steps);
@@ -89,6 +94,12 @@ export class Reconciler {
     const signal = AbortSignal.any([this.stopping.signal, timeout]);
     const startedAt = new Date();
     log.info({ trigger, specHash: loaded.hash, dryRun: this.opts.dryRun ?? false }, 'run started');
+    const observer = this.opts.observer;
+    if (loaded.hash !== this.reportedFor) {
+      this.reported.clear();
+      this.reportedFor = loaded.hash;
+    }
+    notify({ observer, log }, 'runStarted', { runId, trigger, dryRun: this.opts.dryRun ?? false });
     let steps;
     try {
       steps = await runChain(this.steps, {
@@ -98,6 +109,8 @@ export class Reconciler {
         confirmMassDeletion: this.opts.confirmMassDeletion ?? false,
         log,
         signal,
+        ...(observer ? { observer } : {}),
+        reportedTerminal: this.reported,
       });
     } catch (err) {
       // runChain catches per step; this is the catch-all guard around the whole run.
@@ -120,6 +133,7 @@ export class Reconciler {
     };
     log.info({ status, summary, durationMs: result.durationMs }, 'run finished');
     this.last = result;
+    notify({ observer, log }, 'runFinished', result);
     this.opts.onResult?.(result);
     return result;
   }

@@ -1,5 +1,32 @@
 import { CoreflowError, errorText } from '../errors.ts';
-import type { Action, ActionResult, RunContext, Step, StepResult } from './types.ts';
+import type { Action, ActionResult, RunContext, RunObserver, Step, StepResult } from './types.ts';
+
+/** Calls an observer hook; an observer failure is logged and never reaches the run. */
+export function notify<K extends keyof RunObserver>(ctx: Pick<RunContext, 'observer' | 'log'>, hook: K, ...args: Parameters<NonNullable<RunObserver[K]>>): void {
+  const fn = ctx.observer?.[hook] as ((...a: unknown[]) => void) | undefined;
+  if (!fn) return;
+  try {
+    fn.apply(ctx.observer, args);
+  } catch (err) {
+    ctx.log.warn({ hook, err: errorText(err) }, 'run observer failed');
+  }
+}
+
+/** Whether a terminal failure is new (log it at error level) or was already reported for this desired state. */
+function firstReport(ctx: RunContext, key: string, error: string): boolean {
+  const seen = ctx.reportedTerminal;
+  if (!seen) return true;
+  if (seen.get(key) === error) return false;
+  seen.set(key, error);
+  return true;
+}
+
+/** Bad input (a terminal CoreflowError, or Docker rejecting the request as invalid): retrying cannot fix it. */
+export function isTerminalError(err: unknown): boolean {
+  if (!(err instanceof CoreflowError)) return false;
+  if (err.code === 'COREFLOW_ERR_DOCKER_API') return Number(err.params.status) === 400;
+  return err.terminal;
+}
 
 /** Copies the printable part of an action; the payload never leaves the applier. */
 export function describeAction(a: Action): Omit<ActionResult, 'status' | 'durationMs'> {
@@ -11,13 +38,17 @@ async function runStep(step: Step, ctx: RunContext): Promise<StepResult> {
   const log = ctx.log.child({ step: step.kind });
   let live: unknown;
   let actions: Action[];
+  notify(ctx, 'stepStarted', ctx.runId, step.kind);
   try {
     live = await step.observe(ctx);
     actions = step.plan(ctx.spec, live, ctx);
   } catch (err) {
     log.error({ err: errorText(err) }, 'step failed before applying');
-    return { kind: step.kind, status: 'failed', error: errorText(err), actions: [], durationMs: Date.now() - started };
+    const failed: StepResult = { kind: step.kind, status: 'failed', error: errorText(err), actions: [], durationMs: Date.now() - started };
+    notify(ctx, 'stepFinished', ctx.runId, failed, ctx.dryRun);
+    return failed;
   }
+  notify(ctx, 'stepPlanned', ctx.runId, step.kind, actions.map(describeAction), Date.now() - started, ctx.dryRun);
   const results: ActionResult[] = [];
   for (const action of actions) {
     const t0 = Date.now();
@@ -25,8 +56,9 @@ async function runStep(step: Step, ctx: RunContext): Promise<StepResult> {
     if (action.type === 'skip') {
       results.push({ ...base, status: 'skipped', durationMs: 0 });
     } else if (action.blocked) {
-      log.warn({ action: base }, action.blocked.reason);
-      results.push({ ...base, status: action.blocked.status, error: action.blocked.reason, durationMs: 0 });
+      const again = action.blocked.status === 'failed' && !firstReport(ctx, `${action.kind}/${action.name}`, action.blocked.reason);
+      log[again ? 'debug' : 'warn']({ action: base }, action.blocked.reason);
+      results.push({ ...base, status: action.blocked.status, error: action.blocked.reason, ...(action.blocked.status === 'failed' ? { terminal: true } : {}), durationMs: 0 });
     } else if (ctx.dryRun) {
       results.push({ ...base, status: 'planned', durationMs: 0 });
     } else if (ctx.signal.aborted) {
@@ -37,15 +69,19 @@ async function runStep(step: Step, ctx: RunContext): Promise<StepResult> {
         log.info({ action: action.type, name: action.name, reason: action.reason }, `${action.type} ${action.kind} ${action.name}`);
         results.push({ ...base, status: 'succeeded', durationMs: Date.now() - t0 });
       } catch (err) {
-        log.error({ action: action.type, name: action.name, err: errorText(err) }, `${action.type} ${action.kind} ${action.name} failed`);
-        results.push({ ...base, status: 'failed', error: errorText(err), durationMs: Date.now() - t0 });
+        const again = isTerminalError(err) && !firstReport(ctx, `${action.kind}/${action.name}`, errorText(err));
+        log[again ? 'debug' : 'error']({ action: action.type, name: action.name, err: errorText(err) }, `${action.type} ${action.kind} ${action.name} failed`);
+        results.push({ ...base, status: 'failed', error: errorText(err), ...(isTerminalError(err) ? { terminal: true } : {}), durationMs: Date.now() - t0 });
       }
+      notify(ctx, 'actionApplied', ctx.runId, step.kind, results[results.length - 1]!);
     }
   }
   const failed = results.filter((r) => r.status === 'failed');
   const status = failed.length > 0 && step.objectFailuresBlockDependents !== false ? 'failed' : 'succeeded';
   const error = status === 'failed' ? failed.map((r) => `${r.name}: ${r.error}`).join('; ') : undefined;
-  return { kind: step.kind, status, ...(error ? { error } : {}), actions: results, durationMs: Date.now() - started };
+  const result: StepResult = { kind: step.kind, status, ...(error ? { error } : {}), actions: results, durationMs: Date.now() - started };
+  notify(ctx, 'stepFinished', ctx.runId, result, ctx.dryRun);
+  return result;
 }
 
 /**

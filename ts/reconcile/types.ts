@@ -34,6 +34,8 @@ export interface ActionResult {
   diff?: string[];
   status: ActionStatus;
   error?: string;
+  /** Set on a failure caused by bad input: retrying cannot fix it (no backoff retries). */
+  terminal?: boolean;
   durationMs: number;
 }
 
@@ -74,6 +76,27 @@ export interface RunContext {
   log: Logger;
   /** Set when the run must stop between actions (SIGTERM, timeout). */
   signal: AbortSignal;
+  /** Optional observer of the run's lifecycle (events, metrics); the chain works without it. */
+  observer?: RunObserver;
+  /**
+   * Terminal failures already logged at error level for this desired state (`kind/name` -> error
+   * text), kept by the reconciler across runs: a bad-input failure is logged once per change,
+   * then at debug level until the desired state or the error changes.
+   */
+  reportedTerminal?: Map<string, string>;
+}
+
+/**
+ * Hooks called as a run goes (the event bus listens here). Optional, additive: calls are
+ * guarded, so an observer that throws never breaks a run.
+ */
+export interface RunObserver {
+  runStarted?(info: { runId: string; trigger: string; dryRun: boolean }): void;
+  stepStarted?(runId: string, step: string): void;
+  stepPlanned?(runId: string, step: string, actions: readonly Omit<ActionResult, 'status' | 'durationMs'>[], durationMs: number, dryRun: boolean): void;
+  actionApplied?(runId: string, step: string, result: ActionResult): void;
+  stepFinished?(runId: string, result: StepResult, dryRun: boolean): void;
+  runFinished?(result: RunResult): void;
 }
 
 /**

@@ -1,0 +1,58 @@
+import type Docker from 'dockerode';
+import t from 'tap';
+import { DriftController, ownedNames } from '../../ts/controllers/drift.ts';
+import { EventBus } from '../../ts/observe/events.ts';
+import { silentLogger } from '../../ts/observe/logger.ts';
+
+const ev = (Type: string, Action: string, name: string) => ({ Type, Action, Actor: { ID: 'x', Attributes: { name } } });
+
+t.test('only changes to owned objects wake the chain, collapsed into one trigger', async (t) => {
+  const triggers: string[] = [];
+  const bus = new EventBus();
+  let busy = false;
+  const drift = new DriftController({
+    docker: {} as Docker,
+    log: silentLogger(),
+    owned: () => new Set(['service/web', 'network/gw']),
+    trigger: (r) => void triggers.push(r),
+    busy: () => busy,
+    bus,
+    debounceMs: 30,
+  });
+  drift.onEvent(ev('service', 'update', 'not-ours'));
+  drift.onEvent(ev('network', 'connect', 'gw'));
+  drift.onEvent(ev('network', 'disconnect', 'gw'));
+  drift.onEvent(ev('container', 'die', 'web'));
+  await new Promise((r) => setTimeout(r, 80));
+  t.same(triggers, [], 'foreign objects, task attach/detach and containers are ignored');
+
+  drift.onEvent(ev('service', 'remove', 'web'));
+  drift.onEvent(ev('network', 'destroy', 'gw'));
+  await new Promise((r) => setTimeout(r, 80));
+  t.equal(triggers.length, 1, 'one trigger for a burst');
+  t.match(triggers[0], /service web remove \(Docker event\), network gw destroy/);
+  t.same(bus.recent().map((e) => `${e.type} ${e.kind}/${e.name}`), ['drift.detected service/web', 'drift.detected network/gw']);
+
+  busy = true;
+  drift.onEvent(ev('service', 'remove', 'web'));
+  await new Promise((r) => setTimeout(r, 80));
+  t.equal(triggers.length, 2, 'during a run it still wakes the chain (one more run follows)');
+  t.equal(bus.recent().length, 2, 'but no drift event: most likely our own write');
+  t.equal(await drift.reconcile(), 3, 'relevant events counted as items');
+  t.equal(await drift.reconcile(), 0);
+});
+
+t.test('owned names from a run: not deleted, not foreign', async (t) => {
+  const names = ownedNames([
+    {
+      actions: [
+        { kind: 'network', name: 'gw', type: 'skip', status: 'skipped' },
+        { kind: 'base-service', name: 'coretraffic', type: 'update', status: 'succeeded' },
+        { kind: 'service', name: 'gone', type: 'delete', status: 'succeeded' },
+        { kind: 'service', name: 'foreign', type: 'skip', status: 'failed' },
+        { kind: 'service', name: 'broken', type: 'create', status: 'failed' },
+      ],
+    },
+  ]);
+  t.same([...names].sort(), ['network/gw', 'service/broken', 'service/coretraffic']);
+});

@@ -1,0 +1,107 @@
+import type Docker from 'dockerode';
+import { watchDockerEvents, type DockerEvent } from '../docker/event-stream.ts';
+import type { EventBus } from '../observe/events.ts';
+import type { Logger } from '../observe/logger.ts';
+import type { Controller } from './manager.ts';
+
+export interface DriftOptions {
+  docker: Docker;
+  log: Logger;
+  /** The names (`service/web`, `network/x-gw`) of the objects coreflow owns now, from the last run. */
+  owned: () => ReadonlySet<string>;
+  /** Wakes the chain (level-triggered: the run itself finds and repairs what changed). */
+  trigger: (reason: string) => void;
+  /** Whether a run is going on now: events seen meanwhile are most likely our own writes. */
+  busy: () => boolean;
+  bus?: EventBus;
+  /** Events within this window collapse into one trigger. Default 200 ms. */
+  debounceMs?: number;
+  intervalMs?: number;
+}
+
+const WATCHED_TYPES = ['service', 'network', 'secret'];
+const KIND_OF: Record<string, string> = { service: 'service', network: 'network', secret: 'secret' };
+/** Changes to the object itself; not network connect/disconnect (every task start and stop). */
+const CHANGE_ACTIONS = new Set(['create', 'update', 'remove', 'destroy']);
+
+/**
+ * Drift: follows the Docker event stream and wakes the chain when an object coreflow owns is
+ * changed or removed outside coreflow (`docker service rm`, `docker service update`), so it is
+ * restored within seconds instead of at the next scheduled resync. Events name objects, so
+ * ownership is decided by name against what the last run owned. Events of our own writes also
+ * wake the chain; that follow-up run is a no-op (list calls only), which ends the loop. After
+ * the stream reconnects (events may have been missed) the chain is woken as well.
+ *
+ * As a controller its reconcile returns how many relevant events it saw since the last one.
+ */
+export class DriftController implements Controller {
+  readonly name = 'drift';
+  readonly intervalMs: number;
+  private stopWatch: (() => void) | undefined;
+  private debounce: NodeJS.Timeout | undefined;
+  private reasons = new Set<string>();
+  private seen = 0;
+
+  constructor(private readonly opts: DriftOptions) {
+    this.intervalMs = opts.intervalMs ?? 30_000;
+  }
+
+  async start(): Promise<void> {
+    this.stopWatch = watchDockerEvents(
+      this.opts.docker,
+      (e) => this.onEvent(e),
+      { filters: { type: WATCHED_TYPES }, log: this.opts.log },
+      () => this.wake('Docker event stream reconnected'),
+    );
+  }
+
+  async stop(): Promise<void> {
+    this.stopWatch?.();
+    this.stopWatch = undefined;
+    clearTimeout(this.debounce);
+  }
+
+  async reconcile(): Promise<number> {
+    const n = this.seen;
+    this.seen = 0;
+    return n;
+  }
+
+  /** Public for tests: handles one Docker event. */
+  onEvent(e: DockerEvent): void {
+    const kind = KIND_OF[e.Type];
+    const name = e.Actor.Attributes?.name;
+    if (!kind || !name || !CHANGE_ACTIONS.has(e.Action)) return;
+    if (!this.opts.owned().has(`${kind}/${name}`)) return;
+    this.seen++;
+    const outOfBand = !this.opts.busy();
+    if (outOfBand && (e.Action === 'remove' || e.Action === 'destroy')) {
+      this.opts.bus?.emit({ type: 'drift.detected', resourceType: 'drift', kind, name, summary: `${kind} ${name} was removed outside coreflow` });
+    }
+    this.wake(`${kind} ${name} ${e.Action} (Docker event)`);
+  }
+
+  private wake(reason: string): void {
+    this.reasons.add(reason);
+    clearTimeout(this.debounce);
+    this.debounce = setTimeout(() => {
+      const why = [...this.reasons].join(', ');
+      this.reasons.clear();
+      this.opts.log.info({ why }, 'drift: waking the chain');
+      this.opts.trigger(why);
+    }, this.opts.debounceMs ?? 200);
+  }
+}
+
+/** `kind/name` of every object the run left in place (not deleted), for the drift watcher. */
+export function ownedNames(steps: readonly { actions: readonly { kind: string; name: string; type: string; status: string }[] }[]): Set<string> {
+  const out = new Set<string>();
+  for (const s of steps) {
+    for (const a of s.actions) {
+      if (a.type === 'delete' && a.status === 'succeeded') continue;
+      if (a.status === 'failed' && a.type === 'skip') continue;
+      out.add(`${a.kind === 'base-service' ? 'service' : a.kind}/${a.name}`);
+    }
+  }
+  return out;
+}

@@ -1,0 +1,154 @@
+import { errorText } from '../errors.ts';
+import type { Logger } from '../observe/logger.ts';
+import type { AgentMetrics } from '../observe/metrics.ts';
+
+/**
+ * A background controller (seed 003): a name, an interval and an idempotent reconcile that
+ * returns how many items it processed. It should stop soon after `signal` aborts (the per-run
+ * timeout or the agent stopping); one that ignores it is abandoned by its loop, which goes on.
+ */
+export interface Controller {
+  name: string;
+  intervalMs: number;
+  /** Per-run timeout; the manager's default when omitted. */
+  timeoutMs?: number;
+  reconcile(signal: AbortSignal): Promise<number>;
+}
+
+export interface ControllerState {
+  name: string;
+  running: boolean;
+  runs: number;
+  errors: number;
+  lastRunAt?: string;
+  lastDurationMs?: number;
+  lastItems?: number;
+  lastError?: string;
+}
+
+export interface ManagerOptions {
+  log: Logger;
+  metrics?: AgentMetrics;
+  /** Per-run timeout for controllers without their own. Default 30 s. */
+  defaultTimeoutMs?: number;
+}
+
+interface ControllerEntry {
+  c: Controller;
+  state: ControllerState;
+  timer?: NodeJS.Timeout;
+  wake?: (() => void) | undefined;
+  loop?: Promise<void>;
+}
+
+class RunTimeout extends Error {
+  constructor(ms: number) {
+    super(`did not finish within ${ms} ms`);
+  }
+}
+
+/**
+ * Runs each controller in its own loop: a run, then a wait of `intervalMs`, then the next run.
+ * A run that throws, rejects or exceeds its timeout is logged and counted; it never stops that
+ * loop or the others. `kick(name)` runs a controller now (once) instead of waiting.
+ */
+export class ControllerManager {
+  private readonly controllers = new Map<string, ControllerEntry>();
+  private readonly stopping = new AbortController();
+  private started = false;
+
+  constructor(private readonly opts: ManagerOptions) {}
+
+  register(c: Controller): void {
+    if (this.controllers.has(c.name)) throw new Error(`controller ${c.name} registered twice`);
+    const entry: ControllerEntry = { c, state: { name: c.name, running: false, runs: 0, errors: 0 } };
+    this.controllers.set(c.name, entry);
+    if (this.started && !this.stopping.signal.aborted) {
+      entry.state.running = true;
+      entry.loop = this.loop(c.name);
+    }
+  }
+
+  get names(): string[] {
+    return [...this.controllers.keys()];
+  }
+
+  states(): ControllerState[] {
+    return [...this.controllers.values()].map((e) => ({ ...e.state }));
+  }
+
+  async start(): Promise<void> {
+    this.started = true;
+    for (const [name, e] of this.controllers) {
+      e.state.running = true;
+      e.loop = this.loop(name);
+    }
+  }
+
+  /** Ends the waits now instead of after the interval. */
+  kick(name: string): void {
+    this.controllers.get(name)?.wake?.();
+  }
+
+  async stop(): Promise<void> {
+    this.stopping.abort();
+    for (const e of this.controllers.values()) e.wake?.();
+    await Promise.all([...this.controllers.values()].map((e) => e.loop));
+  }
+
+  private async loop(name: string): Promise<void> {
+    const e = this.controllers.get(name)!;
+    const { c } = e;
+    const log = this.opts.log.child({ controller: name });
+    this.opts.metrics?.controllerRunning.set({ controller: name }, 1);
+    while (!this.stopping.signal.aborted) {
+      await this.runOnce(c, e.state, log);
+      if (this.stopping.signal.aborted) break;
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(e.timer);
+          e.wake = undefined;
+          resolve();
+        };
+        e.timer = setTimeout(done, c.intervalMs);
+        e.wake = done;
+      });
+    }
+    e.state.running = false;
+    this.opts.metrics?.controllerRunning.set({ controller: name }, 0);
+  }
+
+  private async runOnce(c: Controller, state: ControllerState, log: Logger): Promise<void> {
+    const timeoutMs = c.timeoutMs ?? this.opts.defaultTimeoutMs ?? 30_000;
+    const run = new AbortController();
+    const signal = AbortSignal.any([run.signal, this.stopping.signal]);
+    const started = Date.now();
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const items = await Promise.race([
+        Promise.resolve().then(() => c.reconcile(signal)),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => {
+            run.abort();
+            reject(new RunTimeout(timeoutMs));
+          }, timeoutMs);
+        }),
+      ]);
+      state.lastItems = Number.isFinite(items) ? items : 0;
+      delete state.lastError;
+      this.opts.metrics?.recordReconcile(c.name, (Date.now() - started) / 1000, 'success', state.lastItems);
+      if (state.lastItems > 0) log.debug({ items: state.lastItems }, 'controller run finished');
+    } catch (err) {
+      state.errors++;
+      state.lastError = errorText(err);
+      this.opts.metrics?.recordReconcile(c.name, (Date.now() - started) / 1000, 'error');
+      log.warn({ err: state.lastError }, err instanceof RunTimeout ? 'controller run timed out' : 'controller run failed');
+    } finally {
+      clearTimeout(timer);
+      run.abort();
+      state.runs++;
+      state.lastRunAt = new Date().toISOString();
+      state.lastDurationMs = Date.now() - started;
+    }
+  }
+}

@@ -1,0 +1,75 @@
+import { appendFile, mkdir, readFile, stat } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { writeFileAtomic } from './atomic-write.ts';
+import type { CoreflowEvent } from './events.ts';
+
+/**
+ * The bounded on-disk event log: one JSON object per line (events.jsonl in the state folder).
+ * Appends are queued so lines never interleave; `trim` (the event-retention controller) keeps
+ * only events younger than maxAgeMs and, of those, the newest that fit in maxBytes.
+ */
+export class EventLog {
+  private queue: Promise<void> = Promise.resolve();
+  private ready: Promise<unknown> | undefined;
+
+  constructor(readonly path: string) {}
+
+  append(e: CoreflowEvent): Promise<void> {
+    this.ready ??= mkdir(dirname(this.path), { recursive: true });
+    const line = `${JSON.stringify(e)}\n`;
+    this.queue = this.queue.then(async () => {
+      await this.ready;
+      await appendFile(this.path, line, { mode: 0o600 });
+    }).catch(() => undefined);
+    return this.queue;
+  }
+
+  /** Waits for queued appends. */
+  flush(): Promise<void> {
+    return this.queue;
+  }
+
+  async read(): Promise<CoreflowEvent[]> {
+    await this.flush();
+    const text = await readFile(this.path, 'utf8').catch(() => '');
+    const out: CoreflowEvent[] = [];
+    for (const line of text.split('\n')) {
+      if (!line.trim()) continue;
+      try {
+        out.push(JSON.parse(line) as CoreflowEvent);
+      } catch {
+        // A torn last line (crash mid-append) is dropped.
+      }
+    }
+    return out;
+  }
+
+  /** Returns how many lines were removed. */
+  trim(limits: { maxAgeMs: number; maxBytes: number }, now = Date.now()): Promise<number> {
+    const run = this.queue.then(async () => {
+      const size = await stat(this.path).then((s) => s.size).catch(() => 0);
+      if (size === 0) return 0;
+      const lines = (await readFile(this.path, 'utf8')).split('\n').filter((l) => l.trim());
+      const young = lines.filter((l) => {
+        try {
+          return now - Date.parse((JSON.parse(l) as CoreflowEvent).time) <= limits.maxAgeMs;
+        } catch {
+          return false;
+        }
+      });
+      const kept: string[] = [];
+      let bytes = 0;
+      for (let i = young.length - 1; i >= 0; i--) {
+        const b = Buffer.byteLength(young[i]!) + 1;
+        if (bytes + b > limits.maxBytes) break;
+        bytes += b;
+        kept.unshift(young[i]!);
+      }
+      if (kept.length === lines.length) return 0;
+      await writeFileAtomic(this.path, kept.map((l) => `${l}\n`).join(''));
+      return lines.length - kept.length;
+    });
+    this.queue = run.then(() => undefined, () => undefined);
+    return run;
+  }
+}

@@ -1,0 +1,125 @@
+import type { ControllerState } from '../controllers/manager.ts';
+import type { ActionResult, RunResult } from '../reconcile/types.ts';
+
+/** The three status axes of seed 004 (Argo CD's vocabulary). */
+export type SyncStatus = 'Synced' | 'OutOfSync' | 'Unknown';
+export type HealthStatus = 'Healthy' | 'Degraded' | 'Progressing' | 'Missing' | 'Suspended';
+export type OperationPhase = 'Idle' | 'Syncing' | 'Waiting';
+
+export interface ResourceStatus {
+  sync: SyncStatus;
+  health: HealthStatus;
+  operation: OperationPhase;
+  message?: string;
+}
+
+export interface ObjectStatus extends ResourceStatus {
+  kind: string;
+  name: string;
+}
+
+/** What the task-health controller knows of one service. */
+export interface HealthInfo {
+  health: HealthStatus;
+  message?: string;
+}
+
+export interface AgentStatus {
+  generatedAt: string;
+  overall: ResourceStatus;
+  objects: ObjectStatus[];
+  lastRun?: { runId: string; trigger: string; status: string; finishedAt: string; durationMs: number; specHash: string };
+  state?: { lineage: string; serial: number; lastApplied?: { runId: string; specHash: string; at: string } };
+  controllers: ControllerState[];
+}
+
+export interface StatusInput {
+  result: RunResult | undefined;
+  /** By service name, from the task-health controller. */
+  health: ReadonlyMap<string, HealthInfo>;
+  /** When task health last looked (ms); a service it did not find after the last run is Missing. */
+  healthCheckedAt?: number;
+  busy: boolean;
+  /** Objects (`kind/name`) waiting for a retry with backoff. */
+  waiting: ReadonlySet<string>;
+  controllers?: ControllerState[];
+  state?: AgentStatus['state'];
+  now?: Date;
+}
+
+const HEALTH_RANK: Record<HealthStatus, number> = { Healthy: 0, Suspended: 1, Progressing: 2, Missing: 3, Degraded: 4 };
+const SERVICE_KINDS = new Set(['service', 'base-service']);
+
+function objectSync(a: ActionResult): SyncStatus {
+  if (a.status === 'failed' || a.status === 'blocked' || a.status === 'planned') return 'OutOfSync';
+  if (a.status === 'skipped' && a.error) return 'OutOfSync';
+  return 'Synced';
+}
+
+function objectHealth(a: ActionResult, sync: SyncStatus, health: ReadonlyMap<string, HealthInfo>, checkedAfterRun: boolean): HealthInfo {
+  const excluded = a.type === 'skip' && a.reason.includes('serviceCategory');
+  if (excluded) return { health: 'Suspended', message: a.reason };
+  if (SERVICE_KINDS.has(a.kind)) {
+    const h = health.get(a.name);
+    if (h) return h;
+    if (a.type === 'create' && sync !== 'Synced') return { health: 'Missing', message: a.error ?? 'not created' };
+    if (checkedAfterRun) return { health: 'Missing', message: 'not found in the swarm (removed since the last run?)' };
+    return { health: 'Progressing', message: 'waiting for the first task health check' };
+  }
+  if (a.type === 'create' && sync !== 'Synced') return { health: 'Missing', ...(a.error ? { message: a.error } : {}) };
+  return { health: 'Healthy' };
+}
+
+/**
+ * Pure. Per object and overall status from the last run, the task health and what runs now.
+ * Sync comes from the run (applied or unchanged: Synced; failed, blocked or not applied:
+ * OutOfSync; a step that could not even observe: Unknown); health from the tasks; operation is
+ * Syncing while a run goes, Waiting while a retry with backoff is pending, else Idle.
+ */
+export function buildStatus(input: StatusInput): AgentStatus {
+  const { result } = input;
+  const objects: ObjectStatus[] = [];
+  const checkedAfterRun = result !== undefined && (input.healthCheckedAt ?? 0) > Date.parse(result.finishedAt);
+  for (const step of result?.steps ?? []) {
+    if (step.actions.length === 0 && step.status !== 'succeeded') {
+      objects.push({ kind: 'step', name: step.kind, sync: 'Unknown', health: 'Progressing', operation: input.busy ? 'Syncing' : 'Idle', message: step.error ?? step.status });
+      continue;
+    }
+    for (const a of step.actions) {
+      if (a.type === 'delete' && a.status === 'succeeded') continue;
+      const sync = objectSync(a);
+      const h = objectHealth(a, sync, input.health, checkedAfterRun);
+      const key = `${a.kind}/${a.name}`;
+      const operation: OperationPhase = input.busy ? 'Syncing' : input.waiting.has(key) ? 'Waiting' : 'Idle';
+      const message = sync === 'OutOfSync' ? (a.error ?? a.reason) : h.message;
+      objects.push({ kind: a.kind, name: a.name, sync, health: h.health, operation, ...(message ? { message } : {}) });
+    }
+  }
+  const overallSync: SyncStatus = !result || result.dryRun
+    ? 'Unknown'
+    : objects.some((o) => o.sync === 'OutOfSync')
+      ? 'OutOfSync'
+      : objects.some((o) => o.sync === 'Unknown')
+        ? 'Unknown'
+        : 'Synced';
+  let worst: ObjectStatus | undefined;
+  for (const o of objects) if (!worst || HEALTH_RANK[o.health] > HEALTH_RANK[worst.health]) worst = o;
+  const overallHealth: HealthStatus = !result ? 'Progressing' : (worst?.health ?? 'Healthy');
+  const operation: OperationPhase = input.busy ? 'Syncing' : input.waiting.size > 0 ? 'Waiting' : 'Idle';
+  const bad = objects.filter((o) => o.health !== 'Healthy' || o.sync !== 'Synced');
+  const message = !result
+    ? 'no run yet'
+    : bad.length === 0
+      ? `${objects.length} object(s) synced and healthy`
+      : `${bad.length} of ${objects.length} object(s) need attention; first: ${bad[0]!.kind} ${bad[0]!.name}: ${bad[0]!.message ?? `${bad[0]!.sync}/${bad[0]!.health}`}`;
+  return {
+    generatedAt: (input.now ?? new Date()).toISOString(),
+    overall: { sync: overallSync, health: overallHealth, operation, message },
+    objects,
+    ...(result
+      ? { lastRun: { runId: result.runId, trigger: result.trigger, status: result.status, finishedAt: result.finishedAt, durationMs: result.durationMs, specHash: result.specHash } }
+      : {}),
+    ...(input.state ? { state: input.state } : {}),
+    controllers: input.controllers ?? [],
+  };
+}
