@@ -122,6 +122,7 @@ export class Agent {
       desired: () => this.desired.get(),
       log: log.child({ component: 'routing' }),
       edgeToken: config.edgeToken,
+      pingIntervalMs: config.pingIntervalMs,
       certificateProvider: this.certificateProvider,
       certRefreshBeforeMs: config.certRefreshBeforeHours * 3600_000,
     });

@@ -55,7 +55,6 @@ export const errorCatalogue = {
     terminal: true,
     message: 'edge connection refused: {details}. Edge proxies send Authorization: Bearer <COREFLOW_EDGE_TOKEN>',
   },
-  COREFLOW_ERR_EDGE_METHOD: { terminal: true, message: 'unknown method {method}: edge proxies only answer updateRouting' },
   COREFLOW_ERR_CERTIFICATE_INVALID: { terminal: true, message: 'the certificate for {domain} is unusable: {details}' },
   COREFLOW_ERR_CADDY_LOAD: {
     terminal: false,

@@ -2,6 +2,10 @@ import { request as httpRequest } from 'node:http';
 import { createServer } from 'node:net';
 import type Docker from 'dockerode';
 import { WebSocket } from 'ws';
+import { silentLogger } from '../../ts/observe/logger.ts';
+import { MAX_FRAME_BYTES } from '../../ts/protocol/envelope.ts';
+import { edgeMethods } from '../../ts/protocol/methods.ts';
+import { Peer } from '../../ts/protocol/peer.ts';
 import type { RouteEntry } from '../../ts/routing/types.ts';
 import { TEST_IMAGE } from './swarm.ts';
 
@@ -76,23 +80,25 @@ export interface ReceivedTable {
 }
 
 /**
- * A minimal edge proxy: connects with a token, records every updateRouting and answers
- * `{ status: 'ok' }` in the envelope of docs/protocol.md.
+ * A minimal edge proxy built on the shared protocol Peer with the edge method table, as an edge
+ * written in TypeScript would be: connects with a token, records every updateRouting and answers
+ * `{ status: 'ok' }`. Its frames are the envelope of docs/protocol.md.
  */
 export class TestEdgeClient {
   readonly received: ReceivedTable[] = [];
   private readonly waiters = new Set<() => void>();
   ws!: WebSocket;
+  peer!: Peer<typeof edgeMethods>;
 
   static async connect(url: string, token: string): Promise<TestEdgeClient> {
     const c = new TestEdgeClient();
-    c.ws = new WebSocket(url, { headers: { authorization: `Bearer ${token}` } });
-    c.ws.on('message', (data) => {
-      const env = JSON.parse(String(data)) as { method: string; request: { reverseConfigs: RouteEntry[] }; correlation: { id: string; phase: string } };
-      if (env.method !== 'updateRouting' || env.correlation.phase !== 'request') return;
-      c.received.push({ at: Date.now(), routes: env.request.reverseConfigs });
-      c.ws.send(JSON.stringify({ method: env.method, request: null, response: { status: 'ok' }, correlation: { id: env.correlation.id, phase: 'response' } }));
+    c.ws = new WebSocket(url, { headers: { authorization: `Bearer ${token}` }, maxPayload: MAX_FRAME_BYTES });
+    // The Peer listens before the socket opens: the agent pushes the table right after the upgrade.
+    c.peer = new Peer(c.ws, { methods: edgeMethods, log: silentLogger() });
+    c.peer.handle('updateRouting', (req) => {
+      c.received.push({ at: Date.now(), routes: req.reverseConfigs });
       for (const w of c.waiters) w();
+      return { status: 'ok' as const };
     });
     await new Promise<void>((resolve, reject) => {
       c.ws.once('open', () => resolve());

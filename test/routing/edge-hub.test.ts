@@ -4,7 +4,8 @@ import { silentLogger } from '../../ts/observe/logger.ts';
 import { EDGE_PATH, EdgeHub } from '../../ts/routing/edge-hub.ts';
 import type { RouteEntry } from '../../ts/routing/types.ts';
 import { InternalServer } from '../../ts/server/internal-server.ts';
-import { upgradeStatus } from '../helpers/routing.ts';
+import { MAX_FRAME_BYTES } from '../../ts/protocol/envelope.ts';
+import { TestEdgeClient, upgradeStatus } from '../helpers/routing.ts';
 
 const TOKEN = 'a-token-of-enough-length-42';
 const route = (ip: string): RouteEntry => ({ hostName: 'a.example.test', destinationIps: [ip], destinationPorts: [80], privateKey: '', publicKey: '' });
@@ -21,24 +22,31 @@ async function serve(t: { teardown: (fn: () => Promise<void>) => void }, hubOpts
   return { hub, url: `ws://127.0.0.1:${server.port}${EDGE_PATH}` };
 }
 
-/** A raw edge: records frames and answers updateRouting with `answer`. */
-async function rawEdge(url: string, answer: () => unknown) {
+/**
+ * A raw edge speaking the wire format of docs/protocol.md by hand (no Peer): records every frame
+ * and answers each updateRouting with `answer()` (a response payload, an envelope error, or
+ * nothing at all for `undefined`).
+ */
+async function rawEdge(url: string, answer: () => { response: unknown } | { error: unknown } | undefined) {
   const frames: any[] = [];
   const ws = new WebSocket(url, { headers: { authorization: `Bearer ${TOKEN}` } });
   ws.on('message', (d) => {
     const env = JSON.parse(String(d));
     frames.push(env);
-    if (env.correlation.phase === 'request') ws.send(JSON.stringify({ method: env.method, request: null, response: answer(), correlation: { id: env.correlation.id, phase: 'response' } }));
+    const a = env.correlation.phase === 'request' ? answer() : undefined;
+    if (a) ws.send(JSON.stringify({ method: env.method, request: null, ...a, correlation: { id: env.correlation.id, phase: 'response' } }));
   });
   await new Promise((r) => ws.once('open', r));
   return { ws, frames };
 }
 
+const ok = () => ({ response: { status: 'ok' } });
 const settle = () => new Promise((r) => setTimeout(r, 150));
 
 t.test('tokens: wrong, missing and unset are refused with 401; a disabled sink answers 404', async (t) => {
   const { url } = await serve(t);
   t.equal(await upgradeStatus(url, 'nope-nope-nope-nope-nope'), 401);
+  t.equal(await upgradeStatus(url, TOKEN.slice(0, -1) + 'x'), 401, 'same length, one character off');
   t.equal(await upgradeStatus(url, ''), 401);
   t.equal(await upgradeStatus(url, TOKEN), 101);
   const unset = await serve(t, { token: undefined });
@@ -50,10 +58,11 @@ t.test('tokens: wrong, missing and unset are refused with 401; a disabled sink a
 t.test('the table on connect, then only changes, in the documented envelope', async (t) => {
   const { hub, url } = await serve(t);
   hub.publish([route('10.0.0.2')], 'h1');
-  const edge = await rawEdge(url, () => ({ status: 'ok' }));
+  const edge = await rawEdge(url, ok);
   await settle();
   t.equal(edge.frames.length, 1, 'pushed on connect');
-  t.match(edge.frames[0], { method: 'updateRouting', request: { reverseConfigs: [route('10.0.0.2')] }, response: null, correlation: { id: /.+/, phase: 'request' } });
+  t.same(Object.keys(edge.frames[0]).sort(), ['correlation', 'method', 'request'], 'a request frame of the shared envelope');
+  t.match(edge.frames[0], { method: 'updateRouting', request: { reverseConfigs: [route('10.0.0.2')] }, correlation: { id: /.+/, phase: 'request' } });
   hub.publish([route('10.0.0.2')], 'h1');
   hub.publish([route('10.0.0.2')], 'h1');
   await settle();
@@ -63,35 +72,87 @@ t.test('the table on connect, then only changes, in the documented envelope', as
   t.equal(edge.frames.length, 2);
   t.same(edge.frames[1].request.reverseConfigs, [route('10.0.0.3')]);
   t.not(edge.frames[1].correlation.id, edge.frames[0].correlation.id);
+  hub.publish([], 'h3');
+  await settle();
+  t.same(edge.frames[2]?.request, { reverseConfigs: [] }, 'an empty table is pushed too: route nothing');
 });
 
-t.test('an edge that answers error gets the same table again at the next publish', async (t) => {
+t.test('an edge on the shared Peer gets the table on connect and after each change, never a duplicate', async (t) => {
   const { hub, url } = await serve(t);
-  let answer: unknown = { status: 'error', errorText: 'disk full' };
-  const edge = await rawEdge(url, () => answer);
   hub.publish([route('10.0.0.2')], 'h1');
+  const edge = await TestEdgeClient.connect(url, TOKEN);
+  t.teardown(() => edge.close());
+  t.same((await edge.waitForTable(() => true, 0, 5000)).routes, [route('10.0.0.2')], 'on connect');
+  for (let i = 0; i < 3; i++) hub.publish([route('10.0.0.2')], 'h1');
+  hub.publish([route('10.0.0.3')], 'h2');
+  t.same((await edge.waitForTable(() => true, 1, 5000)).routes, [route('10.0.0.3')], 'after a change');
+  hub.publish([route('10.0.0.3')], 'h2');
   await settle();
-  answer = { status: 'ok' };
-  hub.publish([route('10.0.0.2')], 'h1');
-  await settle();
-  t.equal(edge.frames.length, 2, 'resent after an error');
-  hub.publish([route('10.0.0.2')], 'h1');
-  await settle();
-  t.equal(edge.frames.length, 2, 'not resent after ok');
+  t.same(edge.received.map((r) => r.routes[0]?.destinationIps[0]), ['10.0.0.2', '10.0.0.3'], 'no duplicate push');
 });
 
-t.test('an edge calling a method gets an error envelope', async (t) => {
+t.test('an edge that answers status error, an envelope error, a bad response or nothing gets the table again at the next publish', async (t) => {
+  const { hub, url } = await serve(t);
+  const answers: (ReturnType<typeof ok> | { error: unknown } | { response: unknown } | undefined)[] = [
+    { response: { status: 'error', errorText: 'disk full' } },
+    { error: { text: 'edge is restarting', data: { code: 'EDGE_BUSY' } } },
+    { response: { applied: true } },
+    undefined, // no answer: the 500 ms response timeout of serve()
+    ok(),
+  ];
+  let n = 0;
+  const edge = await rawEdge(url, () => answers[n++]);
+  hub.publish([route('10.0.0.2')], 'h1');
+  await settle();
+  for (let i = 1; i < answers.length; i++) {
+    if (answers[i - 1] === undefined) await new Promise((r) => setTimeout(r, 700));
+    hub.publish([route('10.0.0.2')], 'h1');
+    await settle();
+    t.equal(edge.frames.length, i + 1, `resent after failure ${i}`);
+  }
+  hub.publish([route('10.0.0.2')], 'h1');
+  await settle();
+  t.equal(edge.frames.length, answers.length, 'not resent after ok');
+});
+
+t.test('edges only answer: a request from an edge and garbage frames get error envelopes', async (t) => {
   const { url } = await serve(t);
-  const edge = await rawEdge(url, () => ({ status: 'ok' }));
-  edge.ws.send(JSON.stringify({ method: 'getClusterConfig', request: {}, response: null, correlation: { id: 'x1', phase: 'request' } }));
+  const edge = await rawEdge(url, ok);
+  edge.ws.send(JSON.stringify({ method: 'getClusterConfig', request: {}, correlation: { id: 'x1', phase: 'request' } }));
+  await settle();
   edge.ws.send('not json');
   await settle();
-  t.match(edge.frames, [{ method: 'getClusterConfig', correlation: { id: 'x1', phase: 'response' }, error: { code: 'COREFLOW_ERR_EDGE_METHOD' } }]);
+  t.match(edge.frames, [
+    { method: 'getClusterConfig', correlation: { id: 'x1', phase: 'response' }, error: { data: { code: 'COREFLOW_ERR_UNKNOWN_METHOD' } } },
+    { method: 'invalid', correlation: { phase: 'response' }, error: { text: /not JSON/, data: { code: 'COREFLOW_ERR_PROTOCOL_FRAME' } } },
+  ]);
+  t.equal(edge.frames.length, 2);
+});
+
+t.test('a frame over 1 MiB closes the connection with 1009', async (t) => {
+  const { hub, url } = await serve(t);
+  const edge = await rawEdge(url, ok);
+  const closed = new Promise<number>((r) => edge.ws.once('close', (code) => r(code)));
+  edge.ws.send('x'.repeat(MAX_FRAME_BYTES + 1));
+  t.equal(await closed, 1009);
+  await settle();
+  t.equal(hub.connections, 0);
+});
+
+t.test('keepalive: an edge that stops answering pings is dropped within two intervals', async (t) => {
+  const { hub, url } = await serve(t, { pingIntervalMs: 100 });
+  const ws = new WebSocket(url, { headers: { authorization: `Bearer ${TOKEN}` }, autoPong: false });
+  await new Promise((r) => ws.once('open', r));
+  const closed = new Promise<number>((r) => ws.once('close', (code) => r(code)));
+  t.equal(hub.connections, 1);
+  t.equal(await closed, 1006, 'terminated, no close handshake');
+  await settle();
+  t.equal(hub.connections, 0);
 });
 
 t.test('closeAll disconnects every edge (the edge sink was turned off)', async (t) => {
   const { hub, url } = await serve(t);
-  const edge = await rawEdge(url, () => ({ status: 'ok' }));
+  const edge = await rawEdge(url, ok);
   const closed = new Promise<number>((r) => edge.ws.once('close', (code) => r(code)));
   hub.closeAll('routing.edge.enabled is false');
   t.equal(await closed, 1000);

@@ -1,7 +1,8 @@
 import { z } from 'zod';
 
 /**
- * Every method of the protocol with its request and response schema (docs/protocol.md). Peers
+ * Every method of the protocol with its request and response schema (docs/protocol.md): `methods`
+ * for the agent <-> control plane link, `edgeMethods` for the agent -> edge proxy link. Peers
  * validate requests before a handler runs and responses before the caller sees them.
  */
 
@@ -81,11 +82,40 @@ export const methods = {
   },
 } as const;
 
-/** Reserved for the agent -> edge proxy link; its schema belongs to routing. */
-export const RESERVED_METHODS = ['updateRouting'] as const;
+/**
+ * One route of the table the agent hands to edge proxies (seed 001's IReverseProxyConfig): every
+ * destination IP is tried with every port. Routing's RouteEntry is this type.
+ */
+export const routeEntrySchema = z.strictObject({
+  hostName: z.string().min(1),
+  /** The gateway-network IPs of ALL running tasks of the service, sorted. */
+  destinationIps: z.array(z.string().min(1)),
+  destinationPorts: z.array(z.number().int().min(1).max(65535)),
+  /** PEM private key; "" when the hostname has no certificate (then it is served over HTTP only). */
+  privateKey: z.string(),
+  /** PEM certificate chain; "" when the hostname has no certificate. */
+  publicKey: z.string(),
+});
+
+/**
+ * The agent -> edge proxy link (WS /v1/edge on the agent's internal server): the same envelope
+ * and Peer as the control-plane link, its own method table. A separate table, so neither link
+ * accepts the other's methods: an edge calling getClusterConfig, or a control plane calling
+ * updateRouting, gets COREFLOW_ERR_UNKNOWN_METHOD.
+ */
+export const edgeMethods = {
+  updateRouting: {
+    /** Always the whole table (replace, not patch); an empty array routes nothing. */
+    request: z.strictObject({ reverseConfigs: z.array(routeEntrySchema) }),
+    response: z.strictObject({ status: z.enum(['ok', 'error']), errorText: z.string().optional() }),
+    timeoutMs: 10_000,
+  },
+} as const;
 
 export type MethodName = keyof typeof methods;
 export type RequestOf<M extends MethodName> = z.input<(typeof methods)[M]['request']>;
 export type ResponseOf<M extends MethodName> = z.output<(typeof methods)[M]['response']>;
 export type Identity = z.infer<typeof identitySchema>;
 export type StatusReport = z.infer<typeof reportSchema>;
+export type RouteEntry = z.infer<typeof routeEntrySchema>;
+export type UpdateRoutingResponse = z.output<(typeof edgeMethods)['updateRouting']['response']>;

@@ -1,10 +1,12 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { WebSocket, WebSocketServer } from 'ws';
+import { WebSocketServer, type WebSocket } from 'ws';
 import { CoreflowError, errorText } from '../errors.ts';
 import type { Logger } from '../observe/logger.ts';
-import { errorEnvelope, parseEnvelope, requestEnvelope, UPDATE_ROUTING, updateRoutingResponseSchema } from './edge-envelope.ts';
+import { CLOSE_CODES, MAX_FRAME_BYTES } from '../protocol/envelope.ts';
+import { edgeMethods } from '../protocol/methods.ts';
+import { Peer } from '../protocol/peer.ts';
 import type { RouteEntry } from './types.ts';
 
 /** The WebSocket path edge proxies connect to on the internal server. */
@@ -16,19 +18,18 @@ export interface EdgeHubOptions {
   log: Logger;
   /** Whether the spec has the edge sink on (routing.edge.enabled); off refuses connections with 404. */
   enabled?: () => boolean;
-  /** How long an edge has to answer updateRouting before the push counts as failed. */
+  /** How long an edge has to answer updateRouting before the push counts as failed (default: the method's 10 s). */
   responseTimeoutMs?: number;
-  /** Keepalive ping interval; an edge that misses one pong is dropped. */
+  /** Keepalive ping interval of each edge's Peer (COREFLOW_PING_INTERVAL_MS); an edge silent for two is dropped. */
   pingIntervalMs?: number;
 }
 
 interface EdgeConnection {
   id: number;
-  ws: WebSocket;
+  peer: Peer<typeof edgeMethods>;
+  log: Logger;
   /** Hash of the table last sent (and not refused): the next push only goes out when it differs. */
   sentHash?: string;
-  pending: Map<string, { hash: string; timer: NodeJS.Timeout }>;
-  alive: boolean;
 }
 
 function tokenMatches(given: string, expected: string): boolean {
@@ -39,31 +40,20 @@ function tokenMatches(given: string, expected: string): boolean {
 
 /**
  * The edge endpoint: edge proxies connect with `Authorization: Bearer <token>` and get the
- * current table with `updateRouting` at once, then each time it changes. Each connection gets a
- * table only when its hash differs from the one it was last sent, so an edge never sees a
- * duplicate push; an edge that answers `status: "error"` (or not at all) is sent the table
- * again at the next publish.
+ * current table with `updateRouting` at once, then each time it changes. Each connection is one
+ * protocol Peer (ts/protocol/peer.ts) with the edge method table, so framing, validation, size
+ * limits, timeouts and keepalive are the control-plane link's. Each connection gets a table only
+ * when its hash differs from the one it was last sent, so an edge never sees a duplicate push; an
+ * edge that answers `status: "error"`, an error, or nothing in time is sent the table again at
+ * the next publish.
  */
 export class EdgeHub {
-  private readonly wss = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024 });
+  private readonly wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES });
   private readonly edges = new Set<EdgeConnection>();
   private current: { routes: RouteEntry[]; hash: string } | undefined;
   private nextId = 1;
-  private pinger: NodeJS.Timeout | undefined;
 
-  constructor(private readonly opts: EdgeHubOptions) {
-    const every = opts.pingIntervalMs ?? 30_000;
-    this.pinger = setInterval(() => {
-      for (const e of this.edges) {
-        if (!e.alive) {
-          e.ws.terminate();
-          continue;
-        }
-        e.alive = false;
-        e.ws.ping();
-      }
-    }, every).unref();
-  }
+  constructor(private readonly opts: EdgeHubOptions) {}
 
   get connections(): number {
     return this.edges.size;
@@ -93,73 +83,49 @@ export class EdgeHub {
   }
 
   private accept(ws: WebSocket, req: IncomingMessage): void {
-    const e: EdgeConnection = { id: this.nextId++, ws, pending: new Map(), alive: true };
+    const id = this.nextId++;
+    const log = this.opts.log.child({ edge: id });
+    // No handlers: edges only answer; a request from an edge gets COREFLOW_ERR_UNKNOWN_METHOD.
+    const peer = new Peer(ws, { methods: edgeMethods, log, pingIntervalMs: this.opts.pingIntervalMs ?? 15_000 });
+    const e: EdgeConnection = { id, peer, log };
     this.edges.add(e);
-    const log = this.opts.log.child({ edge: e.id });
     log.info({ remote: req.socket.remoteAddress }, 'edge connected');
-    ws.on('pong', () => (e.alive = true));
-    ws.on('message', (data) => this.onMessage(e, String(data), log));
-    ws.on('close', () => {
-      for (const p of e.pending.values()) clearTimeout(p.timer);
+    peer.onClosed((code) => {
       this.edges.delete(e);
-      log.info('edge disconnected');
+      log.info({ code }, 'edge disconnected');
     });
-    ws.on('error', (err) => log.warn({ err: errorText(err) }, 'edge connection error'));
     this.send(e);
   }
 
   private send(e: EdgeConnection): void {
     const cur = this.current;
-    if (!cur || e.sentHash === cur.hash || e.ws.readyState !== WebSocket.OPEN) return;
-    const env = requestEnvelope(UPDATE_ROUTING, { reverseConfigs: cur.routes });
+    if (!cur || e.sentHash === cur.hash || e.peer.closed) return;
     e.sentHash = cur.hash;
-    const timer = setTimeout(() => {
-      e.pending.delete(env.correlation.id);
-      if (e.sentHash === cur.hash) e.sentHash = undefined;
-      this.opts.log.warn({ edge: e.id, hash: cur.hash }, 'edge did not answer updateRouting in time; it gets the table again at the next publish');
-    }, this.opts.responseTimeoutMs ?? 10_000);
-    timer.unref();
-    e.pending.set(env.correlation.id, { hash: cur.hash, timer });
-    e.ws.send(JSON.stringify(env));
     // Hostnames and counts only: the routes carry private keys.
-    this.opts.log.info({ edge: e.id, hash: cur.hash, routes: cur.routes.length }, 'updateRouting sent');
+    e.log.info({ hash: cur.hash, routes: cur.routes.length }, 'updateRouting sent');
+    e.peer.request('updateRouting', { reverseConfigs: cur.routes }, this.opts.responseTimeoutMs).then(
+      (answer) => {
+        if (answer.status === 'ok') return void e.log.debug({ hash: cur.hash }, 'edge applied the table');
+        this.failed(e, cur.hash, answer.errorText ?? 'no reason given');
+      },
+      (err: unknown) => this.failed(e, cur.hash, errorText(err)),
+    );
   }
 
-  private onMessage(e: EdgeConnection, data: string, log: Logger): void {
-    const env = parseEnvelope(data);
-    if (!env) {
-      log.warn('unreadable frame from edge ignored');
-      return;
-    }
-    if (env.correlation.phase === 'request') {
-      // Edges only answer; they have no methods to call on the agent here.
-      const err = new CoreflowError('COREFLOW_ERR_EDGE_METHOD', { method: env.method });
-      e.ws.send(JSON.stringify(errorEnvelope(env, err.message, err.code)));
-      return;
-    }
-    const pending = e.pending.get(env.correlation.id);
-    if (!pending) return;
-    clearTimeout(pending.timer);
-    e.pending.delete(env.correlation.id);
-    const answer = updateRoutingResponseSchema.safeParse(env.response);
-    const failed = env.error ? env.error.text : !answer.success ? 'unreadable response' : answer.data.status === 'error' ? (answer.data.errorText ?? 'no reason given') : undefined;
-    if (failed === undefined) {
-      log.debug({ hash: pending.hash }, 'edge applied the table');
-      return;
-    }
-    if (e.sentHash === pending.hash) e.sentHash = undefined;
-    log.warn({ hash: pending.hash, error: failed }, 'edge refused updateRouting; it gets the table again at the next publish');
+  /** The edge does not have `hash` after all: it gets the table again at the next publish. */
+  private failed(e: EdgeConnection, hash: string, reason: string): void {
+    if (e.sentHash === hash) e.sentHash = undefined;
+    if (e.peer.closed) return;
+    e.log.warn({ hash, error: reason }, 'edge did not apply updateRouting; it gets the table again at the next publish');
   }
 
   /** Closes every edge connection (the edge sink was turned off in the spec). */
   closeAll(reason: string): void {
-    for (const e of this.edges) e.ws.close(1000, reason);
+    for (const e of this.edges) e.peer.close(1000, reason);
   }
 
   async stop(): Promise<void> {
-    clearInterval(this.pinger);
-    this.pinger = undefined;
-    for (const e of this.edges) e.ws.close(1001, 'agent stopping');
+    for (const e of this.edges) e.peer.close(CLOSE_CODES.shutdown, 'agent stopping');
     this.edges.clear();
     await new Promise<void>((r) => this.wss.close(() => r()));
   }

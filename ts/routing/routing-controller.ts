@@ -26,6 +26,8 @@ export interface RoutingControllerOptions {
   log: Logger;
   /** COREFLOW_EDGE_TOKEN; without it edge proxies cannot connect. */
   edgeToken?: string;
+  /** Keepalive ping interval on edge connections (COREFLOW_PING_INTERVAL_MS, as on the control-plane link). */
+  pingIntervalMs?: number;
   /** The control plane's getCertificateForDomain, when connected to one. */
   certificateProvider?: CertificateProvider;
   /** A provider certificate is fetched again this long before it expires (default 7 days). */
@@ -68,7 +70,12 @@ export class RoutingController {
   private watched = { ids: new Set<string>(), names: new Set<string>() };
 
   constructor(private readonly opts: RoutingControllerOptions) {
-    this.edge = new EdgeHub({ token: opts.edgeToken, log: opts.log.child({ sink: 'edge' }), enabled: () => this.spec()?.routing.edge.enabled ?? false });
+    this.edge = new EdgeHub({
+      token: opts.edgeToken,
+      log: opts.log.child({ sink: 'edge' }),
+      enabled: () => this.spec()?.routing.edge.enabled ?? false,
+      ...(opts.pingIntervalMs ? { pingIntervalMs: opts.pingIntervalMs } : {}),
+    });
     this.certificates = new CertificateStore(opts.certificateProvider, {
       log: opts.log.child({ part: 'certificates' }),
       ...(opts.certRefreshBeforeMs ? { refreshBeforeMs: opts.certRefreshBeforeMs } : {}),

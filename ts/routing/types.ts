@@ -1,17 +1,11 @@
+import type { RouteEntry } from '../protocol/methods.ts';
+
 /**
  * The route table and its inputs. One entry per hostname, in the shape edge proxies already
- * speak (seed 001's IReverseProxyConfig): every destination IP is tried with every port.
+ * speak (seed 001's IReverseProxyConfig): every destination IP is tried with every port. The
+ * entry's schema is the wire schema of updateRouting (ts/protocol/methods.ts), defined once.
  */
-export interface RouteEntry {
-  hostName: string;
-  /** The gateway-network IPs of ALL running tasks of the service, sorted. */
-  destinationIps: string[];
-  destinationPorts: number[];
-  /** PEM private key; "" when the hostname has no certificate (then it is served over HTTP only). */
-  privateKey: string;
-  /** PEM certificate chain; "" when the hostname has no certificate. */
-  publicKey: string;
-}
+export type { RouteEntry };
 
 /** Why a service or hostname is not (fully) routed. Never contains key material. */
 export interface RouteProblem {
