@@ -1,10 +1,11 @@
+import { PassThrough } from 'node:stream';
 import t from 'tap';
 import { WebSocket } from 'ws';
-import { silentLogger } from '../../ts/observe/logger.ts';
+import { createLogger, silentLogger } from '../../ts/observe/logger.ts';
+import { MAX_FRAME_BYTES } from '../../ts/protocol/envelope.ts';
 import { EDGE_PATH, EdgeHub } from '../../ts/routing/edge-hub.ts';
 import type { RouteEntry } from '../../ts/routing/types.ts';
 import { InternalServer } from '../../ts/server/internal-server.ts';
-import { MAX_FRAME_BYTES } from '../../ts/protocol/envelope.ts';
 import { TestEdgeClient, upgradeStatus } from '../helpers/routing.ts';
 
 const TOKEN = 'a-token-of-enough-length-42';
@@ -113,6 +114,24 @@ t.test('an edge that answers status error, an envelope error, a bad response or 
   hub.publish([route('10.0.0.2')], 'h1');
   await settle();
   t.equal(edge.frames.length, answers.length, 'not resent after ok');
+});
+
+t.test('a table over the 1 MiB frame limit is not sent (logged without key material); the next one is', async (t) => {
+  const lines: string[] = [];
+  const sink = new PassThrough();
+  sink.on('data', (d) => lines.push(String(d)));
+  const { hub, url } = await serve(t, { log: createLogger({ destination: sink, level: 'debug' }) });
+  const edge = await TestEdgeClient.connect(url, TOKEN);
+  t.teardown(() => edge.close());
+  const key = `-----BEGIN PRIVATE KEY-----${'k'.repeat(MAX_FRAME_BYTES)}-----END PRIVATE KEY-----`;
+  hub.publish([{ ...route('10.0.0.2'), privateKey: key }], 'huge');
+  await settle();
+  t.equal(edge.received.length, 0, 'nothing sent');
+  t.equal(hub.connections, 1, 'the edge stays connected');
+  t.match(lines.join(''), /COREFLOW_ERR_PROTOCOL_FRAME/, 'the reason is logged');
+  t.notMatch(lines.join(''), /kkkkkkkk/, 'the key is not');
+  hub.publish([route('10.0.0.3')], 'small');
+  t.same((await edge.waitForTable(() => true, 0, 5000)).routes, [route('10.0.0.3')]);
 });
 
 t.test('edges only answer: a request from an edge and garbage frames get error envelopes', async (t) => {

@@ -2,11 +2,11 @@ import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { CoreflowError, errorText } from '../errors.ts';
+import { CoreflowError, errorText, isCoreflowError } from '../errors.ts';
 import type { Logger } from '../observe/logger.ts';
 import { CLOSE_CODES, MAX_FRAME_BYTES } from '../protocol/envelope.ts';
 import { edgeMethods } from '../protocol/methods.ts';
-import { Peer } from '../protocol/peer.ts';
+import { Peer, remoteCode } from '../protocol/peer.ts';
 import type { RouteEntry } from './types.ts';
 
 /** The WebSocket path edge proxies connect to on the internal server. */
@@ -108,15 +108,15 @@ export class EdgeHub {
         if (answer.status === 'ok') return void e.log.debug({ hash: cur.hash }, 'edge applied the table');
         this.failed(e, cur.hash, answer.errorText ?? 'no reason given');
       },
-      (err: unknown) => this.failed(e, cur.hash, errorText(err)),
+      (err: unknown) => this.failed(e, cur.hash, errorText(err), isCoreflowError(err) ? remoteCode(err) || err.code : undefined),
     );
   }
 
   /** The edge does not have `hash` after all: it gets the table again at the next publish. */
-  private failed(e: EdgeConnection, hash: string, reason: string): void {
+  private failed(e: EdgeConnection, hash: string, reason: string, code?: string): void {
     if (e.sentHash === hash) e.sentHash = undefined;
     if (e.peer.closed) return;
-    e.log.warn({ hash, error: reason }, 'edge did not apply updateRouting; it gets the table again at the next publish');
+    e.log.warn({ hash, error: reason, ...(code ? { code } : {}) }, 'edge did not apply updateRouting; it gets the table again at the next publish');
   }
 
   /** Closes every edge connection (the edge sink was turned off in the spec). */
