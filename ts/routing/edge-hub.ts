@@ -101,8 +101,8 @@ export class EdgeHub {
     const cur = this.current;
     if (!cur || e.sentHash === cur.hash || e.peer.closed) return;
     e.sentHash = cur.hash;
-    // Hostnames and counts only: the routes carry private keys.
-    e.log.info({ hash: cur.hash, routes: cur.routes.length }, 'updateRouting sent');
+    // The hash and a count only: the routes carry private keys.
+    e.log.info({ hash: cur.hash, routes: cur.routes.length }, 'sending updateRouting');
     e.peer.request('updateRouting', { reverseConfigs: cur.routes }, this.opts.responseTimeoutMs).then(
       (answer) => {
         if (answer.status === 'ok') return void e.log.debug({ hash: cur.hash }, 'edge applied the table');
