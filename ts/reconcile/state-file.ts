@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { writeFileAtomic } from '../observe/atomic-write.ts';
+import { writeFileAtomic } from '../fs/atomic-file.ts';
 import type { RunResult } from './types.ts';
 
 export const STATE_VERSION = 1;
