@@ -3,7 +3,7 @@ import Cloudflare, { APIError } from 'cloudflare';
 import { z } from 'zod';
 import { CoreflowError, errorText } from '../errors.ts';
 import type { Logger } from '../observe/logger.ts';
-import type { LiveRecord } from './records.ts';
+import type { LiveRecord, RecordBody } from './records.ts';
 import { decideRetry, RateLimiter, type RetryPolicy } from './request-policy.ts';
 
 export interface CloudflareApiOptions {
@@ -25,17 +25,6 @@ export interface CloudflareApiOptions {
 export interface CallScope {
   signal: AbortSignal;
   log: Logger;
-}
-
-/** The record body written on create and update. */
-export interface RecordBody {
-  type: string;
-  name: string;
-  content: string;
-  ttl: number;
-  proxied?: boolean;
-  priority?: number;
-  comment: string;
 }
 
 /** The fields of a listed record coreflow reads; the API sends more, which are ignored. */

@@ -1,7 +1,7 @@
 import { CoreflowError } from '../errors.ts';
 import type { Action } from '../reconcile/types.ts';
 import type { DesiredProblem } from './desired.ts';
-import { describeValue, normalContent, normalName, ownerComment, ownershipOf, type DesiredRecord, type LiveRecord } from './records.ts';
+import { describeValue, normalContent, normalName, ownerComment, ownershipOf, type DesiredRecord, type LiveRecord, type RecordBody } from './records.ts';
 
 export const DNS_KIND = 'dns-record';
 
@@ -11,7 +11,7 @@ export interface DnsPayload {
   /** The live record to update or delete. */
   liveId?: string;
   /** The record to write, comment (ownership mark) included. */
-  body?: { type: string; name: string; content: string; ttl: number; proxied?: boolean; priority?: number; comment: string };
+  body?: RecordBody;
 }
 
 export interface DnsPlanInput {
@@ -59,7 +59,7 @@ function settingsDiff(d: DesiredRecord, l: LiveRecord): string[] {
   return diff;
 }
 
-function bodyOf(d: DesiredRecord, owner: string): NonNullable<DnsPayload['body']> {
+function bodyOf(d: DesiredRecord, owner: string): RecordBody {
   return {
     type: d.type,
     name: d.name,

@@ -16,6 +16,17 @@ export interface DesiredRecord {
   source: string;
 }
 
+/** The record body written on create and update (the provider API and the plan's payload). */
+export interface RecordBody {
+  type: string;
+  name: string;
+  content: string;
+  ttl: number;
+  proxied?: boolean;
+  priority?: number;
+  comment: string;
+}
+
 /** A record as listed from the provider. */
 export interface LiveRecord {
   id: string;
