@@ -114,7 +114,7 @@ export class Agent {
     // and routing's certificates from getCertificateForDomain. Standalone mode: the spec file.
     const docker = this.docker.docker;
     const cp = config.cloudlyUrl
-      ? controlPlaneSource(config, this.desired, log.child({ component: 'controlplane-source' }), (c) => serviceTaskCounts(docker, c))
+      ? controlPlaneSource(config, this.desired, log.child({ component: 'controlplane-source' }), { taskCounts: (c) => serviceTaskCounts(docker, c), status: () => this.observe.status() })
       : undefined;
     if (cp) this.certificateProvider ??= cp;
     const routing = new RoutingController({
@@ -135,6 +135,9 @@ export class Agent {
     this.onResult(() => routing.trigger('reconcile run finished'));
     if (cp) {
       this.onResult((r) => void cp.report(r));
+      // The same status as /v1/status: also when a service's health changes between runs.
+      this.observe.onStatus(() => cp.statusChanged());
+      m.sampleOnScrape(() => m.controlplaneConnected.set(cp.connected ? 1 : 0));
       await this.startPart({ name: 'controlplane-source', start: () => cp.start(), stop: () => cp.stop() });
     } else {
       const source = new FileSource(config.spec!, this.desired, log.child({ component: 'file-source' }));

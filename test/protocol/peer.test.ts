@@ -68,7 +68,7 @@ t.test('requests are answered by id, in both directions, with validated payloads
 t.test('errors: unknown method, handler failure, timeout, closed connection', async (t) => {
   const { connectClient } = await pair(t);
   const { ws, peer } = await connectClient();
-  const unknown = await peer.request('reportStatus', { run: { runId: 'r', trigger: 't', status: 'succeeded', specHash: 'h', startedAt: 'x', finishedAt: 'y', durationMs: 1, summary: { creates: 0, updates: 0, deletes: 0, unchanged: 0, failed: 0, blocked: 0 } }, services: [] }).catch((e: unknown) => e);
+  const unknown = await peer.request('reportStatus', { reason: 'run', run: { runId: 'r', trigger: 't', status: 'succeeded', specHash: 'h', startedAt: 'x', finishedAt: 'y', durationMs: 1, summary: { creates: 0, updates: 0, deletes: 0, unchanged: 0, failed: 0, blocked: 0 } }, services: [], status: { generatedAt: 'z', overall: { sync: 'Synced', health: 'Healthy', operation: 'Idle' }, objects: [] } }).catch((e: unknown) => e);
   t.equal(remoteCode(unknown), 'COREFLOW_ERR_UNKNOWN_METHOD', 'a method the peer does not serve gets a clear error reply');
   t.match(String(unknown), /unknown method "reportStatus"/);
   const failed = await peer.request('getCertificateForDomain', { domain: 'a.example.com' }).catch((e: unknown) => e);

@@ -23,7 +23,25 @@ const runSummarySchema = z.strictObject({
   blocked: z.number().int(),
 });
 
+/** The three status axes (docs/observability.md; the same values /v1/status serves). */
+const axes = {
+  sync: z.enum(['Synced', 'OutOfSync', 'Unknown']),
+  health: z.enum(['Healthy', 'Degraded', 'Progressing', 'Missing', 'Suspended']),
+  operation: z.enum(['Idle', 'Syncing', 'Waiting']),
+  message: z.string().optional(),
+};
+
+/** The agent's status as /v1/status computes it: overall and per object. */
+export const agentStatusSchema = z.strictObject({
+  generatedAt: isoTime,
+  overall: z.strictObject(axes),
+  objects: z.array(z.strictObject({ kind: z.string(), name: z.string(), ...axes })),
+});
+
 export const reportSchema = z.strictObject({
+  /** `run`: sent after a run; `health`: a service's health changed between runs. */
+  reason: z.enum(['run', 'health']),
+  /** The last run (for a `health` report, the run before the change). */
   run: z.strictObject({
     runId: z.string(),
     trigger: z.string(),
@@ -45,6 +63,8 @@ export const reportSchema = z.strictObject({
       tasks: z.strictObject({ running: z.number().int(), desired: z.number().int().nullable() }).optional(),
     }),
   ),
+  /** The three-axis status when the report was made. */
+  status: agentStatusSchema,
 });
 
 export const methods = {
@@ -119,3 +139,4 @@ export type Identity = z.infer<typeof identitySchema>;
 export type StatusReport = z.infer<typeof reportSchema>;
 export type RouteEntry = z.infer<typeof routeEntrySchema>;
 export type UpdateRoutingResponse = z.output<(typeof edgeMethods)['updateRouting']['response']>;
+export type ReportedStatus = z.infer<typeof agentStatusSchema>;

@@ -14,6 +14,7 @@ import { authRetryDelay, backoffDelay } from './backoff.ts';
 import type { DesiredState } from './desired-state.ts';
 import { SavedConfig } from './saved-config.ts';
 import { statusReport } from './status-report.ts';
+import { buildStatus, type AgentStatus } from '../observe/status.ts';
 import type { TaskCount } from '../docker/task-counts.ts';
 import type { CertificateProvider } from '../routing/certificates.ts';
 
@@ -33,6 +34,18 @@ export interface ControlPlaneSourceOptions {
   firstConfigWaitMs?: number;
   /** Running tasks per service for reports (optional; a failure only leaves the counts out). */
   taskCounts?: (cluster: string) => Promise<Record<string, TaskCount>>;
+  /** The agent's three-axis status (/v1/status) for reports; without it, the status the last run alone gives. */
+  status?: () => AgentStatus;
+  /** Health reports between runs: at most one per this many ms (default 5000). */
+  healthReportIntervalMs?: number;
+}
+
+/** How long a health change waits for more changes before it is reported. */
+const HEALTH_COALESCE_MS = 250;
+
+/** What a report's status says, without the time it was made: equal keys need no new report. */
+function statusKey(s: AgentStatus): string {
+  return JSON.stringify([s.overall, s.objects]);
 }
 
 type PushAnswer = ResponseOf<'pushClusterConfig'>;
@@ -66,6 +79,10 @@ export class ControlPlaneSource implements CertificateProvider {
   private readonly saved: SavedConfig;
   private saving: Promise<unknown> = Promise.resolve();
   private unsentReport: StatusReport | undefined;
+  private lastResult: RunResult | undefined;
+  private healthTimer: NodeJS.Timeout | undefined;
+  private lastReportAt = 0;
+  private lastStatusKey: string | undefined;
   private firstOutcome: (() => void) | undefined;
   private readonly url: string;
 
@@ -118,6 +135,7 @@ export class ControlPlaneSource implements CertificateProvider {
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
+    clearTimeout(this.healthTimer);
     this.peer?.close(CLOSE_CODES.shutdown, 'agent stopping');
     if (this.socket && this.socket.readyState === this.socket.CONNECTING) this.socket.terminate();
     await this.saving.catch(() => undefined);
@@ -126,9 +144,37 @@ export class ControlPlaneSource implements CertificateProvider {
   /** Sends a run's report; kept (only the newest) until a connection is up when there is none. */
   async report(result: RunResult): Promise<void> {
     if (result.dryRun) return;
+    this.lastResult = result;
+    // This report carries the newest status: a pending health report would only repeat it.
+    clearTimeout(this.healthTimer);
+    this.healthTimer = undefined;
+    await this.send('run', result);
+  }
+
+  /**
+   * The agent's status changed between runs (a service's health): reports it, coalesced: after
+   * a short quiet time, at most one per healthReportIntervalMs, and only when the status differs
+   * from the last one reported. Nothing before the first run (its report carries the status).
+   */
+  statusChanged(): void {
+    if (this.stopped || !this.lastResult || this.healthTimer) return;
+    const interval = this.opts.healthReportIntervalMs ?? 5000;
+    const wait = Math.max(HEALTH_COALESCE_MS, this.lastReportAt + interval - Date.now());
+    this.healthTimer = setTimeout(() => {
+      this.healthTimer = undefined;
+      if (this.lastResult && !this.stopped) void this.send('health', this.lastResult);
+    }, wait);
+  }
+
+  private async send(reason: StatusReport['reason'], result: RunResult): Promise<void> {
     const cluster = this.opts.desired.get()?.spec.cluster.name;
     const counts = cluster && this.opts.taskCounts ? await this.opts.taskCounts(cluster).catch(() => ({})) : {};
-    this.unsentReport = statusReport(result, counts);
+    const status = this.opts.status?.() ?? buildStatus({ result, health: new Map(), busy: false, waiting: new Set() });
+    const key = statusKey(status);
+    if (reason === 'health' && key === this.lastStatusKey) return;
+    this.lastStatusKey = key;
+    this.lastReportAt = Date.now();
+    this.unsentReport = statusReport(reason, result, status, counts);
     this.flushReport();
   }
 
@@ -263,7 +309,7 @@ export function controlPlaneSource(
   config: CoreflowConfig,
   desired: DesiredState,
   log: Logger,
-  taskCounts?: ControlPlaneSourceOptions['taskCounts'],
+  extra: Pick<ControlPlaneSourceOptions, 'taskCounts' | 'status'> = {},
 ): ControlPlaneSource {
   return new ControlPlaneSource({
     url: config.cloudlyUrl!,
@@ -275,6 +321,6 @@ export function controlPlaneSource(
     reconnectMaxMs: config.reconnectMaxMs,
     pingIntervalMs: config.pingIntervalMs,
     authRetryMs: config.authRetryMs,
-    ...(taskCounts ? { taskCounts } : {}),
+    ...extra,
   });
 }
