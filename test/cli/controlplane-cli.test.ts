@@ -49,6 +49,33 @@ t.test('SSE parsing across chunk boundaries, and events for a person', async (t)
       '    ! api                          update: spec changed [no such image]',
     ].join('\n'),
   );
+  const status = {
+    generatedAt: '2026-01-01T00:00:01Z',
+    overall: { sync: 'Synced', health: 'Degraded', operation: 'Idle', message: '1 of 2 object(s) need attention; first: service worker: task failed' },
+    objects: [
+      { kind: 'service', name: 'web', sync: 'Synced', health: 'Healthy', operation: 'Idle', message: '1/1 task(s) running' },
+      { kind: 'service', name: 'worker', sync: 'Synced', health: 'Degraded', operation: 'Idle', message: '0/1 task(s) running; task failed: task: non-zero exit (1)' },
+    ],
+  };
+  const run = { runId: 'r2', specHash: 'abc', durationMs: 5, summary: { creates: 0, updates: 0, deletes: 0, unchanged: 2, failed: 0, blocked: 0 } };
+  t.equal(
+    formatEvent('report', { reason: 'run succeeded', cause: 'run', time: '2026-01-01T00:00:00Z', clusterName: 'prod', run, services: [], status }),
+    [
+      '2026-01-01T00:00:00Z  report run succeeded  (cluster prod, run r2, spec abc, 5 ms)',
+      '    status Synced, Degraded, Idle - 1 of 2 object(s) need attention; first: service worker: task failed',
+      '    0 created, 0 updated, 0 deleted, 2 unchanged, 0 failed, 0 blocked',
+    ].join('\n'),
+    'a run report: the overall status, then the run',
+  );
+  t.equal(
+    formatEvent('report', { reason: 'health changed: Degraded', cause: 'health', time: '2026-01-01T00:00:02Z', clusterName: 'prod', run, services: [], status }),
+    [
+      '2026-01-01T00:00:02Z  report health changed: Degraded  (cluster prod, spec abc)',
+      '    status Synced, Degraded, Idle - 1 of 2 object(s) need attention; first: service worker: task failed',
+      '    ! service/worker               Synced, Degraded: 0/1 task(s) running; task failed: task: non-zero exit (1)',
+    ].join('\n'),
+    'a health report: the status and what needs attention, not the run again',
+  );
   t.match(formatEvent('push', { reason: 'agent rejected the config', time: 't', agentId: 'a1', errors: ['services[0].image: bad'] }), /agent rejected the config  \(agent a1\)\n    ! services\[0\]\.image: bad/);
 });
 

@@ -1,3 +1,16 @@
+import type { ReportedStatus } from '../protocol/methods.ts';
+
+/** The overall status, then every object that is not Synced and Healthy (Suspended is by choice). */
+function statusLines(status: ReportedStatus): string[] {
+  const o = status.overall;
+  const lines = [`    status ${o.sync}, ${o.health}, ${o.operation}${o.message ? ` - ${o.message}` : ''}`];
+  for (const x of status.objects) {
+    if (x.sync === 'Synced' && (x.health === 'Healthy' || x.health === 'Suspended')) continue;
+    lines.push(`    ! ${`${x.kind}/${x.name}`.padEnd(28)} ${x.sync}, ${x.health}${x.message ? `: ${x.message}` : ''}`);
+  }
+  return lines;
+}
+
 /** One control-plane event (from /v1/events) as lines for a person. Pure. */
 export function formatEvent(type: string, data: Record<string, unknown>): string {
   const time = typeof data.time === 'string' ? data.time.replace(/\.\d+Z$/, 'Z') : '';
@@ -11,7 +24,15 @@ export function formatEvent(type: string, data: Record<string, unknown>): string
   } else if (type === 'report') {
     const run = (data.run ?? {}) as { runId?: string; specHash?: string; durationMs?: number; summary?: Record<string, number> };
     const s = run.summary ?? {};
+    const status = data.status as ReportedStatus | undefined;
+    if (data.cause === 'health') {
+      // Between runs: only the status changed; the run lines would repeat the last report.
+      lines[0] += `  (cluster ${String(data.clusterName ?? '?')}, spec ${run.specHash ?? '?'})`;
+      if (status) lines.push(...statusLines(status));
+      return lines.join('\n');
+    }
     lines[0] += `  (cluster ${String(data.clusterName ?? '?')}, run ${run.runId ?? '?'}, spec ${run.specHash ?? '?'}, ${run.durationMs ?? '?'} ms)`;
+    if (status) lines.push(...statusLines(status).slice(0, 1));
     lines.push(`    ${s.creates ?? 0} created, ${s.updates ?? 0} updated, ${s.deletes ?? 0} deleted, ${s.unchanged ?? 0} unchanged, ${s.failed ?? 0} failed, ${s.blocked ?? 0} blocked`);
     const services = (data.services ?? []) as { name: string; health: string; action: string; reason: string; error?: string; tasks?: { running: number; desired: number | null } }[];
     for (const svc of services) {

@@ -86,8 +86,17 @@ export class AgentHub {
     });
     peer.handle('getClusterConfig', () => ({ spec: store.document, specHash: store.current.hash }));
     peer.handle('reportStatus', (report) => {
-      log.info({ runId: report.run.runId, status: report.run.status, summary: report.run.summary }, 'agent report');
-      events.publish('report', { reason: `run ${report.run.status}`, agentId: id, clusterName: session?.clusterName ?? '', run: report.run, services: report.services });
+      const { overall } = report.status;
+      log.info({ reason: report.reason, runId: report.run.runId, status: report.run.status, summary: report.run.summary, overall: `${overall.sync}/${overall.health}/${overall.operation}` }, 'agent report');
+      events.publish('report', {
+        reason: report.reason === 'run' ? `run ${report.run.status}` : `health changed: ${overall.health}`,
+        cause: report.reason,
+        agentId: id,
+        clusterName: session?.clusterName ?? '',
+        run: report.run,
+        services: report.services,
+        status: report.status,
+      });
       return { received: true as const };
     });
     peer.handle('getCertificateForDomain', (req) => {
