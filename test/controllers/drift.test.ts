@@ -23,10 +23,12 @@ t.test('only changes to owned objects wake the chain, collapsed into one trigger
   drift.onEvent(ev('network', 'connect', 'gw'));
   drift.onEvent(ev('network', 'disconnect', 'gw'));
   drift.onEvent(ev('container', 'die', 'web'));
+  drift.onEvent({ ...ev('network', 'create', 'gw'), scope: 'local' });
+  drift.onEvent({ ...ev('network', 'destroy', 'gw'), scope: 'local' });
   await new Promise((r) => setTimeout(r, 80));
-  t.same(triggers, [], 'foreign objects, task attach/detach and containers are ignored');
+  t.same(triggers, [], 'foreign objects, task attach/detach, a node instantiating the overlay for a task, and containers are ignored');
 
-  drift.onEvent(ev('service', 'remove', 'web'));
+  drift.onEvent({ ...ev('service', 'remove', 'web'), scope: 'swarm' });
   drift.onEvent(ev('network', 'destroy', 'gw'));
   await new Promise((r) => setTimeout(r, 80));
   t.equal(triggers.length, 1, 'one trigger for a burst');

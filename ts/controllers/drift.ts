@@ -72,6 +72,10 @@ export class DriftController implements Controller {
     const kind = KIND_OF[e.Type];
     const name = e.Actor.Attributes?.name;
     if (!kind || !name || !CHANGE_ACTIONS.has(e.Action)) return;
+    // A node instantiates an overlay network (local create/destroy) whenever a task on it starts
+    // or stops: a crash-looping service would wake the chain on every restart. The swarm objects
+    // coreflow owns change only in swarm-scoped events.
+    if (e.scope === 'local') return;
     if (!this.opts.owned().has(`${kind}/${name}`)) return;
     this.seen++;
     const outOfBand = !this.opts.busy();
