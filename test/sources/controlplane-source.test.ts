@@ -10,11 +10,16 @@ import { WebSocketServer } from 'ws';
 import { pino } from 'pino';
 import { Writable } from 'node:stream';
 import { MAX_FRAME_BYTES, PROTOCOL_VERSION } from '../../ts/protocol/envelope.ts';
-import { methods } from '../../ts/protocol/methods.ts';
+import { methods, type StatusReport } from '../../ts/protocol/methods.ts';
 import { Peer } from '../../ts/protocol/peer.ts';
 import { ControlPlaneSource, agentUrl } from '../../ts/sources/controlplane-source.ts';
 import { DesiredState } from '../../ts/sources/desired-state.ts';
-import { testDoc, waitFor } from '../helpers/swarm.ts';
+import { cleanupCluster, connect, TEST_IMAGE, testDoc, waitFor } from '../helpers/swarm.ts';
+import { Agent } from '../../ts/agent.ts';
+import { loadConfig } from '../../ts/config/config.ts';
+import { silentLogger } from '../../ts/observe/logger.ts';
+import { buildStatus, type AgentStatus, type HealthInfo } from '../../ts/observe/status.ts';
+import type { RunResult } from '../../ts/reconcile/types.ts';
 import { CoreflowError } from '../../ts/errors.ts';
 
 /** A logger whose lines the test can read. */
@@ -37,6 +42,7 @@ async function server(t: { teardown: (fn: () => void) => void }, token: string, 
   const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', maxPayload: MAX_FRAME_BYTES });
   await once(wss, 'listening');
   const peers: Peer<typeof methods>[] = [];
+  const reports: { at: number; report: StatusReport }[] = [];
   wss.on('connection', (ws) => {
     const peer = new Peer(ws, { methods, log: pino({ level: 'silent' }) });
     peer.handle('getIdentityByToken', (req) => {
@@ -44,14 +50,17 @@ async function server(t: { teardown: (fn: () => void) => void }, token: string, 
       return { protocolVersion: PROTOCOL_VERSION, identity: { clusterName: (doc().cluster as { name: string }).name, role: 'cluster' as const, expiresAt: null } };
     });
     peer.handle('getClusterConfig', () => ({ spec: doc() }));
-    peer.handle('reportStatus', () => ({ received: true as const }));
+    peer.handle('reportStatus', (report) => {
+      reports.push({ at: Date.now(), report });
+      return { received: true as const };
+    });
     peers.push(peer);
   });
   t.teardown(() => {
     for (const c of wss.clients) c.terminate();
     wss.close();
   });
-  return { wss, peers, url: `ws://127.0.0.1:${(wss.address() as AddressInfo).port}` };
+  return { wss, peers, reports, url: `ws://127.0.0.1:${(wss.address() as AddressInfo).port}` };
 }
 
 t.test('agentUrl maps http(s) and adds the default path', async (t) => {
@@ -192,4 +201,100 @@ t.test('routing certificates come from getCertificateForDomain', async (t) => {
   await source.start();
   t.same(await source.getCertificateForDomain('known.example.com'), { publicKey: 'CERT', privateKey: 'KEY' });
   t.equal(await source.getCertificateForDomain('other.example.com'), undefined, 'none for this domain');
+});
+
+t.test('health reports between runs: none before the first run, coalesced, none when nothing changed', async (t) => {
+  const doc = testDoc('cf4coal');
+  const srv = await server(t, 'secret-token-1234', () => doc);
+  const result: RunResult = {
+    runId: 'r1', trigger: 'start', dryRun: false, startedAt: new Date().toISOString(), finishedAt: new Date().toISOString(), durationMs: 1, status: 'succeeded', specHash: 'h',
+    steps: [{ kind: 'services', status: 'succeeded', durationMs: 1, actions: [{ kind: 'service', name: 'web', type: 'create', reason: 'not present', status: 'succeeded', durationMs: 1 }] }],
+    summary: { creates: 1, updates: 0, deletes: 0, unchanged: 0, failed: 0, blocked: 0 },
+  };
+  let health: HealthInfo = { health: 'Progressing', message: '0/1 task(s) running' };
+  const status = () => buildStatus({ result, health: new Map([['web', health]]), busy: false, waiting: new Set() });
+  const source = new ControlPlaneSource({
+    url: srv.url, token: 'secret-token-1234', stateDir: await mkdtemp(join(tmpdir(), 'coreflow-src-')), desired: new DesiredState(), log: pino({ level: 'silent' }),
+    reconnectMaxMs: 500, pingIntervalMs: 60_000, authRetryMs: 1000, status, healthReportIntervalMs: 400,
+  });
+  t.teardown(() => source.stop());
+  await source.start();
+  source.statusChanged();
+  await new Promise((r) => setTimeout(r, 500));
+  t.equal(srv.reports.length, 0, 'nothing before the first run');
+  await source.report(result);
+  await waitFor('the run report', async () => srv.reports.length === 1);
+  t.match(srv.reports[0]!.report, { reason: 'run', status: { objects: [{ name: 'web', health: 'Progressing' }] } });
+  source.statusChanged();
+  await new Promise((r) => setTimeout(r, 600));
+  t.equal(srv.reports.length, 1, 'an unchanged status is not reported again');
+  const started = Date.now();
+  for (let i = 1; i <= 20; i++) {
+    health = { health: i % 2 ? 'Degraded' : 'Progressing', message: `change ${i}` };
+    source.statusChanged();
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  await new Promise((r) => setTimeout(r, 1000));
+  const healthReports = srv.reports.filter((r) => r.report.reason === 'health');
+  t.ok(healthReports.length >= 1 && healthReports.length <= Math.ceil((Date.now() - started) / 400) + 1, `20 changes in ${Date.now() - started} ms: ${healthReports.length} report(s)`);
+  t.match(healthReports.at(-1)!.report.status.objects[0], { name: 'web', health: 'Progressing', message: 'change 20' }, 'the newest status wins');
+});
+
+t.test('a real agent reports the three-axis status of /v1/status, also when a service turns Degraded between runs', async (t) => {
+  const { docker } = await connect();
+  const doc = testDoc('cf4rep');
+  const cluster = doc.cluster.name;
+  const failing = `${cluster}-fail`;
+  const secretValue = `hunter2-${cluster}-value`;
+  doc.services = [{ name: failing, image: TEST_IMAGE, command: ['sh', '-c', 'exit 1'], resources: { memoryLimitMB: 32 } }];
+  (doc as Record<string, unknown>).secretBundles = [{ id: `${cluster}-bundle`, values: { DB_PASSWORD: secretValue } }];
+  const srv = await server(t, 'secret-token-1234', () => doc);
+  const dir = await mkdtemp(join(tmpdir(), 'coreflow-rep-'));
+  const config = await loadConfig({
+    cloudlyUrl: srv.url,
+    jumpcode: 'secret-token-1234',
+    stateDir: join(dir, 'state'),
+    host: '127.0.0.1',
+    port: '0',
+    taskHealthIntervalMs: '500',
+    resyncCron: '0 0 0 1 1 *',
+    reconnectMaxMs: '500',
+  });
+  const agent = new Agent(config, silentLogger());
+  t.teardown(async () => {
+    await agent.stop();
+    await cleanupCluster(docker, cluster);
+  });
+  await agent.start();
+  const base = `http://127.0.0.1:${agent.server.port}`;
+
+  const run = await waitFor('the report of the first run', async () => srv.reports.find((r) => r.report.reason === 'run'), 60_000);
+  t.ok(run.report.services.some((s) => s.name === failing && s.action === 'create'), 'the run report still lists what the run did');
+  t.match(run.report.status.objects.find((o) => o.name === failing), { kind: 'service', sync: 'Synced' }, 'and the status of that moment');
+
+  const degraded = await waitFor(
+    'a report with the service Degraded',
+    async () => srv.reports.find((r) => r.report.status.objects.some((o) => o.name === failing && o.health === 'Degraded')),
+    60_000,
+  );
+  t.equal(degraded.report.reason, 'health', 'sent between runs, when task health saw the failing tasks');
+  t.match(degraded.report.status.objects.find((o) => o.name === failing), { kind: 'service', sync: 'Synced', health: 'Degraded', operation: 'Idle', message: /non-zero exit/ });
+  t.match(degraded.report.status.overall, { sync: 'Synced', health: 'Degraded', message: new RegExp(`service ${failing}`) });
+
+  const local = (await (await fetch(`${base}/v1/status`)).json()) as AgentStatus;
+  const axes = (objects: AgentStatus['objects']) => objects.map((o) => [o.kind, o.name, o.sync, o.health]);
+  t.same(axes(degraded.report.status.objects), axes(local.objects), '/v1/status and the control plane agree');
+  t.match(local.overall, { sync: degraded.report.status.overall.sync, health: degraded.report.status.overall.health });
+
+  t.match(await (await fetch(`${base}/metrics`)).text(), /^coreflow_controlplane_connected 1$/m, 'connected gauge set');
+  // The crash loop keeps changing task counts: reports stay spaced, not one per change.
+  await new Promise((r) => setTimeout(r, 6000));
+  const health = srv.reports.filter((r) => r.report.reason === 'health');
+  for (let i = 1; i < health.length; i++) t.ok(health[i]!.at - health[i - 1]!.at >= 4000, `health reports coalesced (${health[i]!.at - health[i - 1]!.at} ms apart)`);
+  t.notOk(JSON.stringify(srv.reports).includes(secretValue), 'reports never carry secret values');
+
+  for (const c of srv.wss.clients) c.terminate();
+  srv.wss.close();
+  await waitFor('the gauge to drop', async () => /^coreflow_controlplane_connected 0$/m.test(await (await fetch(`${base}/metrics`)).text()), 10_000);
+  t.pass('disconnected: gauge 0');
 });
