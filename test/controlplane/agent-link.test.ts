@@ -89,6 +89,8 @@ t.test('PATCH a service: it runs in the swarm, the report shows on /v1/events, t
   );
   t.match(report.data, { reason: 'run succeeded', clusterName: cluster, run: { status: 'succeeded' } });
   t.match((report.data.services as { name: string }[]).find((s) => s.name === web), { health: 'ok', tasks: { desired: 1 } }, 'per-service health and task counts');
+  t.match(report.data, { cause: 'run', status: { overall: { sync: 'Synced' } } }, 'the three-axis status of /v1/status');
+  t.match((report.data.status as { objects: { name: string }[] }).objects.find((o) => o.name === web), { kind: 'service', sync: 'Synced', operation: /Idle|Syncing/ });
   t.ok(follower.events.some((e) => e.type === 'state' && e.data.reason === `service ${web} updated`), 'the change itself is an event');
   t.ok(follower.events.some((e) => e.type === 'push' && e.data.accepted === true), 'the agent accepted the push');
   const onDisk = parseYaml(await readFile(specPath, 'utf8')) as { services: { name: string; environment: Record<string, string> }[] };
