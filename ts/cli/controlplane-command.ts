@@ -5,6 +5,7 @@ import { CoreflowError } from '../errors.ts';
 import type { Logger } from '../observe/logger.ts';
 import { parseAddr } from './addr.ts';
 import type { CliFlags } from './flags.ts';
+import { runUntilSignal } from './run-until-signal.ts';
 
 /**
  * `coreflow controlplane --spec FILE --addr HOST:PORT --token-file FILE`: runs until SIGTERM or
@@ -18,22 +19,5 @@ export async function controlplaneCommand(flags: CliFlags, log: Logger): Promise
   const { host, port } = parseAddr(typeof flags.extra.addr === 'string' ? flags.extra.addr : '127.0.0.1:4400');
   const token = await readTokenFile(tokenFile);
   const cp = new ControlPlane({ specPath: config.spec, host, port, token, log, pingIntervalMs: config.pingIntervalMs });
-  let stopping: Promise<void> | undefined;
-  const done = new Promise<number>((resolveExit) => {
-    const stop = (signal: string) => {
-      if (stopping) return;
-      log.info({ signal }, 'stopping');
-      stopping = cp.stop().then(
-        () => resolveExit(0),
-        (err: unknown) => {
-          log.error({ err: String(err) }, 'stop failed');
-          resolveExit(1);
-        },
-      );
-    };
-    process.on('SIGTERM', () => stop('SIGTERM'));
-    process.on('SIGINT', () => stop('SIGINT'));
-  });
-  await cp.start();
-  return done;
+  return runUntilSignal(cp, log);
 }
