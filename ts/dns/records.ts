@@ -1,15 +1,22 @@
 import type { DnsRecordType } from '../spec/dns-schema.ts';
 
-/** A record coreflow wants to exist, fully defaulted. */
-export interface DesiredRecord {
-  type: DnsRecordType;
-  /** Fully qualified, lower case, no trailing dot. */
+/** The fields of a DNS record as the provider stores it. */
+export interface RecordFields {
+  type: string;
   name: string;
   content: string;
   ttl: number;
-  /** Set for A, AAAA and CNAME only. */
   proxied?: boolean;
   priority?: number;
+}
+
+/** A record coreflow wants to exist, fully defaulted. */
+export interface DesiredRecord extends RecordFields {
+  type: DnsRecordType;
+  /** Fully qualified, lower case, no trailing dot. */
+  name: string;
+  /** Set for A, AAAA and CNAME only. */
+  proxied?: boolean;
   /** The zone (name) the record belongs in: the longest listed zone the name ends with. */
   zone: string;
   /** Where it comes from, for messages: `domain` or `dns.dns_records[2]`. */
@@ -17,27 +24,15 @@ export interface DesiredRecord {
 }
 
 /** The record body written on create and update (the provider API and the plan's payload). */
-export interface RecordBody {
-  type: string;
-  name: string;
-  content: string;
-  ttl: number;
-  proxied?: boolean;
-  priority?: number;
+export interface RecordBody extends RecordFields {
   comment: string;
 }
 
 /** A record as listed from the provider. */
-export interface LiveRecord {
+export interface LiveRecord extends RecordFields {
   id: string;
   zone: string;
   zoneId: string;
-  type: string;
-  name: string;
-  content: string;
-  ttl: number;
-  proxied?: boolean;
-  priority?: number;
   comment?: string | null;
 }
 
