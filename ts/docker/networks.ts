@@ -1,5 +1,5 @@
 import type Docker from 'dockerode';
-import type { Action, Step } from '../reconcile/types.ts';
+import type { Action, RunContext, Step } from '../reconcile/types.ts';
 import { hashOf } from '../spec/hash.ts';
 import type { ClusterSpec } from '../spec/types.ts';
 import { isOwned, LABEL_HASH, ownershipLabels } from './labels.ts';
@@ -34,6 +34,11 @@ export function desiredNetworks(spec: ClusterSpec): DesiredNetwork[] {
       },
     };
   });
+}
+
+/** The run's network list: listed once per run by whichever step asks first (RunCache). */
+export function cachedNetworks(docker: Docker, ctx: Pick<RunContext, 'cache'>): Promise<LiveNetwork[]> {
+  return ctx.cache.get('networks', () => listNetworks(docker));
 }
 
 export async function listNetworks(docker: Docker): Promise<LiveNetwork[]> {
@@ -78,7 +83,7 @@ export function networksStep(docker: Docker): Step<LiveNetwork[]> {
   return {
     kind: 'networks',
     dependsOn: [],
-    observe: () => listNetworks(docker),
+    observe: (ctx) => cachedNetworks(docker, ctx),
     plan: (spec, live) => planNetworks(spec, live),
     async apply(action) {
       const d = action.payload as DesiredNetwork;
@@ -91,7 +96,7 @@ export function networkPruneStep(docker: Docker, dependsOn: string[]): Step<Live
   return {
     kind: 'network-prune',
     dependsOn,
-    observe: () => listNetworks(docker),
+    observe: (ctx) => cachedNetworks(docker, ctx),
     plan: (spec, live) => planNetworkPrune(spec, live),
     async apply(action) {
       const n = action.payload as LiveNetwork;

@@ -3,7 +3,7 @@ import { isCoreflowError } from '../errors.ts';
 import type { Action, Step } from '../reconcile/types.ts';
 import type { ClusterSpec } from '../spec/types.ts';
 import { LABEL_CLUSTER } from './labels.ts';
-import { listNetworks } from './networks.ts';
+import { cachedNetworks, listNetworks, type LiveNetwork } from './networks.ts';
 import { verifyImageAccess } from './registry-auth.ts';
 import { resolveSecretIds } from './secrets.ts';
 import { dockerRequest } from './request.ts';
@@ -31,8 +31,8 @@ function toLive(raw: RawService, networkNames: Map<string, string>): LiveService
 }
 
 /** All services (one list call, whatever their number) with network IDs mapped to names. */
-export async function listLiveServices(docker: Docker): Promise<LiveService[]> {
-  const [raw, nets] = await Promise.all([dockerRequest<RawService[]>(docker, { method: 'GET', path: '/services' }), listNetworks(docker)]);
+export async function listLiveServices(docker: Docker, networks: () => Promise<LiveNetwork[]> = () => listNetworks(docker)): Promise<LiveService[]> {
+  const [raw, nets] = await Promise.all([dockerRequest<RawService[]>(docker, { method: 'GET', path: '/services' }), networks()]);
   const names = new Map(nets.map((n) => [n.id, n.name]));
   return raw.map((r) => toLive(r, names));
 }
@@ -109,7 +109,7 @@ export function servicesStep(docker: Docker, opts: ServiceStepOptions): Step<Liv
     kind: opts.kind,
     dependsOn: opts.dependsOn,
     objectFailuresBlockDependents: opts.role === 'base',
-    observe: () => listLiveServices(docker),
+    observe: (ctx) => ctx.cache.get('services', () => listLiveServices(docker, () => cachedNetworks(docker, ctx))),
     plan: (spec, live, ctx) =>
       planServices(opts.desired(spec), live, {
         cluster: spec.cluster.name,

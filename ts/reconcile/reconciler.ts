@@ -3,6 +3,7 @@ import { errorText } from '../errors.ts';
 import type { Logger } from '../observe/logger.ts';
 import type { LoadedSpec } from '../spec/parse.ts';
 import { orderSteps } from './order.ts';
+import { RunCache } from './run-cache.ts';
 import { notify, runChain } from './run-chain.ts';
 import { summarize } from './summarize.ts';
 import type { RunObserver, RunResult, Step } from './types.ts';
@@ -103,6 +104,7 @@ export class Reconciler {
     let steps;
     try {
       steps = await runChain(this.steps, {
+        cache: new RunCache(),
         runId,
         spec: loaded.spec,
         dryRun: this.opts.dryRun ?? false,

@@ -72,6 +72,9 @@ async function runStep(step: Step, ctx: RunContext): Promise<StepResult> {
         const again = isTerminalError(err) && !firstReport(ctx, `${action.kind}/${action.name}`, errorText(err));
         log[again ? 'debug' : 'error']({ action: action.type, name: action.name, err: errorText(err) }, `${action.type} ${action.kind} ${action.name} failed`);
         results.push({ ...base, status: 'failed', error: errorText(err), ...(isTerminalError(err) ? { terminal: true } : {}), durationMs: Date.now() - t0 });
+      } finally {
+        // Whatever the write did (or half did), later steps must list again.
+        ctx.cache.clear();
       }
       notify(ctx, 'actionApplied', ctx.runId, step.kind, results[results.length - 1]!);
     }

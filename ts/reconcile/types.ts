@@ -1,4 +1,5 @@
 import type { Logger } from '../observe/logger.ts';
+import type { RunCache } from './run-cache.ts';
 import type { ClusterSpec } from '../spec/types.ts';
 
 export type ActionType = 'create' | 'update' | 'delete' | 'skip';
@@ -76,6 +77,8 @@ export interface RunContext {
   log: Logger;
   /** Set when the run must stop between actions (SIGTERM, timeout). */
   signal: AbortSignal;
+  /** Lists shared by the steps of this run; cleared after every write. */
+  cache: RunCache;
   /** Optional observer of the run's lifecycle (events, metrics); the chain works without it. */
   observer?: RunObserver;
   /**
