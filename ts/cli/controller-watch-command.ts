@@ -4,7 +4,7 @@ import { readEnv } from '../config/config.ts';
 import { readTokenFile } from '../controlplane/token.ts';
 import { CoreflowError, errorText } from '../errors.ts';
 import type { Logger } from '../observe/logger.ts';
-import { backoffDelay } from '../sources/backoff.ts';
+import { backoffDelay } from '../backoff.ts';
 import type { CliFlags } from './flags.ts';
 import { formatEvent } from './format-event.ts';
 

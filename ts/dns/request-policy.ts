@@ -1,4 +1,5 @@
 import { setTimeout as delay } from 'node:timers/promises';
+import { exponentialMs } from '../backoff.ts';
 
 /**
  * Spaces requests at least `minIntervalMs` apart (one shared clock for every caller), so a big
@@ -37,7 +38,7 @@ export interface RetryPolicy {
  */
 export function decideRetry(policy: RetryPolicy, attempt: number, status: number | undefined, retryAfter: string | null | undefined): RetryDecision {
   if (attempt >= policy.maxAttempts) return { retry: false };
-  const backoff = Math.min(policy.baseBackoffMs * 2 ** (attempt - 1), 8000);
+  const backoff = exponentialMs(attempt - 1, policy.baseBackoffMs, 8000);
   if (status === 429) {
     const seconds = retryAfter ? Number(retryAfter) : NaN;
     const waitMs = Number.isFinite(seconds) && seconds >= 0 ? seconds * 1000 : backoff;

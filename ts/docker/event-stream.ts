@@ -1,4 +1,5 @@
 import type Docker from 'dockerode';
+import { exponentialMs } from '../backoff.ts';
 import { errorText } from '../errors.ts';
 import type { Logger } from '../observe/logger.ts';
 
@@ -36,16 +37,15 @@ export function watchDockerEvents(
   let stopped = false;
   let stream: NodeJS.ReadableStream | undefined;
   let timer: NodeJS.Timeout | undefined;
-  let backoff = opts.backoffMs ?? 500;
-  const max = opts.maxBackoffMs ?? 30_000;
+  let failures = 0;
   let opened = 0;
 
   const retry = (why: string) => {
     if (stopped) return;
     stream = undefined;
-    opts.log.warn({ why, retryInMs: backoff }, 'Docker event stream closed; reopening');
-    timer = setTimeout(open, backoff);
-    backoff = Math.min(backoff * 2, max);
+    const delay = exponentialMs(failures++, opts.backoffMs ?? 500, opts.maxBackoffMs ?? 30_000);
+    opts.log.warn({ why, retryInMs: delay }, 'Docker event stream closed; reopening');
+    timer = setTimeout(open, delay);
   };
 
   const open = () => {
@@ -58,7 +58,7 @@ export function watchDockerEvents(
       if (err || !s) return retry(errorText(err ?? 'no stream'));
       stream = s;
       if (opened++ > 0) onReconnect?.();
-      const healthy = setTimeout(() => (backoff = opts.backoffMs ?? 500), 5000);
+      const healthy = setTimeout(() => (failures = 0), 5000);
       let buffer = '';
       s.on('data', (chunk: Buffer) => {
         buffer += chunk.toString('utf8');

@@ -1,3 +1,4 @@
+import { exponentialMs } from '../backoff.ts';
 import type { Logger } from '../observe/logger.ts';
 import type { RunResult } from './types.ts';
 
@@ -11,14 +12,9 @@ export interface RetryOptions {
   log: Logger;
 }
 
-/** The delay before retry number `attempt` (1-based): base * 2^(attempt-1), capped. */
-export function backoffMs(attempt: number, baseMs: number, maxMs: number): number {
-  return Math.min(maxMs, baseMs * 2 ** Math.max(0, attempt - 1));
-}
-
 /**
  * Retries transient failures with exponential backoff (capped), per object: an object that
- * failed n runs in a row is due again after backoffMs(n); the chain is woken when the earliest
+ * failed n runs in a row is due again after base * 2^(n-1), capped; the chain is woken when the earliest
  * object is due. Success resets an object. Terminal failures (bad input: `terminal` results,
  * invalid records, guards) are not retried: they wait for the desired state to change. A step
  * that failed before planning (Docker unreachable) counts as one object `step/<kind>`.
@@ -45,7 +41,7 @@ export class RetryScheduler {
       for (const key of keys) {
         failing.add(key);
         const attempts = (this.failures.get(key)?.attempts ?? 0) + 1;
-        this.failures.set(key, { attempts, dueAt: now + backoffMs(attempts, this.opts.baseMs, this.opts.maxMs) });
+        this.failures.set(key, { attempts, dueAt: now + exponentialMs(attempts - 1, this.opts.baseMs, this.opts.maxMs) });
       }
     }
     for (const key of this.failures.keys()) if (!failing.has(key)) this.failures.delete(key);

@@ -10,7 +10,7 @@ import { methods, type Identity, type ResponseOf, type StatusReport } from '../p
 import { Peer, remoteCode } from '../protocol/peer.ts';
 import type { RunResult } from '../reconcile/types.ts';
 import { specErrors, validateSpec } from '../spec/parse.ts';
-import { authRetryDelay, backoffDelay } from './backoff.ts';
+import { authRetryDelay, backoffDelay } from '../backoff.ts';
 import type { DesiredState } from './desired-state.ts';
 import { SavedConfig } from './saved-config.ts';
 import { statusReport } from './status-report.ts';
