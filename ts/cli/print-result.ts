@@ -4,7 +4,7 @@ const SYMBOL: Record<ActionResult['type'], string> = { create: '+', update: '~',
 
 function line(a: ActionResult): string {
   const diff = a.diff && a.diff.length > 0 ? `: ${a.diff.join(', ')}` : '';
-  const status = a.status === 'failed' || a.status === 'blocked' ? `  [${a.status}: ${a.error}]` : a.status === 'succeeded' || a.status === 'planned' ? '' : '';
+  const status = a.status === 'failed' || a.status === 'blocked' ? `  [${a.status}: ${a.error}]` : '';
   return `  ${SYMBOL[a.type]} ${a.name.padEnd(28)} ${a.reason}${diff}${status}`;
 }
 
@@ -21,14 +21,15 @@ export function formatResult(result: RunResult, opts: { verbose?: boolean } = {}
     for (const a of shown) out.push(line(a));
   }
   const s = result.summary;
-  const verb = result.dryRun ? 'Plan' : 'Applied';
+  const [verb, created, updated, deleted] = result.dryRun
+    ? ['Plan', 'to create', 'to update', 'to delete']
+    : ['Applied', 'created', 'updated', 'deleted'];
   out.push('');
   out.push(
-    `${verb}: ${s.creates} to create, ${s.updates} to update, ${s.deletes} to delete, ${s.unchanged} unchanged` +
+    `${verb}: ${s.creates} ${created}, ${s.updates} ${updated}, ${s.deletes} ${deleted}, ${s.unchanged} unchanged` +
       (s.failed ? `, ${s.failed} failed` : '') +
       (s.blocked ? `, ${s.blocked} blocked` : '') +
       ` (run ${result.runId}, ${result.durationMs} ms).`,
   );
-  if (!result.dryRun) out[out.length - 1] = out[out.length - 1]!.replace(/ to (create|update|delete)/g, (_m, w: string) => ` ${w === 'create' ? 'created' : w === 'update' ? 'updated' : 'deleted'}`);
   return out.join('\n');
 }
