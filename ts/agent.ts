@@ -15,7 +15,6 @@ import { InternalServer } from './server/internal-server.ts';
 import { DesiredState } from './sources/desired-state.ts';
 import { FileSource } from './sources/file-source.ts';
 import { controlPlaneSource } from './sources/controlplane-source.ts';
-import { serviceTaskCounts } from './docker/task-counts.ts';
 
 /** Anything with a lifecycle that the agent starts and stops in order. */
 export interface Lifecycle {
@@ -112,9 +111,8 @@ export class Agent {
     await this.startPart({ name: 'reconciler', start: async () => undefined, stop: () => reconciler.stop() });
     // Control-plane mode (CLOUDLY_URL set): config fetched and pushed, a report after every run,
     // and routing's certificates from getCertificateForDomain. Standalone mode: the spec file.
-    const docker = this.docker.docker;
     const cp = config.cloudlyUrl
-      ? controlPlaneSource(config, this.desired, log.child({ component: 'controlplane-source' }), { taskCounts: (c) => serviceTaskCounts(docker, c), status: () => this.observe.status() })
+      ? controlPlaneSource(config, this.desired, log.child({ component: 'controlplane-source' }), { taskCounts: () => this.observe.taskCounts(), status: () => this.observe.status() })
       : undefined;
     if (cp) this.certificateProvider ??= cp;
     const routing = new RoutingController({
@@ -134,7 +132,7 @@ export class Agent {
     // After every run (services may have changed); Docker events and a resync timer do the rest.
     this.onResult(() => routing.trigger('reconcile run finished'));
     if (cp) {
-      this.onResult((r) => void cp.report(r));
+      this.onResult((r) => cp.report(r));
       // The same status as /v1/status: also when a service's health changes between runs.
       this.observe.onStatus(() => cp.statusChanged());
       m.sampleOnScrape(() => m.controlplaneConnected.set(cp.connected ? 1 : 0));

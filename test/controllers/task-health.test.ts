@@ -1,5 +1,5 @@
 import t from 'tap';
-import { serviceHealth, type RawTask } from '../../ts/controllers/task-health.ts';
+import { serviceHealth, taskCount, type RawTask } from '../../ts/controllers/task-health.ts';
 
 const now = Date.parse('2026-01-01T12:00:00Z');
 const ago = (s: number) => new Date(now - s * 1000).toISOString();
@@ -31,4 +31,11 @@ t.test('health of a service from its tasks and update status', async (t) => {
   t.match(serviceHealth(svc(1, { State: 'rollback_completed', Message: 'rollback completed' }), [task('running', 'running', 1)], now), { health: 'Degraded', message: /rolled back/ });
   t.match(serviceHealth(svc(1, { State: 'updating' }), [task('running', 'running', 1)], now), { health: 'Progressing' });
   t.match(serviceHealth(svc(0), [], now), { health: 'Healthy' }, 'scaled to zero is healthy');
+});
+
+t.test('task counts: running tasks that are wanted running, against the replicas (null for global)', async (t) => {
+  const tasks = [task('running', 'running', 5), task('running', 'shutdown', 5), task('starting', 'running', 1), task('failed', 'shutdown', 3)];
+  t.same(taskCount(svc(3), tasks), { running: 1, desired: 3 });
+  const global = { ID: 's1', Spec: { Name: 'agent', Mode: { Global: {} } } };
+  t.same(taskCount(global, tasks), { running: 1, desired: null });
 });

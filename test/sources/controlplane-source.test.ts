@@ -222,7 +222,7 @@ t.test('health reports between runs: none before the first run, coalesced, none 
   source.statusChanged();
   await new Promise((r) => setTimeout(r, 500));
   t.equal(srv.reports.length, 0, 'nothing before the first run');
-  await source.report(result);
+  source.report(result);
   await waitFor('the run report', async () => srv.reports.length === 1);
   t.match(srv.reports[0]!.report, { reason: 'run', status: { objects: [{ name: 'web', health: 'Progressing' }] } });
   source.statusChanged();

@@ -19,6 +19,22 @@ export interface RawTask {
   Status: { State: string; Err?: string; Message?: string; Timestamp?: string };
 }
 
+/** Task counts of one service, for status reports. */
+export interface TaskCount {
+  /** Tasks in state running. */
+  running: number;
+  /** Replicas asked for; null for global services (one per eligible node). */
+  desired: number | null;
+}
+
+/** Pure. Running tasks of a service and the replicas it asks for. */
+export function taskCount(service: RawService, tasks: readonly RawTask[]): TaskCount {
+  return {
+    running: tasks.filter((t) => t.DesiredState === 'running' && t.Status.State === 'running').length,
+    desired: service.Spec.Mode?.Global !== undefined ? null : (service.Spec.Mode?.Replicated?.Replicas ?? 1),
+  };
+}
+
 /** A failed task older than this no longer makes a service Degraded on its own. */
 export const RECENT_FAILURE_MS = 5 * 60_000;
 const FAILED_STATES = new Set(['failed', 'rejected']);
@@ -76,6 +92,7 @@ export class TaskHealthController implements Controller {
   readonly name = 'task-health';
   readonly intervalMs: number;
   private current = new Map<string, HealthInfo>();
+  private currentCounts = new Map<string, TaskCount>();
   private checked = 0;
 
   constructor(private readonly opts: TaskHealthOptions) {
@@ -84,6 +101,11 @@ export class TaskHealthController implements Controller {
 
   get health(): ReadonlyMap<string, HealthInfo> {
     return this.current;
+  }
+
+  /** Running and desired tasks by service name, as of the last check (the control plane's reports carry them). */
+  get counts(): ReadonlyMap<string, TaskCount> {
+    return this.currentCounts;
   }
 
   /** When the last successful check started (ms since the epoch; 0: never). */
@@ -108,9 +130,12 @@ export class TaskHealthController implements Controller {
       byService.set(t.ServiceID, list);
     }
     const next = new Map<string, HealthInfo>();
+    const counts = new Map<string, TaskCount>();
     for (const s of services) {
-      const h = serviceHealth(s, byService.get(s.ID) ?? []);
+      const own = byService.get(s.ID) ?? [];
+      const h = serviceHealth(s, own);
       next.set(s.Spec.Name, h);
+      counts.set(s.Spec.Name, taskCount(s, own));
       const before = this.current.get(s.Spec.Name);
       if (h.health === 'Degraded' && before?.health !== 'Degraded') {
         this.opts.bus?.emit({ type: 'error', resourceType: this.name, kind: 'service', name: s.Spec.Name, summary: `service ${s.Spec.Name} is degraded: ${h.message ?? ''}` });
@@ -121,6 +146,7 @@ export class TaskHealthController implements Controller {
       return b?.health !== h.health || b.message !== h.message;
     });
     this.current = next;
+    this.currentCounts = counts;
     this.checked = started;
     if (changed) this.opts.onChange?.();
     return services.length;

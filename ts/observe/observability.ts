@@ -4,7 +4,7 @@ import { DriftController, ownedNames } from '../controllers/drift.ts';
 import { EventRetentionController } from '../controllers/event-retention.ts';
 import { GarbageController } from '../controllers/garbage.ts';
 import { ControllerManager } from '../controllers/manager.ts';
-import { TaskHealthController } from '../controllers/task-health.ts';
+import { TaskHealthController, type TaskCount } from '../controllers/task-health.ts';
 import type { DockerConnection } from '../docker/client.ts';
 import { errorText } from '../errors.ts';
 import { RetryScheduler } from '../reconcile/retry.ts';
@@ -162,6 +162,11 @@ export class AgentObservability {
     await this.manager.stop();
     this.stopCalls?.();
     await this.eventLog.flush();
+  }
+
+  /** Running and desired tasks by service, from the task-health controller's last check. */
+  taskCounts(): Record<string, TaskCount> {
+    return Object.fromEntries(this.taskHealth?.counts ?? []);
   }
 
   status(): AgentStatus {

@@ -15,7 +15,7 @@ import type { DesiredState } from './desired-state.ts';
 import { SavedConfig } from './saved-config.ts';
 import { statusReport } from './status-report.ts';
 import { buildStatus, type AgentStatus } from '../observe/status.ts';
-import type { TaskCount } from '../docker/task-counts.ts';
+import type { TaskCount } from '../controllers/task-health.ts';
 import type { CertificateProvider } from '../routing/certificates.ts';
 
 export interface ControlPlaneSourceOptions {
@@ -32,8 +32,8 @@ export interface ControlPlaneSourceOptions {
   authRetryMs: number;
   /** How long start() waits for the control plane's config before falling back to the saved one. */
   firstConfigWaitMs?: number;
-  /** Running tasks per service for reports (optional; a failure only leaves the counts out). */
-  taskCounts?: (cluster: string) => Promise<Record<string, TaskCount>>;
+  /** Running tasks per service for reports, as task health last saw them (optional). */
+  taskCounts?: () => Record<string, TaskCount>;
   /** The agent's three-axis status (/v1/status) for reports; without it, the status the last run alone gives. */
   status?: () => AgentStatus;
   /** Health reports between runs: at most one per this many ms (default 5000). */
@@ -142,13 +142,13 @@ export class ControlPlaneSource implements CertificateProvider {
   }
 
   /** Sends a run's report; kept (only the newest) until a connection is up when there is none. */
-  async report(result: RunResult): Promise<void> {
+  report(result: RunResult): void {
     if (result.dryRun) return;
     this.lastResult = result;
     // This report carries the newest status: a pending health report would only repeat it.
     clearTimeout(this.healthTimer);
     this.healthTimer = undefined;
-    await this.send('run', result);
+    this.send('run', result);
   }
 
   /**
@@ -162,13 +162,12 @@ export class ControlPlaneSource implements CertificateProvider {
     const wait = Math.max(HEALTH_COALESCE_MS, this.lastReportAt + interval - Date.now());
     this.healthTimer = setTimeout(() => {
       this.healthTimer = undefined;
-      if (this.lastResult && !this.stopped) void this.send('health', this.lastResult);
+      if (this.lastResult && !this.stopped) this.send('health', this.lastResult);
     }, wait);
   }
 
-  private async send(reason: StatusReport['reason'], result: RunResult): Promise<void> {
-    const cluster = this.opts.desired.get()?.spec.cluster.name;
-    const counts = cluster && this.opts.taskCounts ? await this.opts.taskCounts(cluster).catch(() => ({})) : {};
+  private send(reason: StatusReport['reason'], result: RunResult): void {
+    const counts = this.opts.taskCounts?.() ?? {};
     const status = this.opts.status?.() ?? buildStatus({ result, health: new Map(), busy: false, waiting: new Set() });
     const key = statusKey(status);
     if (reason === 'health' && key === this.lastStatusKey) return;

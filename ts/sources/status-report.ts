@@ -1,6 +1,6 @@
 import type { ReportedStatus, StatusReport } from '../protocol/methods.ts';
 import type { RunResult } from '../reconcile/types.ts';
-import type { TaskCount } from '../docker/task-counts.ts';
+import type { TaskCount } from '../controllers/task-health.ts';
 import type { AgentStatus } from '../observe/status.ts';
 
 const SERVICE_STEPS = new Set(['base-services', 'services']);
