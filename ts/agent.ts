@@ -6,7 +6,7 @@ import { CoreflowError } from './errors.ts';
 import type { Logger } from './observe/logger.ts';
 import { AgentObservability } from './observe/observability.ts';
 import { Reconciler } from './reconcile/reconciler.ts';
-import { defaultSteps } from './reconcile/steps.ts';
+import { defaultSteps } from './chain-steps.ts';
 import type { RunResult } from './reconcile/types.ts';
 import type { CertificateProvider } from './routing/certificates.ts';
 import { RoutingController } from './routing/routing-controller.ts';

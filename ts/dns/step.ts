@@ -2,7 +2,8 @@ import { CoreflowError } from '../errors.ts';
 import type { Action, RunContext, Step } from '../reconcile/types.ts';
 import type { ClusterSpec } from '../spec/types.ts';
 import { CloudflareDns, type CloudflareApiOptions } from './cloudflare-api.ts';
-import { desiredDnsRecords, routedHostsFromSpec, type RoutedHost } from './desired.ts';
+import { routedHostsFromSpec, type RoutedHost } from '../spec/routed-hosts.ts';
+import { desiredDnsRecords } from './desired.ts';
 import { planDns, type DnsPayload } from './plan.ts';
 import type { LiveRecord } from './records.ts';
 

@@ -1,3 +1,4 @@
+import { notDeployedReason } from '../spec/service-category.ts';
 import type { ClusterSpec, ServiceSpec } from '../spec/types.ts';
 import { encodeRegistryAuth, imageFor, imageReferenceProblem, registryFor, registryProblems } from './registry-auth.ts';
 import { SECRET_FILE, workloadSecret, type PlatformValues } from './secret-content.ts';
@@ -61,11 +62,8 @@ function placeholder(name: string): DockerServiceSpec {
 export function desiredWorkloads(spec: ClusterSpec, platform?: PlatformValues): DesiredService[] {
   const cluster = spec.cluster.name;
   return spec.services.map((s) => {
-    if (s.serviceCategory !== undefined && s.serviceCategory !== 'workload') {
-      return sealService(cluster, 'workload', placeholder(s.name), {
-        excluded: `serviceCategory is "${s.serviceCategory}"; only workload records are deployed`,
-      });
-    }
+    const excluded = notDeployedReason(s);
+    if (excluded) return sealService(cluster, 'workload', placeholder(s.name), { excluded });
     const problems = workloadProblems(spec, s);
     if (problems.length > 0) return sealService(cluster, 'workload', placeholder(s.name), { invalid: problems.join('; ') });
     return desiredWorkload(spec, s, platform);

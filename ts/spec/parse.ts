@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import type { z } from 'zod';
-import { dnsSpecErrors } from '../dns/spec-checks.ts';
 import { CoreflowError, errorText } from '../errors.ts';
+import { dnsSpecErrors } from './dns-checks.ts';
 import { hashOf } from './hash.ts';
 import { clusterSpecSchema } from './schema.ts';
 import type { ClusterSpec } from './types.ts';

@@ -1,14 +1,14 @@
 import type Docker from 'dockerode';
-import { networkPruneStep, networksStep } from '../docker/networks.ts';
-import type { PlatformValues } from '../docker/secret-content.ts';
-import { secretPruneStep } from '../docker/secret-prune.ts';
-import { SeenSecrets, secretsStep } from '../docker/secrets.ts';
-import { desiredBaseServices } from '../docker/service-render.ts';
-import { servicesStep } from '../docker/services.ts';
-import { volumePruneStep } from '../docker/volume-prune.ts';
-import { desiredWorkloads } from '../docker/workload.ts';
-import { dnsStep, type DnsStepOptions } from '../dns/step.ts';
-import type { Step } from './types.ts';
+import { networkPruneStep, networksStep } from './docker/networks.ts';
+import type { PlatformValues } from './docker/secret-content.ts';
+import { secretPruneStep } from './docker/secret-prune.ts';
+import { SeenSecrets, secretsStep } from './docker/secrets.ts';
+import { desiredBaseServices } from './docker/service-render.ts';
+import { servicesStep } from './docker/services.ts';
+import { volumePruneStep } from './docker/volume-prune.ts';
+import { desiredWorkloads } from './docker/workload.ts';
+import { dnsStep, type DnsStepOptions } from './dns/step.ts';
+import type { Step } from './reconcile/types.ts';
 
 /** What steps need beyond Docker: the dns step's token source and API URL, platform-provisioned values. */
 export interface StepOptions {
