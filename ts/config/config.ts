@@ -27,7 +27,7 @@ export const settings = {
   cloudflareToken: { env: 'CLOUDFLARE_API_TOKEN', flag: 'cloudflare-token', default: undefined, doc: 'Cloudflare API token for the dns section (Zone:Read, DNS:Edit); never logged' },
   cloudflareTokenFile: { env: 'CLOUDFLARE_API_TOKEN_FILE', flag: 'cloudflare-token-file', default: undefined, doc: 'File holding the Cloudflare API token (read at every run; used when no token is given directly)' },
   cloudflareApiUrl: { env: 'COREFLOW_CLOUDFLARE_API_URL', flag: 'cloudflare-api-url', default: undefined, doc: 'Cloudflare API base URL (default https://api.cloudflare.com/client/v4)' },
-  // Observability and background controllers (issue 6).
+  // Observability and background controllers.
   taskHealthIntervalMs: { env: 'COREFLOW_TASK_HEALTH_INTERVAL_MS', flag: 'task-health-interval-ms', default: '5000', doc: 'How often the task-health controller reads tasks and update status' },
   garbageIntervalMs: { env: 'COREFLOW_GARBAGE_INTERVAL_MS', flag: 'garbage-interval-ms', default: '60000', doc: 'How often the garbage controller looks for unreferenced owned networks and secrets' },
   garbageGraceMs: { env: 'COREFLOW_GARBAGE_GRACE_MS', flag: 'garbage-grace-ms', default: '300000', doc: 'Minimum age of an unreferenced owned network or secret before the garbage controller removes it' },
@@ -36,6 +36,7 @@ export const settings = {
   eventLogMaxAgeHours: { env: 'COREFLOW_EVENT_LOG_MAX_AGE_HOURS', flag: 'event-log-max-age-hours', default: '168', doc: 'Events older than this are trimmed from the on-disk event log' },
   retryBaseMs: { env: 'COREFLOW_RETRY_BASE_MS', flag: 'retry-base-ms', default: '1000', doc: 'First retry delay after a transient Docker error; doubles per failure' },
   retryMaxMs: { env: 'COREFLOW_RETRY_MAX_MS', flag: 'retry-max-ms', default: '300000', doc: 'Cap of the retry delay after transient Docker errors' },
+  dockerTimeoutMs: { env: 'COREFLOW_DOCKER_TIMEOUT_MS', flag: 'docker-timeout-ms', default: '30000', doc: 'A Docker Engine request without an answer after this long fails (the next run retries)' },
 } as const;
 
 export type SettingKey = keyof typeof settings;
@@ -74,6 +75,7 @@ const configSchema = z.strictObject({
   eventLogMaxAgeHours: z.coerce.number({ error: 'expected hours' }).positive({ error: 'expected a positive number of hours' }),
   retryBaseMs: z.coerce.number({ error: 'expected milliseconds' }).int().min(10, { error: 'expected at least 10 ms' }),
   retryMaxMs: z.coerce.number({ error: 'expected milliseconds' }).int().min(10, { error: 'expected at least 10 ms' }),
+  dockerTimeoutMs: z.coerce.number({ error: 'expected milliseconds' }).int().min(100, { error: 'expected at least 100 ms' }),
 });
 
 /** Rules across settings: control-plane mode needs a machine token. */

@@ -25,6 +25,17 @@ function compareVersions(a: string, b: string): number {
 export interface ConnectOptions {
   /** A unix socket path or a DOCKER_HOST-style URL; defaults to DOCKER_HOST, then /var/run/docker.sock. */
   host?: string;
+  /** A request without an answer after this long fails (COREFLOW_DOCKER_TIMEOUT_MS). Default 30 s. */
+  timeoutMs?: number;
+}
+
+export const DEFAULT_DOCKER_TIMEOUT_MS = 30_000;
+
+interface DialOptions {
+  method: string;
+  path: string;
+  isStream?: boolean;
+  abortSignal?: AbortSignal;
 }
 
 function dockerOptions(host: string | undefined): { options: Docker.DockerOptions; endpoint: string } {
@@ -36,16 +47,24 @@ function dockerOptions(host: string | undefined): { options: Docker.DockerOption
   return { options: { host: url.hostname, port: Number(url.port || 2375), protocol: url.protocol === 'https:' ? 'https' : 'http' }, endpoint: h };
 }
 
-/** Wraps the modem so every request is counted with its outcome. */
-function instrument(docker: Docker, calls: ApiCallCounter): void {
-  const modem = docker.modem as unknown as { dial: (opts: { method: string; path: string }, cb: (err: unknown, data: unknown) => void) => void };
+/**
+ * Wraps the modem so every request is counted with its outcome and has a deadline: a request
+ * (not a stream such as /events) without an answer after `timeoutMs` is aborted and fails with
+ * COREFLOW_ERR_DOCKER_UNREACHABLE, whatever signal the caller passed as well (the run's).
+ */
+function instrument(docker: Docker, calls: ApiCallCounter, endpoint: string, timeoutMs: number): void {
+  const modem = docker.modem as unknown as { dial: (opts: DialOptions, cb: (err: unknown, data: unknown) => void) => void };
   const dial = modem.dial.bind(modem);
   modem.dial = (opts, cb) => {
     const operation = operationOf(opts.method, opts.path);
+    const deadline = opts.isStream ? undefined : AbortSignal.timeout(timeoutMs);
+    if (deadline) opts.abortSignal = opts.abortSignal ? AbortSignal.any([opts.abortSignal, deadline]) : deadline;
     dial(opts, (err, data) => {
       const status = err ? Number((err as { statusCode?: number }).statusCode ?? 0) : 200;
       calls.record({ operation, method: opts.method, status });
-      cb(err, data);
+      if (err && deadline?.aborted) {
+        cb(new CoreflowError('COREFLOW_ERR_DOCKER_UNREACHABLE', { endpoint, details: `no answer to ${operation} within ${timeoutMs} ms` }, { cause: err }), null);
+      } else cb(err, data);
     });
   };
 }
@@ -59,12 +78,13 @@ export async function connectDocker(opts: ConnectOptions = {}): Promise<DockerCo
   const { options, endpoint } = dockerOptions(opts.host);
   const docker = new Docker(options);
   const calls = new ApiCallCounter();
-  instrument(docker, calls);
+  instrument(docker, calls, endpoint, opts.timeoutMs ?? DEFAULT_DOCKER_TIMEOUT_MS);
   let engineVersion: string;
   try {
     const v = await docker.version();
     engineVersion = v.ApiVersion;
   } catch (err) {
+    if (err instanceof CoreflowError) throw err;
     throw new CoreflowError('COREFLOW_ERR_DOCKER_UNREACHABLE', { endpoint, details: errorText(err) }, { cause: err });
   }
   if (compareVersions(engineVersion, MIN_API_VERSION) < 0) {

@@ -1,5 +1,5 @@
 import type Docker from 'dockerode';
-import { watchDockerEvents, type DockerEvent } from '../docker/event-stream.ts';
+import type { DockerEvent, DockerEventSource } from '../docker/event-stream.ts';
 import { errorText } from '../errors.ts';
 import type { Logger } from '../observe/logger.ts';
 import type { LoadedSpec } from '../spec/parse.ts';
@@ -11,6 +11,8 @@ import { readRoutingLiveState } from './live-state.ts';
 import { buildRouteTable, routedServices, routeTableHash, wantedHosts } from './route-table.ts';
 import type { RouteProblem, RouteTable } from './types.ts';
 
+/** The Docker object types routing follows. */
+export const ROUTING_EVENT_TYPES = ['container', 'service'];
 /** Container events that mean a task started or stopped on this node. */
 const CONTAINER_ACTIONS = new Set(['start', 'kill', 'die', 'stop', 'destroy']);
 /**
@@ -22,6 +24,8 @@ const FOLLOW_UPS_MS = [100, 300, 1000];
 
 export interface RoutingControllerOptions {
   docker: Docker;
+  /** The agent's shared Docker event stream. */
+  events: DockerEventSource;
   desired: () => LoadedSpec | undefined;
   log: Logger;
   /** COREFLOW_EDGE_TOKEN; without it edge proxies cannot connect. */
@@ -57,7 +61,7 @@ export class RoutingController {
   private caddy: { key: string; sink: CaddySink } | undefined;
   private table: { table: RouteTable; hash: string; builtAt: Date } | undefined;
   private problemsKey = '';
-  private stopEvents: (() => void) | undefined;
+  private unsubscribe: (() => void) | undefined;
   private resyncTimer: NodeJS.Timeout | undefined;
   private debounce: NodeJS.Timeout | undefined;
   private readonly followUps = new Set<NodeJS.Timeout>();
@@ -111,12 +115,10 @@ export class RoutingController {
   }
 
   async start(): Promise<void> {
-    this.stopEvents = watchDockerEvents(
-      this.opts.docker,
-      (e) => this.onDockerEvent(e),
-      { filters: { type: ['container', 'service'] }, log: this.opts.log.child({ part: 'events' }) },
-      () => this.trigger('Docker event stream reconnected'),
-    );
+    this.unsubscribe = this.opts.events.subscribe({
+      onEvent: (e) => this.onDockerEvent(e),
+      onReconnect: () => this.trigger('Docker event stream reconnected'),
+    });
     this.trigger('start');
   }
 
@@ -225,7 +227,7 @@ export class RoutingController {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    this.stopEvents?.();
+    this.unsubscribe?.();
     clearTimeout(this.resyncTimer);
     clearTimeout(this.debounce);
     for (const t of this.followUps) clearTimeout(t);

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { EventBus } from '../../ts/observe/events.ts';
 import { silentLogger } from '../../ts/observe/logger.ts';
-import { runEventsObserver } from '../../ts/observe/run-events.ts';
+import { runEventsObserver } from '../../ts/reconcile/run-events.ts';
 import { Reconciler } from '../../ts/reconcile/reconciler.ts';
 import type { Step } from '../../ts/reconcile/types.ts';
 import { validateSpec } from '../../ts/spec/parse.ts';
