@@ -285,7 +285,9 @@ export class Agent implements Lifecycle {
     return this.running?.reconciler.trigger(reason) ?? Promise.resolve(undefined);
   }
 
+  /** Aborts the Docker calls in flight first, so no part waits on a hung engine; then stops the parts in reverse order. */
   async stop(): Promise<void> {
+    this.running?.docker.close();
     while (this.started.length > 0) {
       const part = this.started.pop()!;
       await part.stop().catch((err: unknown) => this.log.error({ part: part.name, err: String(err) }, 'stop failed'));

@@ -1,31 +1,12 @@
 import type Docker from 'dockerode';
 import { isOwned, ownedFilter } from '../docker/labels.ts';
+import type { RawNetwork, RawSecret, RawService } from '../docker/raw-types.ts';
 import { dockerRequest } from '../docker/request.ts';
 import { secretsInUse } from '../docker/secret-prune.ts';
 import type { EventBus } from '../observe/events.ts';
 import type { Logger } from '../observe/logger.ts';
 import type { Controller } from './manager.ts';
 
-interface RawNetwork {
-  Id: string;
-  Name: string;
-  Labels?: Record<string, string> | null;
-  Created?: string;
-}
-interface RawSecret {
-  ID: string;
-  CreatedAt?: string;
-  Spec: { Name: string; Labels?: Record<string, string> };
-}
-interface RawService {
-  Spec: {
-    Name: string;
-    TaskTemplate?: { Networks?: { Target: string }[]; ContainerSpec?: { Secrets?: { SecretID?: string; SecretName?: string }[] } };
-    Networks?: { Target: string }[];
-  };
-  PreviousSpec?: { TaskTemplate?: { ContainerSpec?: { Secrets?: { SecretID?: string; SecretName?: string }[] } } };
-  UpdateStatus?: { State?: string };
-}
 
 export interface GarbageCandidate {
   kind: 'network' | 'secret';
@@ -45,7 +26,7 @@ export function findGarbage(input: {
   desiredNetworks: ReadonlySet<string>;
   networks: readonly RawNetwork[];
   secrets: readonly RawSecret[];
-  services: readonly RawService[];
+  services: readonly Pick<RawService, 'Spec' | 'PreviousSpec' | 'UpdateStatus'>[];
   graceMs: number;
   /** `kind/name` of objects the last run kept (desired ones): never candidates. */
   keep?: ReadonlySet<string>;
@@ -109,9 +90,9 @@ export class GarbageController implements Controller {
     const { docker } = this.opts;
     const filters = JSON.stringify(ownedFilter(desired.cluster));
     const [networks, secrets, services] = await Promise.all([
-      dockerRequest<RawNetwork[]>(docker, { method: 'GET', path: '/networks', query: { filters } }),
-      dockerRequest<RawSecret[]>(docker, { method: 'GET', path: '/secrets', query: { filters } }),
-      dockerRequest<RawService[]>(docker, { method: 'GET', path: '/services' }),
+      dockerRequest<RawNetwork[]>(docker, { method: 'GET', path: '/networks', query: { filters }, signal }),
+      dockerRequest<RawSecret[]>(docker, { method: 'GET', path: '/secrets', query: { filters }, signal }),
+      dockerRequest<RawService[]>(docker, { method: 'GET', path: '/services', signal }),
     ]);
     const found = findGarbage({ cluster: desired.cluster, desiredNetworks: new Set(desired.networks), networks, secrets, services, graceMs: this.opts.graceMs ?? 300_000, ...(this.opts.keep ? { keep: this.opts.keep() } : {}) });
     const keys = new Set(found.map((g) => `${g.kind}/${g.id}`));
@@ -121,7 +102,7 @@ export class GarbageController implements Controller {
     for (const g of sweep) {
       if (signal.aborted || this.opts.busy()) break;
       try {
-        await dockerRequest(docker, { method: 'DELETE', path: `/${g.kind}s/${g.id}` });
+        await dockerRequest(docker, { method: 'DELETE', path: `/${g.kind}s/${g.id}`, signal });
         this.marked.delete(`${g.kind}/${g.id}`);
         removed++;
         this.opts.log.info({ kind: g.kind, name: g.name }, `garbage: removed unreferenced ${g.kind} ${g.name}`);

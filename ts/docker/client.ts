@@ -14,6 +14,8 @@ export interface DockerConnection {
   apiVersion: string;
   /** Where it connects, for messages: "unix:///var/run/docker.sock" or "tcp://host:2376". */
   endpoint: string;
+  /** Aborts every request in flight, streams included, and every later one: the agent is stopping. */
+  close(): void;
 }
 
 function compareVersions(a: string, b: string): number {
@@ -50,15 +52,16 @@ function dockerOptions(host: string | undefined): { options: Docker.DockerOption
 /**
  * Wraps the modem so every request is counted with its outcome and has a deadline: a request
  * (not a stream such as /events) without an answer after `timeoutMs` is aborted and fails with
- * COREFLOW_ERR_DOCKER_UNREACHABLE, whatever signal the caller passed as well (the run's).
+ * COREFLOW_ERR_DOCKER_UNREACHABLE, whatever signal the caller passed as well (the run's). Every
+ * request also ends when `closing` aborts.
  */
-function instrument(docker: Docker, calls: ApiCallCounter, endpoint: string, timeoutMs: number): void {
+function instrument(docker: Docker, calls: ApiCallCounter, endpoint: string, timeoutMs: number, closing: AbortSignal): void {
   const modem = docker.modem as unknown as { dial: (opts: DialOptions, cb: (err: unknown, data: unknown) => void) => void };
   const dial = modem.dial.bind(modem);
   modem.dial = (opts, cb) => {
     const operation = operationOf(opts.method, opts.path);
     const deadline = opts.isStream ? undefined : AbortSignal.timeout(timeoutMs);
-    if (deadline) opts.abortSignal = opts.abortSignal ? AbortSignal.any([opts.abortSignal, deadline]) : deadline;
+    opts.abortSignal = AbortSignal.any([closing, ...(opts.abortSignal ? [opts.abortSignal] : []), ...(deadline ? [deadline] : [])]);
     dial(opts, (err, data) => {
       const status = err ? Number((err as { statusCode?: number }).statusCode ?? 0) : 200;
       calls.record({ operation, method: opts.method, status });
@@ -78,7 +81,8 @@ export async function connectDocker(opts: ConnectOptions = {}): Promise<DockerCo
   const { options, endpoint } = dockerOptions(opts.host);
   const docker = new Docker(options);
   const calls = new ApiCallCounter();
-  instrument(docker, calls, endpoint, opts.timeoutMs ?? DEFAULT_DOCKER_TIMEOUT_MS);
+  const closing = new AbortController();
+  instrument(docker, calls, endpoint, opts.timeoutMs ?? DEFAULT_DOCKER_TIMEOUT_MS, closing.signal);
   let engineVersion: string;
   try {
     const v = await docker.version();
@@ -101,5 +105,5 @@ export async function connectDocker(opts: ConnectOptions = {}): Promise<DockerCo
     throw new CoreflowError('COREFLOW_ERR_NOT_SWARM_MANAGER', { endpoint, state: state === 'active' ? 'active, worker' : state });
   }
   calls.reset();
-  return { docker, calls, apiVersion, endpoint };
+  return { docker, calls, apiVersion, endpoint, close: () => closing.abort() };
 }

@@ -84,9 +84,9 @@ const NOT_FOUND = /manifest unknown|not found|name unknown/i;
  * never start. Called only before a create or update, never on a no-op run.
  * Throws COREFLOW_ERR_REGISTRY_AUTH, COREFLOW_ERR_IMAGE_NOT_FOUND or COREFLOW_ERR_REGISTRY_UNREACHABLE.
  */
-export async function verifyImageAccess(docker: Docker, check: PullCheck, registryAuth: string | undefined): Promise<void> {
+export async function verifyImageAccess(docker: Docker, check: PullCheck, registryAuth: string | undefined, signal?: AbortSignal): Promise<void> {
   try {
-    await dockerRequest(docker, { method: 'GET', path: `/distribution/${check.image}/json`, ...(registryAuth ? { registryAuth } : {}) });
+    await dockerRequest(docker, { method: 'GET', path: `/distribution/${check.image}/json`, ...(registryAuth ? { registryAuth } : {}), ...(signal ? { signal } : {}) });
   } catch (err) {
     if (!isCoreflowError(err, 'COREFLOW_ERR_DOCKER_API')) throw err;
     const details = String(err.params.details ?? err.message);

@@ -1,7 +1,7 @@
 import { notDeployedReason } from '../spec/service-category.ts';
 import type { ClusterSpec, ServiceSpec } from '../spec/types.ts';
 import { encodeRegistryAuth, imageFor, imageReferenceProblem, registryFor, registryProblems } from './registry-auth.ts';
-import { SECRET_FILE, workloadSecret, type PlatformValues } from './secret-content.ts';
+import { SECRET_FILE, workloadSecret, type PlatformValues, type WorkloadSecret } from './secret-content.ts';
 import type { DesiredService, DockerSecretRef, DockerServiceSpec } from './service-model.ts';
 import { renderWorkload, sealService } from './service-render.ts';
 import { mountProblems, renderMounts } from './volumes.ts';
@@ -38,9 +38,8 @@ function secretRef(name: string): DockerSecretRef {
 }
 
 /** A deployable record: rendered with its mounts and secret, sealed, with its registry credentials. */
-function desiredWorkload(spec: ClusterSpec, s: ServiceSpec, platform?: PlatformValues): DesiredService {
+function desiredWorkload(spec: ClusterSpec, s: ServiceSpec, secret: WorkloadSecret | undefined): DesiredService {
   const image = resolveImage(spec, s);
-  const secret = workloadSecret(spec, s, platform);
   const rendered = renderWorkload(spec, s, image, renderMounts(spec, s), secret ? [secretRef(secret.name)] : []);
   const registry = registryFor(spec, s);
   const registryAuth = registry ? encodeRegistryAuth(registry) : undefined;
@@ -55,17 +54,31 @@ function placeholder(name: string): DockerServiceSpec {
   return { Name: name, Labels: {}, TaskTemplate: { ContainerSpec: { Image: '' } }, Mode: { Replicated: { Replicas: 0 } } };
 }
 
-/**
- * Every workload record of the spec as a DesiredService: deployable, `invalid` (with the
- * reason) or `excluded` (a serviceCategory other than workload).
- */
-export function desiredWorkloads(spec: ClusterSpec, platform?: PlatformValues): DesiredService[] {
+/** The workload records rendered once: their services and the secrets of the deployable ones. */
+export interface RenderedWorkloads {
+  /** Every record: deployable, `invalid` (with the reason) or `excluded` (not deployed). */
+  services: DesiredService[];
+  /** The secrets of the deployable services (invalid or excluded records get none). */
+  secrets: WorkloadSecret[];
+}
+
+/** Pure. Renders every workload record of the spec, each secret once for its service and its mount. */
+export function renderWorkloads(spec: ClusterSpec, platform?: PlatformValues): RenderedWorkloads {
   const cluster = spec.cluster.name;
-  return spec.services.map((s) => {
+  const secrets: WorkloadSecret[] = [];
+  const services = spec.services.map((s) => {
     const excluded = notDeployedReason(s);
     if (excluded) return sealService(cluster, 'workload', placeholder(s.name), { excluded });
     const problems = workloadProblems(spec, s);
     if (problems.length > 0) return sealService(cluster, 'workload', placeholder(s.name), { invalid: problems.join('; ') });
-    return desiredWorkload(spec, s, platform);
+    const secret = workloadSecret(spec, s, platform);
+    if (secret) secrets.push(secret);
+    return desiredWorkload(spec, s, secret);
   });
+  return { services, secrets };
+}
+
+/** Pure. Every workload record of the spec as a DesiredService (see renderWorkloads). */
+export function desiredWorkloads(spec: ClusterSpec, platform?: PlatformValues): DesiredService[] {
+  return renderWorkloads(spec, platform).services;
 }

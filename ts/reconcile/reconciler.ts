@@ -4,6 +4,7 @@ import type { Logger } from '../observe/logger.ts';
 import type { LoadedSpec } from '../spec/parse.ts';
 import { orderSteps } from './order.ts';
 import { RunCache } from './run-cache.ts';
+import { RunModel } from './run-model.ts';
 import { notify, runChain } from './run-chain.ts';
 import { summarize } from './summarize.ts';
 import type { RunObserver, RunResult, Step } from './types.ts';
@@ -105,6 +106,7 @@ export class Reconciler {
     try {
       steps = await runChain(this.steps, {
         cache: new RunCache(),
+        model: new RunModel(),
         runId,
         spec: loaded.spec,
         dryRun: this.opts.dryRun ?? false,
