@@ -5,12 +5,14 @@ import { join } from 'node:path';
 
 /**
  * A Docker socket in front of the real engine that can be made to hang: while forwarding, every
- * connection is piped to /var/run/docker.sock; after `hang()`, open connections are dropped and
- * new ones are accepted and never answered (the engine as a wedged dockerd shows it).
+ * connection is piped to /var/run/docker.sock; after `hang()` nothing is passed on any more, and
+ * new connections are accepted and never answered (the engine as a wedged dockerd shows it).
+ * `recover()` passes open connections on again, so connections kept alive by the client work.
  */
 export class HungDockerSocket {
   private hanging = false;
   private readonly sockets = new Set<Socket>();
+  private readonly pairs = new Set<{ client: Socket; engine: Socket }>();
 
   private constructor(
     readonly path: string,
@@ -37,22 +39,28 @@ export class HungDockerSocket {
       return;
     }
     const engine = connect(upstream);
+    const pair = { client, engine };
     this.sockets.add(engine);
-    engine.on('close', () => (this.sockets.delete(engine), client.destroy()));
+    this.pairs.add(pair);
+    engine.on('close', () => (this.sockets.delete(engine), this.pairs.delete(pair), client.destroy()));
     engine.on('error', () => client.destroy());
     client.on('close', () => engine.destroy());
     client.pipe(engine).pipe(client);
   }
 
-  /** From now on nothing answers; connections kept alive by the client are dropped. */
+  /** From now on nothing answers, on open connections and new ones. */
   hang(): void {
     this.hanging = true;
-    for (const s of this.sockets) s.destroy();
+    for (const { client, engine } of this.pairs) {
+      client.unpipe(engine);
+      engine.unpipe(client);
+    }
   }
 
-  /** Forwards new connections to the engine again. */
+  /** Answers again: open connections are passed on, new ones forwarded. */
   recover(): void {
     this.hanging = false;
+    for (const { client, engine } of this.pairs) client.pipe(engine).pipe(client);
   }
 
   /** How many connections are open now (hung ones included). */
