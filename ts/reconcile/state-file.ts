@@ -26,7 +26,7 @@ const stateSchema = z.object({
   resources: z.array(resourceSchema),
 });
 
-/** Seed 004's state: what the agent last applied, with a lineage (this agent's history) and a serial (bumped per write). */
+/** The agent's state: what it last applied, with a lineage (this agent's history) and a serial (bumped per write). */
 export type AgentState = z.output<typeof stateSchema>;
 
 /**
