@@ -224,10 +224,10 @@ export class Agent implements Lifecycle {
           return s ? { cluster: s.cluster.name, networks: Object.values(s.networks).map((n) => n.name) } : undefined;
         },
         busy,
+        trigger,
         keep: () => this.owned.current,
         intervalMs: config.garbageIntervalMs,
         graceMs: config.garbageGraceMs,
-        bus: this.bus,
       }),
     );
     this.controllers.register(new EventRetentionController(this.eventLog, { maxAgeMs: config.eventLogMaxAgeHours * 3_600_000, maxBytes: config.eventLogMaxBytes }));

@@ -30,7 +30,7 @@ export const settings = {
   // Observability and background controllers.
   taskHealthIntervalMs: { env: 'COREFLOW_TASK_HEALTH_INTERVAL_MS', flag: 'task-health-interval-ms', default: '5000', doc: 'How often the task-health controller reads tasks and update status' },
   garbageIntervalMs: { env: 'COREFLOW_GARBAGE_INTERVAL_MS', flag: 'garbage-interval-ms', default: '60000', doc: 'How often the garbage controller looks for unreferenced owned networks and secrets' },
-  garbageGraceMs: { env: 'COREFLOW_GARBAGE_GRACE_MS', flag: 'garbage-grace-ms', default: '300000', doc: 'Minimum age of an unreferenced owned network or secret before the garbage controller removes it' },
+  garbageGraceMs: { env: 'COREFLOW_GARBAGE_GRACE_MS', flag: 'garbage-grace-ms', default: '300000', doc: 'Minimum age of an unreferenced owned network or secret before the garbage controller wakes the chain to remove it' },
   controllerTimeoutMs: { env: 'COREFLOW_CONTROLLER_TIMEOUT_MS', flag: 'controller-timeout-ms', default: '30000', doc: 'A background controller run still going after this long is abandoned (the loop goes on)' },
   eventLogMaxBytes: { env: 'COREFLOW_EVENT_LOG_MAX_BYTES', flag: 'event-log-max-bytes', default: '10485760', doc: 'Size bound of the on-disk event log (events.jsonl in the state dir)' },
   eventLogMaxAgeHours: { env: 'COREFLOW_EVENT_LOG_MAX_AGE_HOURS', flag: 'event-log-max-age-hours', default: '168', doc: 'Events older than this are trimmed from the on-disk event log' },
