@@ -1,3 +1,4 @@
+import { Coalescer } from '../coalescer.ts';
 import type { DockerEvent, DockerEventSource } from '../docker/event-stream.ts';
 import type { EventBus } from '../observe/events.ts';
 import type { Logger } from '../observe/logger.ts';
@@ -39,12 +40,20 @@ export class DriftController implements Controller {
   readonly name = 'drift';
   readonly intervalMs: number;
   private unsubscribe: (() => void) | undefined;
-  private debounce: NodeJS.Timeout | undefined;
-  private reasons = new Set<string>();
+  /** Wakes within the debounce window collapse into one trigger. */
+  private readonly wakes: Coalescer<string, void>;
   private seen = 0;
 
   constructor(private readonly opts: DriftOptions) {
     this.intervalMs = opts.intervalMs ?? 30_000;
+    this.wakes = new Coalescer(
+      async (reasons) => {
+        const why = [...new Set(reasons)].join(', ');
+        this.opts.log.info({ why }, 'drift: waking the chain');
+        this.opts.trigger(why);
+      },
+      { delayMs: opts.debounceMs ?? 200 },
+    );
   }
 
   async start(): Promise<void> {
@@ -57,7 +66,7 @@ export class DriftController implements Controller {
   async stop(): Promise<void> {
     this.unsubscribe?.();
     this.unsubscribe = undefined;
-    clearTimeout(this.debounce);
+    await this.wakes.stop();
   }
 
   async reconcile(): Promise<number> {
@@ -85,13 +94,6 @@ export class DriftController implements Controller {
   }
 
   private wake(reason: string): void {
-    this.reasons.add(reason);
-    clearTimeout(this.debounce);
-    this.debounce = setTimeout(() => {
-      const why = [...this.reasons].join(', ');
-      this.reasons.clear();
-      this.opts.log.info({ why }, 'drift: waking the chain');
-      this.opts.trigger(why);
-    }, this.opts.debounceMs ?? 200);
+    void this.wakes.trigger(reason);
   }
 }

@@ -1,5 +1,6 @@
 import type Docker from 'dockerode';
 import type { DockerEvent, DockerEventSource } from '../docker/event-stream.ts';
+import { Coalescer } from '../coalescer.ts';
 import { errorText } from '../errors.ts';
 import type { Logger } from '../observe/logger.ts';
 import type { LoadedSpec } from '../spec/parse.ts';
@@ -63,17 +64,18 @@ export class RoutingController {
   private problemsKey = '';
   private unsubscribe: (() => void) | undefined;
   private resyncTimer: NodeJS.Timeout | undefined;
-  private debounce: NodeJS.Timeout | undefined;
   private readonly followUps = new Set<NodeJS.Timeout>();
-  private running: Promise<void> | undefined;
-  private dirty = false;
-  /** When the oldest trigger not yet covered by a build arrived, and why. */
-  private firstPending: { at: number; reason: string } | undefined;
+  /** Builds, one at a time; each covers every trigger since the last (when and why they came). */
+  private readonly builds: Coalescer<{ at: number; reason: string }, void>;
   private stopped = false;
   /** The cluster's workload service IDs and routed names as of the last build: other events are ignored. */
   private watched = { ids: new Set<string>(), names: new Set<string>() };
 
   constructor(private readonly opts: RoutingControllerOptions) {
+    this.builds = new Coalescer(
+      (pending) => this.build(pending[0]).catch((err: unknown) => this.opts.log.warn({ err: errorText(err) }, 'building the route table failed; the last table stays in force')),
+      { delayMs: opts.debounceMs ?? 20 },
+    );
     this.edge = new EdgeHub({
       token: opts.edgeToken,
       log: opts.log.child({ sink: 'edge' }),
@@ -152,22 +154,7 @@ export class RoutingController {
    */
   trigger(reason: string, at = Date.now()): void {
     if (this.stopped) return;
-    this.firstPending ??= { at, reason };
-    if (this.debounce) return;
-    this.debounce = setTimeout(() => {
-      this.debounce = undefined;
-      this.dirty = true;
-      if (!this.running) this.running = this.loop().finally(() => (this.running = undefined));
-    }, this.opts.debounceMs ?? 20);
-  }
-
-  private async loop(): Promise<void> {
-    while (this.dirty && !this.stopped) {
-      this.dirty = false;
-      const pending = this.firstPending;
-      this.firstPending = undefined;
-      await this.build(pending).catch((err: unknown) => this.opts.log.warn({ err: errorText(err) }, 'building the route table failed; the last table stays in force'));
-    }
+    void this.builds.trigger({ at, reason });
   }
 
   private armResync(spec: ClusterSpec | undefined): void {
@@ -229,10 +216,9 @@ export class RoutingController {
     this.stopped = true;
     this.unsubscribe?.();
     clearTimeout(this.resyncTimer);
-    clearTimeout(this.debounce);
     for (const t of this.followUps) clearTimeout(t);
     this.followUps.clear();
-    await this.running?.catch(() => undefined);
+    await this.builds.stop();
     await this.edge.stop();
   }
 }
