@@ -1,23 +1,12 @@
 import type Docker from 'dockerode';
 import { ownedFilter } from '../docker/labels.ts';
+import type { RawService as RawServiceFull, RawTask } from '../docker/raw-types.ts';
 import { dockerRequest } from '../docker/request.ts';
 import type { EventBus } from '../observe/events.ts';
 import type { HealthInfo } from '../observe/status.ts';
 import type { Controller } from './manager.ts';
 
-interface RawService {
-  ID: string;
-  Spec: { Name: string; Mode?: { Replicated?: { Replicas?: number }; Global?: object } };
-  UpdateStatus?: { State?: string; Message?: string };
-}
-
-export interface RawTask {
-  ServiceID: string;
-  Slot?: number;
-  NodeID?: string;
-  DesiredState: string;
-  Status: { State: string; Err?: string; Message?: string; Timestamp?: string };
-}
+type RawService = Pick<RawServiceFull, 'ID' | 'Spec' | 'UpdateStatus'>;
 
 /** Task counts of one service, for status reports. */
 export interface TaskCount {
