@@ -159,7 +159,7 @@ export const composeServiceFields = {
   readOnly: z.boolean().optional(),
   capAdd: z.array(capability).optional(),
   capDrop: z.array(capability).optional(),
-  ulimits: z.record(z.enum(ULIMITS, { error: `expected one of ${ULIMITS.join(', ')}` }), ulimit).optional(),
+  ulimits: z.partialRecord(z.enum(ULIMITS, { error: `expected one of ${ULIMITS.join(', ')}` }), ulimit).optional(),
   sysctls: sysctls.optional(),
   tmpfs: z.union([absolutePath, z.array(tmpfsMount)], { error: 'expected a path or a list of tmpfs mounts' }).optional(),
   logging: z.strictObject({ driver: z.string().min(1, { error: 'expected a log driver name' }), options: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()]).transform(String)).optional() }).optional(),
