@@ -41,7 +41,7 @@ export interface DockerServiceSpec {
     LogDriver?: { Name: string; Options?: Record<string, string> };
   };
   Mode: { Replicated: { Replicas: number } } | { Global: Record<string, never> };
-  UpdateConfig?: { Parallelism: number; Order: 'start-first' | 'stop-first'; FailureAction: string; Monitor: number };
+  UpdateConfig?: { Parallelism: number; Order: 'start-first' | 'stop-first'; FailureAction: string; Monitor?: number };
   RollbackConfig?: { Parallelism?: number; Order?: 'start-first' | 'stop-first'; FailureAction?: string; Monitor?: number };
   EndpointSpec?: { Mode?: 'vip' | 'dnsrr'; Ports?: { TargetPort: number; PublishedPort: number; Protocol: string; PublishMode: string }[] };
 }

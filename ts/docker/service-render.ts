@@ -65,7 +65,8 @@ export function renderWorkload(spec: ClusterSpec, s: ServiceSpec, image: string,
       // Two tasks must never write the same volume at once: stop-first where a volume is mounted.
       Order: s.update.order ?? (hasVolume ? 'stop-first' : 'start-first'),
       FailureAction: s.update.failureAction,
-      Monitor: Math.round(s.update.monitorSeconds * NANO),
+      // Docker drops a zero Monitor when it stores the spec; sending none keeps the live diff clean.
+      ...(s.update.monitorSeconds > 0 ? { Monitor: Math.round(s.update.monitorSeconds * NANO) } : {}),
     },
     ...composeServiceSpec(s),
     ...(ports.length > 0 || s.endpointMode ? { EndpointSpec: { ...(s.endpointMode ? { Mode: s.endpointMode } : {}), ...(ports.length > 0 ? { Ports: ports } : {}) } } : {}),

@@ -1,0 +1,157 @@
+import { readFile } from 'node:fs/promises';
+import t from 'tap';
+import { parse } from 'yaml';
+import { cleanupCluster, connect, runOnce, settled, TEST_IMAGE, testDoc, waitFor } from '../helpers/swarm.ts';
+
+const { docker, calls } = await connect();
+const doc = testDoc('cmp') as any;
+const id = doc.cluster.name;
+const name = `${id}-app`;
+t.teardown(() => cleanupCluster(docker, id));
+
+/** One service carrying every compose field, so one inspect checks them all. */
+doc.services = [
+  {
+    name,
+    image: TEST_IMAGE,
+    command: ['sleep', '3600'],
+    resources: { memoryLimitMB: 32 },
+    update: { monitorSeconds: 0 },
+    placement: { constraints: ['node.role==manager'], preferences: [{ spread: 'node.labels.zone' }], maxReplicasPerNode: 2 },
+    healthcheck: { test: ['CMD', 'echo', 'ok'], interval: '1s', timeout: '2s', retries: 2, startPeriod: '1s' },
+    restartPolicy: { condition: 'on-failure', delay: '1s', maxAttempts: 3, window: '0s' },
+    rollback: { parallelism: 2, order: 'stop-first', failureAction: 'continue', monitorSeconds: 0 },
+    stopGracePeriod: '3s',
+    stopSignal: 'SIGINT',
+    endpointMode: 'dnsrr',
+    user: '0:0',
+    workingDir: '/tmp',
+    hostname: 'cmp-host',
+    extraHosts: ['db.local:10.0.0.5'],
+    dns: ['10.0.0.2'],
+    dnsSearch: 'example.internal',
+    dnsOpt: ['ndots:2'],
+    init: true,
+    readOnly: true,
+    capAdd: ['NET_ADMIN'],
+    capDrop: ['mknod'],
+    ulimits: { nofile: { soft: 1024, hard: 2048 } },
+    sysctls: { 'net.core.somaxconn': 1024 },
+    tmpfs: ['/run', { target: '/cache', sizeMB: 8 }],
+    logging: { driver: 'json-file', options: { 'max-size': '1m' } },
+    containerLabels: { tier: 'web' },
+  },
+];
+
+async function inspect(): Promise<any> {
+  const [s] = await docker.listServices({ filters: { name: [name] } });
+  return s;
+}
+
+t.test('every field appears in docker service inspect as specified, and the task runs with them', async (t) => {
+  const result = await runOnce(docker, doc);
+  t.equal(result.status, 'succeeded', JSON.stringify(result.steps.filter((s) => s.status !== 'succeeded')));
+  const s = await inspect();
+  const tt = s.Spec.TaskTemplate;
+  const c = tt.ContainerSpec;
+  t.same(tt.Placement, { Constraints: ['node.role==manager'], Preferences: [{ Spread: { SpreadDescriptor: 'node.labels.zone' } }], MaxReplicas: 2 });
+  t.same(c.Healthcheck, { Test: ['CMD', 'echo', 'ok'], Interval: 1e9, Timeout: 2e9, Retries: 2, StartPeriod: 1e9 });
+  t.same(tt.RestartPolicy, { Condition: 'on-failure', Delay: 1e9, MaxAttempts: 3, Window: 0 });
+  t.match(s.Spec.RollbackConfig, { Parallelism: 2, Order: 'stop-first', FailureAction: 'continue' });
+  t.equal(s.Spec.EndpointSpec.Mode, 'dnsrr');
+  t.equal(c.StopGracePeriod, 3e9);
+  t.equal(c.StopSignal, 'SIGINT');
+  t.equal(c.User, '0:0');
+  t.equal(c.Dir, '/tmp');
+  t.equal(c.Hostname, 'cmp-host');
+  t.same(c.Hosts, ['10.0.0.5 db.local']);
+  t.same(c.DNSConfig, { Nameservers: ['10.0.0.2'], Search: ['example.internal'], Options: ['ndots:2'] });
+  t.equal(c.Init, true);
+  t.equal(c.ReadOnly, true);
+  t.same(c.CapabilityAdd, ['CAP_NET_ADMIN']);
+  t.same(c.CapabilityDrop, ['CAP_MKNOD']);
+  t.same(c.Ulimits, [{ Name: 'nofile', Soft: 1024, Hard: 2048 }]);
+  t.same(c.Sysctls, { 'net.core.somaxconn': '1024' });
+  t.same(c.Mounts, [{ Type: 'tmpfs', Target: '/run' }, { Type: 'tmpfs', Target: '/cache', TmpfsOptions: { SizeBytes: 8 * 1024 * 1024 } }]);
+  t.same(tt.LogDriver, { Name: 'json-file', Options: { 'max-size': '1m' } });
+  t.same(c.Labels, { tier: 'web' });
+
+  // The engine accepted them for a real container: it runs, healthy, with them applied.
+  const container = await waitFor('a healthy container', async () => {
+    const [one] = await docker.listContainers({ filters: { label: [`com.docker.swarm.service.id=${s.ID}`], health: ['healthy'] } });
+    return one && docker.getContainer(one.Id).inspect();
+  }, 60_000);
+  t.same(container.HostConfig.CapAdd, ['CAP_NET_ADMIN']);
+  t.same(container.HostConfig.Ulimits, [{ Name: 'nofile', Soft: 1024, Hard: 2048 }]);
+  t.equal(container.HostConfig.ReadonlyRootfs, true);
+  t.equal(container.Config.Hostname, 'cmp-host');
+  t.equal(container.Config.Labels.tier, 'web');
+  t.equal(container.HostConfig.LogConfig?.Type, 'json-file');
+});
+
+t.test('applied again: zero writes (every field round-trips through Docker)', async (t) => {
+  await settled(docker, id);
+  const before = await inspect();
+  calls.reset();
+  const result = await runOnce(docker, doc);
+  t.equal(calls.writes(), 0, `writes: ${JSON.stringify(calls.snapshot())}`);
+  t.same(result.steps.flatMap((s) => s.actions.filter((a) => a.type !== 'skip').map((a) => `${a.type} ${a.name}: ${a.diff?.join(',')}`)), []);
+  t.equal((await inspect()).Version.Index, before.Version.Index);
+});
+
+t.test('a field changed by hand is healed, in place', async (t) => {
+  const s = await inspect();
+  const spec = structuredClone(s.Spec);
+  spec.TaskTemplate.ContainerSpec.StopGracePeriod = 9e9;
+  spec.TaskTemplate.ContainerSpec.CapabilityAdd = ['CAP_SYS_TIME'];
+  spec.TaskTemplate.RestartPolicy.MaxAttempts = 0;
+  await docker.getService(s.ID).update({ ...spec, version: s.Version.Index });
+  const result = await runOnce(docker, doc);
+  const action = result.steps.flatMap((x) => x.actions).find((a) => a.name === name)!;
+  t.equal(action.type, 'update');
+  t.match(action.reason, /drifted/);
+  t.same([...(action.diff ?? [])].sort(), ['ContainerSpec.CapabilityAdd', 'ContainerSpec.StopGracePeriod', 'RestartPolicy.MaxAttempts']);
+  const after = await inspect();
+  t.equal(after.ID, s.ID);
+  t.equal(after.Spec.TaskTemplate.ContainerSpec.StopGracePeriod, 3e9);
+  t.same(after.Spec.TaskTemplate.ContainerSpec.CapabilityAdd, ['CAP_NET_ADMIN']);
+  t.equal(after.Spec.TaskTemplate.RestartPolicy.MaxAttempts, 3);
+});
+
+t.test('a field changed in the spec updates the service in place; the plan names it', async (t) => {
+  await settled(docker, id);
+  const s = await inspect();
+  doc.services[0].healthcheck.interval = '2s';
+  doc.services[0].placement.constraints = ['node.role!=worker'];
+  const plan = await runOnce(docker, doc, { dryRun: true });
+  const planned = plan.steps.flatMap((x) => x.actions).find((a) => a.name === name)!;
+  t.equal(planned.reason, 'spec changed');
+  t.same([...(planned.diff ?? [])].sort(), ['ContainerSpec.Healthcheck.Interval', 'Placement.Constraints']);
+  await runOnce(docker, doc);
+  const after = await inspect();
+  t.equal(after.ID, s.ID);
+  t.equal(after.Spec.TaskTemplate.ContainerSpec.Healthcheck.Interval, 2e9);
+  t.same(after.Spec.TaskTemplate.Placement.Constraints, ['node.role!=worker']);
+  await settled(docker, id);
+  calls.reset();
+  await runOnce(docker, doc);
+  t.equal(calls.writes(), 0, 'and then nothing more to do');
+});
+
+t.test('a spec written before the compose fields: applied twice, zero writes the second time', async (t) => {
+  const before = parse(await readFile(new URL('../fixtures/compose/spec-before.yaml', import.meta.url), 'utf8')) as any;
+  const old = testDoc('cmpold') as any;
+  t.teardown(() => cleanupCluster(docker, old.cluster.name));
+  old.services = before.services.map((s: any) => ({
+    ...s,
+    name: `${old.cluster.name}-${s.name}`,
+    scaleFactor: 0,
+    publish: (s.publish ?? []).map((p: any) => ({ ...p, published: 30000 + Math.floor(Math.random() * 9000) })),
+  }));
+  const first = await runOnce(docker, old);
+  t.equal(first.status, 'succeeded', JSON.stringify(first.steps.filter((s) => s.status !== 'succeeded')));
+  await settled(docker, old.cluster.name);
+  calls.reset();
+  await runOnce(docker, old);
+  t.equal(calls.writes(), 0, `writes: ${JSON.stringify(calls.snapshot())}`);
+});
