@@ -35,6 +35,8 @@ export interface RoutingTask {
   desiredState: string;
   /** network ID -> IP (without prefix length). */
   addresses: Record<string, string>;
+  /** The health check state of the task's container, when it runs on this node and has a check. */
+  health?: 'starting' | 'healthy' | 'unhealthy';
 }
 
 export interface RoutingNetwork {
