@@ -138,6 +138,19 @@ t.test('a field changed in the spec updates the service in place; the plan names
   t.equal(calls.writes(), 0, 'and then nothing more to do');
 });
 
+t.test('a field removed from the spec: the plan names it and the update removes it', async (t) => {
+  await settled(docker, id);
+  delete doc.services[0].sysctls;
+  delete doc.services[0].logging;
+  const plan = await runOnce(docker, doc, { dryRun: true });
+  const planned = plan.steps.flatMap((x) => x.actions).find((a) => a.name === name)!;
+  t.same([...(planned.diff ?? [])].sort(), ['ContainerSpec.Sysctls', 'LogDriver']);
+  await runOnce(docker, doc);
+  const after = await inspect();
+  t.equal(after.Spec.TaskTemplate.ContainerSpec.Sysctls, undefined);
+  t.equal(after.Spec.TaskTemplate.LogDriver, undefined);
+});
+
 t.test('a spec written before the compose fields: applied twice, zero writes the second time', async (t) => {
   const before = parse(await readFile(new URL('../fixtures/compose/spec-before.yaml', import.meta.url), 'utf8')) as any;
   const old = testDoc('cmpold') as any;
@@ -154,4 +167,18 @@ t.test('a spec written before the compose fields: applied twice, zero writes the
   calls.reset();
   await runOnce(docker, old);
   t.equal(calls.writes(), 0, `writes: ${JSON.stringify(calls.snapshot())}`);
+
+  // A compose field added by hand to a service whose spec does not set it is drift too.
+  const [worker] = await docker.listServices({ filters: { name: [`${old.cluster.name}-before-worker`] } });
+  const spec = structuredClone(worker!.Spec) as any;
+  spec.TaskTemplate.RestartPolicy = { Condition: 'none' };
+  spec.TaskTemplate.ContainerSpec.Healthcheck = { Test: ['NONE'] };
+  await docker.getService(worker!.ID).update({ ...spec, version: worker!.Version!.Index });
+  const healed = await runOnce(docker, old);
+  const action = healed.steps.flatMap((x) => x.actions).find((a) => a.name === `${old.cluster.name}-before-worker`)!;
+  t.match(action, { type: 'update', reason: /drifted/ });
+  t.same([...(action.diff ?? [])].sort(), ['ContainerSpec.Healthcheck', 'RestartPolicy']);
+  const [after] = (await docker.listServices({ filters: { name: [`${old.cluster.name}-before-worker`] } })) as any[];
+  t.equal(after.Spec.TaskTemplate.RestartPolicy, undefined);
+  t.equal(after.Spec.TaskTemplate.ContainerSpec.Healthcheck, undefined);
 });

@@ -122,3 +122,35 @@ export function composeServiceSpec(s: ServiceSpec): Pick<DockerServiceSpec, 'Rol
     },
   };
 }
+
+/** Where the compose fields live in a Docker ServiceSpec: a path set live but not desired is one the spec no longer (or never) asked for. */
+const COMPOSE_PATHS = [
+  ...['Labels', 'Hostname', 'Dir', 'User', 'Init', 'StopSignal', 'ReadOnly', 'StopGracePeriod', 'Healthcheck', 'Hosts', 'DNSConfig', 'Sysctls', 'CapabilityAdd', 'CapabilityDrop', 'Ulimits'].map(
+    (k) => ['TaskTemplate', 'ContainerSpec', k],
+  ),
+  ['TaskTemplate', 'RestartPolicy'],
+  ['TaskTemplate', 'Placement', 'Constraints'],
+  ['TaskTemplate', 'Placement', 'Preferences'],
+  ['TaskTemplate', 'Placement', 'MaxReplicas'],
+  ['TaskTemplate', 'LogDriver'],
+  ['RollbackConfig'],
+];
+
+function at(obj: unknown, path: readonly string[]): unknown {
+  return path.reduce<unknown>((o, k) => (o !== null && typeof o === 'object' ? (o as Record<string, unknown>)[k] : undefined), obj);
+}
+
+const isSet = (v: unknown) =>
+  v !== undefined && v !== null && v !== false && v !== 0 && !(Array.isArray(v) && v.length === 0) && !(typeof v === 'object' && !Array.isArray(v) && Object.keys(v).length === 0);
+
+/**
+ * Pure. Compose fields the live service has that the desired spec does not set (a field removed
+ * from the spec, or added by hand), as paths like those of the live diff. Docker adds none of
+ * these by itself, so an unchanged service reports none. `dnsrr` counts as set; `vip` is Docker's
+ * default endpoint mode.
+ */
+export function composeFieldsOnlyLive(desired: DockerServiceSpec, live: Record<string, unknown>): string[] {
+  const out = COMPOSE_PATHS.filter((p) => at(desired, p) === undefined && isSet(at(live, p))).map((p) => p.filter((k) => k !== 'TaskTemplate').join('.'));
+  if (desired.EndpointSpec?.Mode === undefined && at(live, ['EndpointSpec', 'Mode']) === 'dnsrr') out.push('EndpointSpec.Mode');
+  return out;
+}
