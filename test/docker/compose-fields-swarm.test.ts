@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import t from 'tap';
 import { parse } from 'yaml';
+import { EVERY_COMPOSE_FIELD } from '../helpers/compose-fields.ts';
 import { cleanupCluster, connect, runOnce, settled, TEST_IMAGE, testDoc, waitFor } from '../helpers/swarm.ts';
 
 const { docker, calls } = await connect();
@@ -17,29 +18,12 @@ doc.services = [
     command: ['sleep', '3600'],
     resources: { memoryLimitMB: 32 },
     update: { monitorSeconds: 0 },
-    placement: { constraints: ['node.role==manager'], preferences: [{ spread: 'node.labels.zone' }], maxReplicasPerNode: 2 },
+    ...EVERY_COMPOSE_FIELD,
+    // What this node and the test image can run: a satisfiable constraint, a check the image can pass, a directory it has.
+    placement: { ...EVERY_COMPOSE_FIELD.placement, constraints: ['node.role==manager'] },
     healthcheck: { test: ['CMD', 'echo', 'ok'], interval: '1s', timeout: '2s', retries: 2, startPeriod: '1s' },
-    restartPolicy: { condition: 'on-failure', delay: '1s', maxAttempts: 3, window: '0s' },
-    rollback: { parallelism: 2, order: 'stop-first', failureAction: 'continue', monitorSeconds: 0 },
-    stopGracePeriod: '3s',
-    stopSignal: 'SIGINT',
-    endpointMode: 'dnsrr',
-    user: '0:0',
     workingDir: '/tmp',
-    hostname: 'cmp-host',
-    extraHosts: ['db.local:10.0.0.5'],
-    dns: ['10.0.0.2'],
-    dnsSearch: 'example.internal',
-    dnsOpt: ['ndots:2'],
-    init: true,
-    readOnly: true,
-    capAdd: ['NET_ADMIN'],
-    capDrop: ['mknod'],
-    ulimits: { nofile: { soft: 1024, hard: 2048 } },
-    sysctls: { 'net.core.somaxconn': 1024 },
-    tmpfs: ['/run', { target: '/cache', sizeMB: 8 }],
-    logging: { driver: 'json-file', options: { 'max-size': '1m' } },
-    containerLabels: { tier: 'web' },
+    stopGracePeriod: '3s',
   },
 ];
 
@@ -56,24 +40,24 @@ t.test('every field appears in docker service inspect as specified, and the task
   const c = tt.ContainerSpec;
   t.same(tt.Placement, { Constraints: ['node.role==manager'], Preferences: [{ Spread: { SpreadDescriptor: 'node.labels.zone' } }], MaxReplicas: 2 });
   t.same(c.Healthcheck, { Test: ['CMD', 'echo', 'ok'], Interval: 1e9, Timeout: 2e9, Retries: 2, StartPeriod: 1e9 });
-  t.same(tt.RestartPolicy, { Condition: 'on-failure', Delay: 1e9, MaxAttempts: 3, Window: 0 });
-  t.match(s.Spec.RollbackConfig, { Parallelism: 2, Order: 'stop-first', FailureAction: 'continue' });
+  t.same(tt.RestartPolicy, { Condition: 'on-failure', Delay: 5e9, MaxAttempts: 3, Window: 120e9 });
+  t.match(s.Spec.RollbackConfig, { Parallelism: 2, Order: 'stop-first', FailureAction: 'continue', Monitor: 3e9 });
   t.equal(s.Spec.EndpointSpec.Mode, 'dnsrr');
   t.equal(c.StopGracePeriod, 3e9);
-  t.equal(c.StopSignal, 'SIGINT');
-  t.equal(c.User, '0:0');
+  t.equal(c.StopSignal, 'SIGQUIT');
+  t.equal(c.User, '1000:1000');
   t.equal(c.Dir, '/tmp');
-  t.equal(c.Hostname, 'cmp-host');
-  t.same(c.Hosts, ['10.0.0.5 db.local']);
+  t.equal(c.Hostname, 'app.internal');
+  t.same(c.Hosts, ['10.0.0.5 db.local', '::1 v6.local']);
   t.same(c.DNSConfig, { Nameservers: ['10.0.0.2'], Search: ['example.internal'], Options: ['ndots:2'] });
-  t.equal(c.Init, true);
+  t.equal(c.Init, false);
   t.equal(c.ReadOnly, true);
-  t.same(c.CapabilityAdd, ['CAP_NET_ADMIN']);
-  t.same(c.CapabilityDrop, ['CAP_MKNOD']);
-  t.same(c.Ulimits, [{ Name: 'nofile', Soft: 1024, Hard: 2048 }]);
+  t.same(c.CapabilityAdd, ['CAP_NET_ADMIN', 'CAP_SYS_TIME']);
+  t.same(c.CapabilityDrop, ['ALL']);
+  t.same(c.Ulimits, [{ Name: 'nofile', Soft: 1024, Hard: 2048 }, { Name: 'nproc', Soft: 512, Hard: 512 }]);
   t.same(c.Sysctls, { 'net.core.somaxconn': '1024' });
-  t.same(c.Mounts, [{ Type: 'tmpfs', Target: '/run' }, { Type: 'tmpfs', Target: '/cache', TmpfsOptions: { SizeBytes: 8 * 1024 * 1024 } }]);
-  t.same(tt.LogDriver, { Name: 'json-file', Options: { 'max-size': '1m' } });
+  t.same(c.Mounts, [{ Type: 'tmpfs', Target: '/run' }, { Type: 'tmpfs', Target: '/cache', TmpfsOptions: { SizeBytes: 64 * 1024 * 1024, Mode: 0o1777 } }]);
+  t.same(tt.LogDriver, { Name: 'json-file', Options: { 'max-size': '10m', 'max-file': '3' } });
   t.same(c.Labels, { tier: 'web' });
 
   // The engine accepted them for a real container: it runs, healthy, with them applied.
@@ -81,10 +65,10 @@ t.test('every field appears in docker service inspect as specified, and the task
     const [one] = await docker.listContainers({ filters: { label: [`com.docker.swarm.service.id=${s.ID}`], health: ['healthy'] } });
     return one && docker.getContainer(one.Id).inspect();
   }, 60_000);
-  t.same(container.HostConfig.CapAdd, ['CAP_NET_ADMIN']);
-  t.same(container.HostConfig.Ulimits, [{ Name: 'nofile', Soft: 1024, Hard: 2048 }]);
+  t.same(container.HostConfig.CapAdd, ['CAP_NET_ADMIN', 'CAP_SYS_TIME']);
+  t.same(container.HostConfig.Ulimits, [{ Name: 'nofile', Soft: 1024, Hard: 2048 }, { Name: 'nproc', Soft: 512, Hard: 512 }]);
   t.equal(container.HostConfig.ReadonlyRootfs, true);
-  t.equal(container.Config.Hostname, 'cmp-host');
+  t.equal(container.Config.Hostname, 'app.internal');
   t.equal(container.Config.Labels.tier, 'web');
   t.equal(container.HostConfig.LogConfig?.Type, 'json-file');
 });
@@ -114,7 +98,7 @@ t.test('a field changed by hand is healed, in place', async (t) => {
   const after = await inspect();
   t.equal(after.ID, s.ID);
   t.equal(after.Spec.TaskTemplate.ContainerSpec.StopGracePeriod, 3e9);
-  t.same(after.Spec.TaskTemplate.ContainerSpec.CapabilityAdd, ['CAP_NET_ADMIN']);
+  t.same(after.Spec.TaskTemplate.ContainerSpec.CapabilityAdd, ['CAP_NET_ADMIN', 'CAP_SYS_TIME']);
   t.equal(after.Spec.TaskTemplate.RestartPolicy.MaxAttempts, 3);
 });
 
@@ -122,7 +106,7 @@ t.test('a field changed in the spec updates the service in place; the plan names
   await settled(docker, id);
   const s = await inspect();
   doc.services[0].healthcheck.interval = '2s';
-  doc.services[0].placement.constraints = ['node.role!=worker'];
+  doc.services[0].placement = { ...doc.services[0].placement, constraints: ['node.role!=worker'] };
   const plan = await runOnce(docker, doc, { dryRun: true });
   const planned = plan.steps.flatMap((x) => x.actions).find((a) => a.name === name)!;
   t.equal(planned.reason, 'spec changed');

@@ -3,6 +3,7 @@ import t from 'tap';
 import { serviceDiff } from '../../ts/docker/service-plan.ts';
 import { desiredWorkloads } from '../../ts/docker/workload.ts';
 import { parseSpec, validateSpec } from '../../ts/spec/parse.ts';
+import { EVERY_COMPOSE_FIELD } from '../helpers/compose-fields.ts';
 
 const doc = (service: Record<string, unknown>) => ({ apiVersion: 'coreflow/v1', cluster: { name: 'demo' }, services: [{ name: 'a', image: 'x:1', ...service }] });
 const render = (service: Record<string, unknown>) => desiredWorkloads(validateSpec(doc(service)).spec)[0]!;
@@ -14,31 +15,7 @@ t.test('a spec written before the compose fields keeps the hash it had (so an up
 });
 
 t.test('every compose field lands in the Docker service spec, by the names Docker stores', async (t) => {
-  const d = render({
-    placement: { constraints: ['node.labels.storage==ssd'], preferences: [{ spread: 'node.labels.zone' }], maxReplicasPerNode: 2 },
-    healthcheck: { test: 'wget -q -O- http://localhost:8080/', interval: '10s', timeout: '2s', retries: 3, startPeriod: '1m' },
-    restartPolicy: { condition: 'on-failure', delay: '5s', maxAttempts: 3, window: '2m' },
-    rollback: { parallelism: 2, order: 'stop-first', failureAction: 'continue', monitorSeconds: 3 },
-    stopGracePeriod: '30s',
-    stopSignal: 'SIGQUIT',
-    endpointMode: 'dnsrr',
-    user: '1000:1000',
-    workingDir: '/app',
-    hostname: 'app.internal',
-    extraHosts: ['db.local:10.0.0.5', 'v6.local:::1'],
-    dns: '10.0.0.2',
-    dnsSearch: ['example.internal'],
-    dnsOpt: ['ndots:2'],
-    init: false,
-    readOnly: true,
-    capAdd: ['NET_ADMIN', 'cap_sys_time'],
-    capDrop: ['all'],
-    ulimits: { nofile: { soft: 1024, hard: 2048 }, nproc: 512 },
-    sysctls: ['net.core.somaxconn=1024'],
-    tmpfs: ['/run', { target: '/cache', sizeMB: 64, mode: 0o1777 }],
-    logging: { driver: 'json-file', options: { 'max-size': '10m' } },
-    containerLabels: { tier: 'web' },
-  });
+  const d = render(EVERY_COMPOSE_FIELD);
   const tt = d.spec.TaskTemplate;
   const c = tt.ContainerSpec;
   t.same(tt.Placement, { Constraints: ['node.labels.storage==ssd'], Preferences: [{ Spread: { SpreadDescriptor: 'node.labels.zone' } }], MaxReplicas: 2 });
@@ -70,7 +47,7 @@ t.test('every compose field lands in the Docker service spec, by the names Docke
     },
   );
   t.same(c.Mounts, [{ Type: 'tmpfs', Target: '/run' }, { Type: 'tmpfs', Target: '/cache', TmpfsOptions: { SizeBytes: 64 * 1024 * 1024, Mode: 0o1777 } }]);
-  t.same(tt.LogDriver, { Name: 'json-file', Options: { 'max-size': '10m' } });
+  t.same(tt.LogDriver, { Name: 'json-file', Options: { 'max-size': '10m', 'max-file': '3' } });
 });
 
 t.test('values Docker drops when it stores a spec are not rendered (they would read as drift)', async (t) => {
