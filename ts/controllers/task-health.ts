@@ -188,8 +188,7 @@ export class TaskHealthController implements Controller {
       list.push(t);
       byService.set(t.ServiceID, list);
     }
-    const checked = services.filter(hasHealthcheck);
-    const local = checked.length > 0 ? await localTaskHealth(docker) : new Map<string, ContainerHealth>();
+    const local = services.some(hasHealthcheck) ? await localTaskHealth(docker) : new Map<string, ContainerHealth>();
     const next = new Map<string, HealthInfo>();
     const counts = new Map<string, TaskCount>();
     for (const s of services) {

@@ -28,9 +28,10 @@ export function toRoutingTask(t: TaskInfo): RoutingTask {
 }
 
 /**
- * Four list calls: the cluster's workload services, the tasks that are wanted running, the
- * health of this node's task containers that have a health check, and the gateway network. Throws COREFLOW_ERR_DOCKER_API-style errors from dockerode on failure; the
- * caller keeps the last table then.
+ * Four list calls: the cluster's workload services, the tasks that are wanted running, the health
+ * of this node's task containers that have a health check, and the gateway network. Throws
+ * COREFLOW_ERR_DOCKER_API-style errors from dockerode on failure; the caller keeps the last table
+ * then.
  */
 export async function readRoutingLiveState(docker: Docker, cluster: string, gatewayName: string): Promise<RoutingLiveState> {
   const filters = ownedFilter(cluster);

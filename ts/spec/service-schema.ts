@@ -42,8 +42,7 @@ const updatePolicy = z.strictObject({
   monitorSeconds: z.number().min(0).default(5),
 });
 
-export const serviceSchema = z
-  .strictObject({
+const serviceFields = z.strictObject({
   name: dockerName,
   /** Optional in the schema so a record without one fails alone (fail small), not the document. */
   image: imageRef.optional(),
@@ -79,18 +78,20 @@ export const serviceSchema = z
   serviceCategory: z.string().optional(),
   update: updatePolicy.prefault({}),
   ...composeServiceFields,
-})
-  .superRefine((s, ctx) => {
-    if (s.mode === 'global' && s.placement?.maxReplicasPerNode) {
-      ctx.addIssue({ code: 'custom', path: ['placement', 'maxReplicasPerNode'], message: 'only for replicated services (mode is global)' });
-    }
-    const ingress = s.publish.findIndex((p) => p.mode === 'ingress');
-    if (s.endpointMode === 'dnsrr' && ingress >= 0) {
-      ctx.addIssue({ code: 'custom', path: ['endpointMode'], message: `dnsrr cannot publish in ingress mode (publish[${ingress}]); publish with mode: host` });
-    }
-    const taken = new Set([...s.volumes.map((v) => v.mountPath), ...s.resources.volumeMounts.map((m) => m.containerFsPath)]);
-    tmpfsTargets(s.tmpfs).forEach((target, i) => {
-      if (taken.has(target)) ctx.addIssue({ code: 'custom', path: ['tmpfs', ...(Array.isArray(s.tmpfs) ? [i] : [])], message: `${target} is already a mount point` });
-      taken.add(target);
-    });
+});
+
+/** A workload record; the rules across its fields are checked once each field is valid. */
+export const serviceSchema = serviceFields.superRefine((s, ctx) => {
+  if (s.mode === 'global' && s.placement?.maxReplicasPerNode) {
+    ctx.addIssue({ code: 'custom', path: ['placement', 'maxReplicasPerNode'], message: 'only for replicated services (mode is global)' });
+  }
+  const ingress = s.publish.findIndex((p) => p.mode === 'ingress');
+  if (s.endpointMode === 'dnsrr' && ingress >= 0) {
+    ctx.addIssue({ code: 'custom', path: ['endpointMode'], message: `dnsrr cannot publish in ingress mode (publish[${ingress}]); publish with mode: host` });
+  }
+  const taken = new Set([...s.volumes.map((v) => v.mountPath), ...s.resources.volumeMounts.map((m) => m.containerFsPath)]);
+  tmpfsTargets(s.tmpfs).forEach((target, i) => {
+    if (taken.has(target)) ctx.addIssue({ code: 'custom', path: ['tmpfs', ...(Array.isArray(s.tmpfs) ? [i] : [])], message: `${target} is already a mount point` });
+    taken.add(target);
   });
+});
