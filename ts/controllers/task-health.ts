@@ -126,8 +126,10 @@ export interface TaskHealthOptions {
 
 /**
  * Watches the tasks and update status of this cluster's services (two list calls per run,
- * whatever their number) and keeps their health for /v1/status. A service turning Degraded is
- * reported once on the event bus (an `error` event), not on every run.
+ * whatever their number; a third, of this node's task containers, when a service has a health
+ * check; a container inspect for each service whose check fails) and keeps their health for
+ * /v1/status. A service turning Degraded is reported once on the event bus (an `error` event),
+ * not on every run.
  */
 export class TaskHealthController implements Controller {
   readonly name = 'task-health';
