@@ -122,6 +122,19 @@ t.test('a field changed in the spec updates the service in place; the plan names
   t.equal(calls.writes(), 0, 'and then nothing more to do');
 });
 
+t.test('bad input: errors with their paths, nothing applied', async (t) => {
+  await settled(docker, id);
+  const before = await inspect();
+  const bad = structuredClone(doc);
+  Object.assign(bad.services[0], { placement: { constraints: ['node.labels.disk=ssd'] }, stopGracePeriod: '-10s', capAdd: ['NET_ADMIN', 'WARP_DRIVE'] });
+  const err = await runOnce(docker, bad).then(() => undefined, (e: unknown) => e as { code?: string; params?: { details?: string } });
+  t.equal(err?.code, 'COREFLOW_ERR_SPEC_INVALID');
+  t.match(err?.params?.details, /services\[0\]\.placement\.constraints\[0\]: expected a constraint/);
+  t.match(err?.params?.details, /services\[0\]\.stopGracePeriod: expected a duration >= 0, not "-10s"/);
+  t.match(err?.params?.details, /services\[0\]\.capAdd\[1\]: unknown capability "WARP_DRIVE"/);
+  t.equal((await inspect()).Version.Index, before.Version.Index, 'the service is unchanged');
+});
+
 t.test('a field removed from the spec: the plan names it and the update removes it', async (t) => {
   await settled(docker, id);
   delete doc.services[0].sysctls;
