@@ -1,3 +1,4 @@
+import type { ContainerHealth } from '../docker/task-container-health.ts';
 import type { RouteEntry } from '../protocol/methods.ts';
 
 /**
@@ -36,7 +37,7 @@ export interface RoutingTask {
   /** network ID -> IP (without prefix length). */
   addresses: Record<string, string>;
   /** The health check state of the task's container, when it runs on this node and has a check. */
-  health?: 'starting' | 'healthy' | 'unhealthy';
+  health?: ContainerHealth;
 }
 
 export interface RoutingNetwork {
