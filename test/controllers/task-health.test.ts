@@ -40,3 +40,24 @@ t.test('task counts: running tasks that are wanted running, against the replicas
   const global = { ID: 's1', Spec: { Name: 'agent', Mode: { Global: {} } } };
   t.same(taskCount(global, tasks), { running: 1, desired: null });
 });
+
+t.test('a service with a health check: Healthy only with healthy tasks, Degraded with the check output', async (t) => {
+  const checked = { ID: 's1', Spec: { Name: 'web', Mode: { Replicated: { Replicas: 2 } }, TaskTemplate: { ContainerSpec: { Healthcheck: { Test: ['CMD', 'check'] } } } } };
+  const tk = (id: string, state: string) => ({ ...task(state, 'running', 5), ID: id });
+  const local = new Map([['t1', 'healthy' as const], ['t2', 'unhealthy' as const]]);
+  t.match(serviceHealth(checked, [tk('t1', 'running'), tk('t2', 'running')], now, { local }), { health: 'Progressing', message: '1/2 task(s) running' }, 'an unhealthy running task is not counted');
+  t.match(serviceHealth(checked, [tk('t1', 'running'), tk('t2', 'running')], now, { local, output: 'connection refused' }), {
+    health: 'Degraded',
+    message: '1/2 task(s) healthy; health check failing: connection refused',
+  });
+  t.match(serviceHealth(checked, [tk('t1', 'running'), tk('t3', 'running')], now, { local }), { health: 'Healthy' }, 'a task on another node counts once Swarm says running');
+  t.same(taskCount(checked, [tk('t1', 'running'), tk('t2', 'running')], local), { running: 1, desired: 2 });
+});
+
+t.test('a task that no node can take: Degraded with the placement that excludes it', async (t) => {
+  const placed = { ID: 's1', Spec: { Name: 'web', Mode: { Replicated: { Replicas: 1 } }, TaskTemplate: { Placement: { Constraints: ['node.labels.disk==ssd'], MaxReplicas: 1 } } } };
+  t.match(serviceHealth(placed, [task('pending', 'running', 1, 'no suitable node (scheduling constraints not satisfied on 1 node)')], now), {
+    health: 'Degraded',
+    message: '0/1 task(s) running; task pending: no suitable node (scheduling constraints not satisfied on 1 node); placement: constraints node.labels.disk==ssd; at most 1 per node',
+  });
+});

@@ -34,7 +34,15 @@ async function exampleDoc(): Promise<{ doc: any; id: string }> {
       corelog: { name: `${id}-corelog`, image: TEST_IMAGE, command: ['sleep', '3600'] },
       corestore: { enabled: true, name: `${id}-corestore`, image: TEST_IMAGE, command: ['sleep', '3600'], mounts: [{ source: stateDir, target: '/data' }] },
     },
-    services: (example.services as Record<string, any>[]).map((s) => ({ ...s, name: `${id}-${s.name}`, image: TEST_IMAGE, command: WEB_COMMAND, args: undefined })),
+    services: (example.services as Record<string, any>[]).map((s) => ({
+      ...s,
+      name: `${id}-${s.name}`,
+      image: TEST_IMAGE,
+      command: WEB_COMMAND,
+      args: undefined,
+      // The test image serves on 8080; check there, often, so healthy tasks come soon.
+      ...(s.healthcheck ? { healthcheck: { ...s.healthcheck, test: ['CMD', 'wget', '-q', '-O', '/dev/null', 'http://127.0.0.1:8080/'], interval: '1s', startPeriod: '0s' } } : {}),
+    })),
   };
   return { doc, id };
 }

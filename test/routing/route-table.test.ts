@@ -124,3 +124,27 @@ t.test('the routing section validates with field paths', async (t) => {
   t.throws(() => spec([], { caddy: { adminUrl: 'ftp://x' } }), { message: /routing.caddy.adminUrl/ });
   t.throws(() => spec([], { edge: { token: 'x' } }), { message: /routing.edge/ }, 'the token is not a spec field');
 });
+
+t.test('with a health check, only healthy tasks take traffic', async (t) => {
+  const s = spec([{ name: 'app', image: 'x', ports: { web: 8080 }, domains: [{ name: 'app.example.test', protocol: 'http' }], healthcheck: { test: 'true' } }]);
+  const withHealth = (tk: RoutingTask, health: RoutingTask['health']): RoutingTask => ({ ...tk, health });
+  const table = buildRouteTable({
+    spec: s,
+    services: [{ id: 'S1', name: 'app' }],
+    tasks: [
+      withHealth(task('a', 'S1', '10.0.0.2'), 'healthy'),
+      withHealth(task('b', 'S1', '10.0.0.3'), 'unhealthy'),
+      withHealth(task('c', 'S1', '10.0.0.4', 'starting'), 'starting'),
+      withHealth(task('d', 'S1', '10.0.0.5', 'starting'), 'healthy'),
+      withHealth(task('e', 'S1', '10.0.0.6', 'running', 'shutdown'), 'healthy'),
+      task('f', 'S1', '10.0.0.7'),
+      task('g', 'S1', '10.0.0.8', 'starting'),
+    ],
+    networks,
+    certificates: new Map(),
+  });
+  t.same(table.routes[0]?.destinationIps, ['10.0.0.2', '10.0.0.5', '10.0.0.7'], 'healthy here (even while Swarm still says starting), or running elsewhere; never unhealthy, starting or stopping');
+  const none = buildRouteTable({ spec: s, services: [{ id: 'S1', name: 'app' }], tasks: [withHealth(task('b', 'S1', '10.0.0.3'), 'unhealthy')], networks, certificates: new Map() });
+  t.same(none.routes, []);
+  t.match(none.problems, [{ service: 'app', reason: /not routed: no running task/ }]);
+});

@@ -2,11 +2,42 @@ import type Docker from 'dockerode';
 import { ownedFilter } from '../docker/labels.ts';
 import type { RawService as RawServiceFull, RawTask } from '../docker/raw-types.ts';
 import { dockerRequest } from '../docker/request.ts';
+import { failingCheckOutput, localTaskHealth, type ContainerHealth } from '../docker/task-container-health.ts';
 import type { EventBus } from '../observe/events.ts';
 import type { HealthInfo } from '../observe/status.ts';
 import type { Controller } from './manager.ts';
 
 type RawService = Pick<RawServiceFull, 'ID' | 'Spec' | 'UpdateStatus'>;
+
+/** What is known of a service's health checks beyond its tasks' states. */
+export interface CheckState {
+  /** Health of task containers on this node, by task ID. */
+  local: ReadonlyMap<string, ContainerHealth>;
+  /** The output of the check that failed last in one of the service's current or recently failed containers. */
+  output?: string;
+}
+
+/** Whether the service's spec sets a health check (not `NONE`). */
+export function hasHealthcheck(service: RawService): boolean {
+  const test = service.Spec.TaskTemplate?.ContainerSpec?.Healthcheck?.Test ?? [];
+  return test.length > 0 && test[0] !== 'NONE';
+}
+
+/** A task that is wanted and running, and not known to be unhealthy (or not yet healthy) on this node. */
+function isUp(t: RawTask, local: ReadonlyMap<string, ContainerHealth> | undefined): boolean {
+  const h = t.ID === undefined ? undefined : local?.get(t.ID);
+  return t.DesiredState === 'running' && t.Status.State === 'running' && (h === undefined || h === 'healthy');
+}
+
+/** ", placement: constraints a, b; at most N per node" when the service sets them (a pending task's reason names them). */
+function placementText(service: RawService): string {
+  const p = service.Spec.TaskTemplate?.Placement;
+  const parts = [
+    ...(p?.Constraints?.length ? [`constraints ${p.Constraints.join(', ')}`] : []),
+    ...(p?.MaxReplicas ? [`at most ${p.MaxReplicas} per node`] : []),
+  ];
+  return parts.length > 0 ? `; placement: ${parts.join('; ')}` : '';
+}
 
 /** Task counts of one service, for status reports. */
 export interface TaskCount {
@@ -16,10 +47,10 @@ export interface TaskCount {
   desired: number | null;
 }
 
-/** Pure. Running tasks of a service and the replicas it asks for. */
-export function taskCount(service: RawService, tasks: readonly RawTask[]): TaskCount {
+/** Pure. Running (and, where known, healthy) tasks of a service and the replicas it asks for. */
+export function taskCount(service: RawService, tasks: readonly RawTask[], local?: ReadonlyMap<string, ContainerHealth>): TaskCount {
   return {
-    running: tasks.filter((t) => t.DesiredState === 'running' && t.Status.State === 'running').length,
+    running: tasks.filter((t) => isUp(t, local)).length,
     desired: service.Spec.Mode?.Global !== undefined ? null : (service.Spec.Mode?.Replicated?.Replicas ?? 1),
   };
 }
@@ -32,23 +63,25 @@ const FAILED_STATES = new Set(['failed', 'rejected']);
  * Pure. The health of one service from its update status and tasks:
  * - an update paused, or rolled back, is Degraded with Docker's message; an update or rollback
  *   in progress is Progressing;
- * - all desired tasks running: Healthy;
+ * - all desired tasks running (and, with a health check, none known unhealthy): Healthy;
+ * - with a health check that failed: Degraded with the check's output;
  * - fewer running and a task failed or was rejected recently: Degraded with the task's error
- *   ("task: non-zero exit (1)", "no suitable node ...");
+ *   ("task: non-zero exit (1)", "no suitable node ..." with the service's placement);
  * - otherwise Progressing (tasks starting).
  */
-export function serviceHealth(service: RawService, tasks: readonly RawTask[], now = Date.now()): HealthInfo {
+export function serviceHealth(service: RawService, tasks: readonly RawTask[], now = Date.now(), checks?: CheckState): HealthInfo {
   const u = service.UpdateStatus;
   const why = u?.Message ? `: ${u.Message}` : '';
   if (u?.State === 'paused' || u?.State === 'rollback_paused') return { health: 'Degraded', message: `update ${u.State.replace('_', ' ')}${why}` };
   if (u?.State === 'rollback_completed') return { health: 'Degraded', message: `update rolled back${why}` };
-  const running = tasks.filter((t) => t.DesiredState === 'running' && t.Status.State === 'running').length;
+  const running = tasks.filter((t) => isUp(t, checks?.local)).length;
   const global = service.Spec.Mode?.Global !== undefined;
   const desired = global ? tasks.filter((t) => t.DesiredState === 'running').length : (service.Spec.Mode?.Replicated?.Replicas ?? 1);
   const updating = u?.State === 'updating' || u?.State === 'rollback_started';
   if (running >= desired && (!global || desired > 0) && !updating) {
     return { health: 'Healthy', message: `${running}/${desired} task(s) running` };
   }
+  if (checks?.output !== undefined) return { health: 'Degraded', message: `${running}/${desired} task(s) healthy; health check failing: ${checks.output}` };
   const failures = tasks
     .filter((t) => FAILED_STATES.has(t.Status.State) && now - Date.parse(t.Status.Timestamp ?? '') < RECENT_FAILURE_MS)
     .sort((a, b) => Date.parse(b.Status.Timestamp ?? '') - Date.parse(a.Status.Timestamp ?? ''));
@@ -57,7 +90,7 @@ export function serviceHealth(service: RawService, tasks: readonly RawTask[], no
   if (latest) {
     return { health: 'Degraded', message: `${running}/${desired} task(s) running; task ${latest.Status.State}: ${latest.Status.Err ?? latest.Status.Message ?? 'no error given'}` };
   }
-  if (pending) return { health: 'Degraded', message: `${running}/${desired} task(s) running; task pending: ${pending.Status.Err}` };
+  if (pending) return { health: 'Degraded', message: `${running}/${desired} task(s) running; task pending: ${pending.Status.Err}${placementText(service)}` };
   if (updating) return { health: 'Progressing', message: `update ${u?.State?.replace('_', ' ')}${why}` };
   return { health: 'Progressing', message: `${running}/${desired} task(s) running` };
 }
@@ -74,8 +107,10 @@ export interface TaskHealthOptions {
 
 /**
  * Watches the tasks and update status of this cluster's services (two list calls per run,
- * whatever their number) and keeps their health for /v1/status. A service turning Degraded is
- * reported once on the event bus (an `error` event), not on every run.
+ * whatever their number; a third, of this node's task containers, when a service has a health
+ * check; a container inspect for each service whose check fails) and keeps their health for
+ * /v1/status. A service turning Degraded is reported once on the event bus (an `error` event),
+ * not on every run.
  */
 export class TaskHealthController implements Controller {
   readonly name = 'task-health';
@@ -102,6 +137,24 @@ export class TaskHealthController implements Controller {
     return this.checked;
   }
 
+  /**
+   * The output of the failing check of a service that is not Healthy: from a current container
+   * on this node that is unhealthy or not yet healthy, else from the container of the newest task
+   * Docker stopped as unhealthy. One container inspect per candidate, at most three.
+   */
+  private async checkOutput(tasks: readonly RawTask[], local: ReadonlyMap<string, ContainerHealth>, now: number): Promise<string | undefined> {
+    const current = tasks.filter((t) => t.DesiredState === 'running' && t.ID !== undefined && local.has(t.ID) && local.get(t.ID) !== 'healthy');
+    const stopped = tasks
+      .filter((t) => FAILED_STATES.has(t.Status.State) && /unhealthy container/.test(t.Status.Err ?? '') && now - Date.parse(t.Status.Timestamp ?? '') < RECENT_FAILURE_MS)
+      .sort((a, b) => Date.parse(b.Status.Timestamp ?? '') - Date.parse(a.Status.Timestamp ?? ''));
+    for (const t of [...current, ...stopped].slice(0, 3)) {
+      const id = t.Status.ContainerStatus?.ContainerID;
+      const output = id ? await failingCheckOutput(this.opts.docker, id) : undefined;
+      if (output !== undefined) return output;
+    }
+    return undefined;
+  }
+
   async reconcile(): Promise<number> {
     const cluster = this.opts.cluster();
     if (!cluster) return 0;
@@ -118,13 +171,18 @@ export class TaskHealthController implements Controller {
       list.push(t);
       byService.set(t.ServiceID, list);
     }
+    const local = services.some(hasHealthcheck) ? await localTaskHealth(docker) : new Map<string, ContainerHealth>();
     const next = new Map<string, HealthInfo>();
     const counts = new Map<string, TaskCount>();
     for (const s of services) {
       const own = byService.get(s.ID) ?? [];
-      const h = serviceHealth(s, own);
+      let h = serviceHealth(s, own, started, { local });
+      if (h.health !== 'Healthy' && hasHealthcheck(s)) {
+        const output = await this.checkOutput(own, local, started);
+        if (output !== undefined) h = serviceHealth(s, own, started, { local, output });
+      }
       next.set(s.Spec.Name, h);
-      counts.set(s.Spec.Name, taskCount(s, own));
+      counts.set(s.Spec.Name, taskCount(s, own, local));
       const before = this.current.get(s.Spec.Name);
       if (h.health === 'Degraded' && before?.health !== 'Degraded') {
         this.opts.bus?.emit({ type: 'error', resourceType: this.name, kind: 'service', name: s.Spec.Name, summary: `service ${s.Spec.Name} is degraded: ${h.message ?? ''}` });

@@ -26,7 +26,11 @@ export interface RawServiceSpec {
   Name: string;
   Labels?: Record<string, string>;
   Mode?: { Replicated?: { Replicas?: number }; Global?: object };
-  TaskTemplate?: { Networks?: { Target: string }[]; ContainerSpec?: RawSecretRefs };
+  TaskTemplate?: {
+    Networks?: { Target: string }[];
+    ContainerSpec?: RawSecretRefs & { Healthcheck?: { Test?: string[] } };
+    Placement?: { Constraints?: string[]; MaxReplicas?: number };
+  };
   Networks?: { Target: string }[];
 }
 
@@ -39,11 +43,13 @@ export interface RawService {
 }
 
 export interface RawTask {
+  ID?: string;
   ServiceID: string;
   Slot?: number;
   NodeID?: string;
   DesiredState: string;
-  Status: { State: string; Err?: string; Message?: string; Timestamp?: string };
+  Status: { State: string; Err?: string; Message?: string; Timestamp?: string; ContainerStatus?: { ContainerID?: string } };
+  NetworksAttachments?: { Network?: { ID?: string }; Addresses?: string[] }[];
 }
 
 export interface RawVolumes {
@@ -51,5 +57,13 @@ export interface RawVolumes {
 }
 
 export interface RawContainer {
+  /** "Up 2 minutes (healthy)": ends in the health-check state for a container with a check. */
+  Status?: string;
+  Labels?: Record<string, string>;
   Mounts?: { Type?: string; Name?: string }[];
+}
+
+/** GET /containers/{id}/json. */
+export interface RawContainerInspect {
+  State?: { Health?: { Log?: { ExitCode: number; Output?: string }[] } };
 }

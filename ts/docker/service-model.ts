@@ -11,7 +11,24 @@ export interface DockerServiceSpec {
       Args?: string[];
       Env?: string[];
       Labels?: Record<string, string>;
-      Mounts?: DockerMount[];
+      Hostname?: string;
+      Dir?: string;
+      User?: string;
+      Init?: boolean;
+      ReadOnly?: boolean;
+      StopSignal?: string;
+      /** Nanoseconds, as are all durations below. */
+      StopGracePeriod?: number;
+      /** Spelled so by `docker service inspect` (the API reference writes HealthCheck; Docker reads either). */
+      Healthcheck?: { Test?: string[]; Interval?: number; Timeout?: number; StartPeriod?: number; Retries?: number };
+      /** Hosts-file lines: "ip hostname". */
+      Hosts?: string[];
+      DNSConfig?: { Nameservers?: string[]; Search?: string[]; Options?: string[] };
+      Sysctls?: Record<string, string>;
+      CapabilityAdd?: string[];
+      CapabilityDrop?: string[];
+      Ulimits?: { Name: string; Soft: number; Hard: number }[];
+      Mounts?: (DockerMount | DockerTmpfsMount)[];
       Secrets?: DockerSecretRef[];
     };
     Resources?: {
@@ -19,11 +36,14 @@ export interface DockerServiceSpec {
       Reservations?: { NanoCPUs?: number; MemoryBytes?: number };
     };
     Networks?: { Target: string; Aliases?: string[] }[];
-    Placement?: { Constraints?: string[] };
+    RestartPolicy?: { Condition?: 'none' | 'on-failure' | 'any'; Delay?: number; MaxAttempts?: number; Window?: number };
+    Placement?: { Constraints?: string[]; Preferences?: { Spread: { SpreadDescriptor: string } }[]; MaxReplicas?: number };
+    LogDriver?: { Name: string; Options?: Record<string, string> };
   };
   Mode: { Replicated: { Replicas: number } } | { Global: Record<string, never> };
-  UpdateConfig?: { Parallelism: number; Order: 'start-first' | 'stop-first'; FailureAction: string; Monitor: number };
-  EndpointSpec?: { Ports?: { TargetPort: number; PublishedPort: number; Protocol: string; PublishMode: string }[] };
+  UpdateConfig?: { Parallelism: number; Order: 'start-first' | 'stop-first'; FailureAction: string; Monitor?: number };
+  RollbackConfig?: { Parallelism?: number; Order?: 'start-first' | 'stop-first'; FailureAction?: string; Monitor?: number };
+  EndpointSpec?: { Mode?: 'vip' | 'dnsrr'; Ports?: { TargetPort: number; PublishedPort: number; Protocol: string; PublishMode: string }[] };
 }
 
 export interface DockerMount {
@@ -32,6 +52,12 @@ export interface DockerMount {
   Target: string;
   ReadOnly?: boolean;
   VolumeOptions?: { Labels?: Record<string, string>; DriverConfig?: { Name: string; Options?: Record<string, string> } };
+}
+
+export interface DockerTmpfsMount {
+  Type: 'tmpfs';
+  Target: string;
+  TmpfsOptions?: { SizeBytes?: number; Mode?: number };
 }
 
 export interface DockerSecretRef {

@@ -1,5 +1,6 @@
 import { CoreflowError } from '../errors.ts';
 import type { Action } from '../reconcile/types.ts';
+import { composeFieldsOnlyLive } from './compose-render.ts';
 import { isOwned, LABEL_HASH, LABEL_ROLE } from './labels.ts';
 import type { DesiredService, LiveService, ServiceRole } from './service-model.ts';
 import { subsetDiff } from './subset-diff.ts';
@@ -20,7 +21,7 @@ export interface ServicePlanOptions {
 /** Which fields of the live service differ from the desired one, as short paths. */
 export function serviceDiff(desired: DesiredService, live: LiveService): string[] {
   const { Labels: _l, ...rest } = desired.spec;
-  const fields = subsetDiff(rest, live.spec).map((p) => p.replace(/^TaskTemplate\./, ''));
+  const fields = [...subsetDiff(rest, live.spec).map((p) => p.replace(/^TaskTemplate\./, '')), ...composeFieldsOnlyLive(desired.spec, live.spec)];
   const { [LABEL_HASH]: _h, ...userLabels } = desired.spec.Labels;
   if (subsetDiff(userLabels, live.spec.Labels ?? {}).length > 0) fields.push('Labels');
   return fields;

@@ -1,5 +1,6 @@
 import { hashOf } from '../spec/hash.ts';
 import type { BaseServiceSpec, ClusterSpec, ServiceSpec } from '../spec/types.ts';
+import { composeContainerSpec, composeServiceSpec, composeTaskTemplate, tmpfsMounts } from './compose-render.ts';
 import { LABEL_HASH, LABEL_ROLE, ownershipLabels } from './labels.ts';
 import type { DesiredService, DockerMount, DockerSecretRef, DockerServiceSpec, ServiceRole } from './service-model.ts';
 
@@ -33,6 +34,8 @@ function cpu(n: number | undefined): number | undefined {
 export function renderWorkload(spec: ClusterSpec, s: ServiceSpec, image: string, mounts: DockerMount[] = [], secrets: DockerSecretRef[] = []): DockerServiceSpec {
   const r = s.resources;
   const hasVolume = mounts.some((m) => m.Type === 'volume');
+  const allMounts = [...mounts, ...tmpfsMounts(s)];
+  const ports = s.publish.map((p) => ({ TargetPort: p.target, PublishedPort: p.published, Protocol: p.protocol, PublishMode: p.mode }));
   return {
     Name: s.name,
     Labels: { ...s.labels },
@@ -42,8 +45,9 @@ export function renderWorkload(spec: ClusterSpec, s: ServiceSpec, image: string,
         ...(s.command ? { Command: s.command } : {}),
         ...(s.args ? { Args: s.args } : {}),
         Env: envList(s.environment),
-        ...(mounts.length > 0 ? { Mounts: mounts } : {}),
+        ...(allMounts.length > 0 ? { Mounts: allMounts } : {}),
         ...(secrets.length > 0 ? { Secrets: secrets } : {}),
+        ...composeContainerSpec(s),
       },
       Resources: {
         Limits: { MemoryBytes: Math.round(r.memoryLimitMB * MB), ...(r.cpuLimit ? { NanoCPUs: cpu(r.cpuLimit) } : {}) },
@@ -53,6 +57,7 @@ export function renderWorkload(spec: ClusterSpec, s: ServiceSpec, image: string,
         },
       },
       Networks: [{ Target: spec.networks.gateway.name, Aliases: [s.name] }],
+      ...composeTaskTemplate(s),
     },
     Mode: s.mode === 'global' ? { Global: {} } : { Replicated: { Replicas: s.scaleFactor } },
     UpdateConfig: {
@@ -60,15 +65,11 @@ export function renderWorkload(spec: ClusterSpec, s: ServiceSpec, image: string,
       // Two tasks must never write the same volume at once: stop-first where a volume is mounted.
       Order: s.update.order ?? (hasVolume ? 'stop-first' : 'start-first'),
       FailureAction: s.update.failureAction,
-      Monitor: Math.round(s.update.monitorSeconds * NANO),
+      // Docker drops a zero Monitor when it stores the spec; sending none keeps the live diff clean.
+      ...(s.update.monitorSeconds > 0 ? { Monitor: Math.round(s.update.monitorSeconds * NANO) } : {}),
     },
-    ...(s.publish.length > 0
-      ? {
-          EndpointSpec: {
-            Ports: s.publish.map((p) => ({ TargetPort: p.target, PublishedPort: p.published, Protocol: p.protocol, PublishMode: p.mode })),
-          },
-        }
-      : {}),
+    ...composeServiceSpec(s),
+    ...(ports.length > 0 || s.endpointMode ? { EndpointSpec: { ...(s.endpointMode ? { Mode: s.endpointMode } : {}), ...(ports.length > 0 ? { Ports: ports } : {}) } } : {}),
   };
 }
 

@@ -1,5 +1,7 @@
 import type Docker from 'dockerode';
 import { LABEL_ROLE, ownedFilter } from '../docker/labels.ts';
+import type { RawTask } from '../docker/raw-types.ts';
+import { localTaskHealth } from '../docker/task-container-health.ts';
 import type { RoutingNetwork, RoutingService, RoutingTask } from './types.ts';
 
 export interface RoutingLiveState {
@@ -8,13 +10,7 @@ export interface RoutingLiveState {
   networks: RoutingNetwork[];
 }
 
-interface TaskInfo {
-  ID: string;
-  ServiceID: string;
-  DesiredState?: string;
-  Status?: { State?: string };
-  NetworksAttachments?: { Network?: { ID?: string }; Addresses?: string[] }[];
-}
+type TaskInfo = RawTask & { ID: string };
 
 /** Task JSON -> RoutingTask; addresses lose their prefix length ("10.0.1.5/24" -> "10.0.1.5"). */
 export function toRoutingTask(t: TaskInfo): RoutingTask {
@@ -27,9 +23,10 @@ export function toRoutingTask(t: TaskInfo): RoutingTask {
 }
 
 /**
- * Three list calls: the cluster's workload services, the tasks that are wanted running, and the
- * gateway network. Throws COREFLOW_ERR_DOCKER_API-style errors from dockerode on failure; the
- * caller keeps the last table then.
+ * Four list calls: the cluster's workload services, the tasks that are wanted running, the health
+ * of this node's task containers that have a health check, and the gateway network. Throws
+ * COREFLOW_ERR_DOCKER_API-style errors from dockerode on failure; the caller keeps the last table
+ * then.
  */
 export async function readRoutingLiveState(docker: Docker, cluster: string, gatewayName: string): Promise<RoutingLiveState> {
   const filters = ownedFilter(cluster);
@@ -37,10 +34,16 @@ export async function readRoutingLiveState(docker: Docker, cluster: string, gate
   const ids = new Set(services.map((s) => s.ID));
   const tasks =
     ids.size === 0 ? [] : ((await docker.listTasks({ filters: { 'desired-state': ['running'], service: [...ids] } })) as TaskInfo[]);
+  const health = ids.size === 0 ? new Map() : await localTaskHealth(docker);
   const networks = await docker.listNetworks({ filters: { name: [gatewayName] } });
   return {
     services: services.map((s) => ({ id: s.ID, name: s.Spec?.Name ?? s.ID })),
-    tasks: tasks.filter((t) => ids.has(t.ServiceID)).map(toRoutingTask),
+    tasks: tasks
+      .filter((t) => ids.has(t.ServiceID))
+      .map((t) => {
+        const h = health.get(t.ID);
+        return { ...toRoutingTask(t), ...(h ? { health: h } : {}) };
+      }),
     // The name filter matches substrings: keep the exact name only.
     networks: networks.filter((n) => n.Name === gatewayName).map((n) => ({ id: n.Id, name: n.Name })),
   };

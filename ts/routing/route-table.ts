@@ -72,9 +72,21 @@ export interface RouteTableInput {
 }
 
 /**
+ * Whether a task takes traffic. It must be wanted running (a task being stopped leaves the table
+ * at once). A container with a health check, seen on this node, takes traffic only while healthy:
+ * from its first passing check (even before the swarm reports the task running) until a check
+ * fails. Any other task takes traffic once the swarm reports it running, which for a service with
+ * a health check is after its first passing check.
+ */
+export function takesTraffic(t: RoutingTask): boolean {
+  if (t.desiredState !== 'running') return false;
+  if (t.health !== undefined) return t.health === 'healthy' && (t.state === 'running' || t.state === 'starting');
+  return t.state === 'running';
+}
+
+/**
  * Pure. The route table of a cluster: for each routed service, every hostname to the
- * gateway-network IPs of ALL its running tasks (running now and still wanted: a task being
- * stopped leaves the table at once). Problems are per service or hostname and never stop the
+ * gateway-network IPs of ALL its tasks that take traffic (takesTraffic). Problems are per service or hostname and never stop the
  * others. The result is sorted, so equal inputs give an equal table (and hash).
  */
 export function buildRouteTable(input: RouteTableInput): RouteTable {
@@ -102,7 +114,7 @@ export function buildRouteTable(input: RouteTableInput): RouteTable {
     }
     const ips = new Set<string>();
     for (const t of input.tasks) {
-      if (t.serviceId !== live.id || t.state !== 'running' || t.desiredState !== 'running') continue;
+      if (t.serviceId !== live.id || !takesTraffic(t)) continue;
       const ip = t.addresses[gateway.id];
       if (ip) ips.add(ip);
     }

@@ -14,11 +14,13 @@ import type { RouteProblem, RouteTable } from './types.ts';
 
 /** The Docker object types routing follows. */
 export const ROUTING_EVENT_TYPES = ['container', 'service'];
-/** Container events that mean a task started or stopped on this node. */
+/** Container events that mean a task started, stopped or changed health on this node. */
 const CONTAINER_ACTIONS = new Set(['start', 'kill', 'die', 'stop', 'destroy']);
+/** Docker names health events "health_status: healthy" (or unhealthy, starting). */
+const isContainerTrigger = (action: string) => CONTAINER_ACTIONS.has(action) || action.startsWith('health_status');
 /**
  * A task's state in the swarm API trails its container's events by a little: after an event the
- * table is built at once and again after these delays. Extra builds cost three list calls and
+ * table is built at once and again after these delays. Extra builds cost four list calls and
  * push nothing when the table did not change.
  */
 const FOLLOW_UPS_MS = [100, 300, 1000];
@@ -50,7 +52,7 @@ export interface RoutingStatus {
 }
 
 /**
- * Keeps the route table live: builds it (three Docker list calls) after each reconcile run, on
+ * Keeps the route table live: builds it (four Docker list calls) after each reconcile run, on
  * container start/stop and service events, on a certificate refresh and every
  * `routing.resyncSeconds`; publishes it to the edge hub, Caddy and the Traefik endpoint. Builds
  * are coalesced (one at a time, triggers during a build make one more). A failed build keeps the
@@ -132,7 +134,7 @@ export class RoutingController {
   private onDockerEvent(e: DockerEvent): void {
     const attrs = e.Actor.Attributes ?? {};
     if (e.Type === 'container') {
-      if (!CONTAINER_ACTIONS.has(e.Action) || !this.watched.ids.has(attrs['com.docker.swarm.service.id'] ?? '')) return;
+      if (!isContainerTrigger(e.Action) || !this.watched.ids.has(attrs['com.docker.swarm.service.id'] ?? '')) return;
     } else if (e.Type === 'service') {
       if (!this.watched.ids.has(e.Actor.ID) && !this.watched.names.has(attrs.name ?? '')) return;
     } else return;

@@ -1,3 +1,4 @@
+import type { ContainerHealth } from '../docker/task-container-health.ts';
 import type { RouteEntry } from '../protocol/methods.ts';
 
 /**
@@ -35,6 +36,8 @@ export interface RoutingTask {
   desiredState: string;
   /** network ID -> IP (without prefix length). */
   addresses: Record<string, string>;
+  /** The health check state of the task's container, when it runs on this node and has a check. */
+  health?: ContainerHealth;
 }
 
 export interface RoutingNetwork {

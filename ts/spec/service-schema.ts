@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { composeServiceFields, tmpfsTargets } from './service-compose-schema.ts';
 import { dockerName, envName, envValue, hostname, imageRef, nonNegativeInt, port, positiveNumber, userLabels } from './primitives.ts';
 
 export const DEFAULT_MEMORY_LIMIT_MB = 1000;
@@ -41,7 +42,7 @@ const updatePolicy = z.strictObject({
   monitorSeconds: z.number().min(0).default(5),
 });
 
-export const serviceSchema = z.strictObject({
+const serviceFields = z.strictObject({
   name: dockerName,
   /** Optional in the schema so a record without one fails alone (fail small), not the document. */
   image: imageRef.optional(),
@@ -76,4 +77,21 @@ export const serviceSchema = z.strictObject({
   /** Records with a category other than "workload" are skipped with a reason. */
   serviceCategory: z.string().optional(),
   update: updatePolicy.prefault({}),
+  ...composeServiceFields,
+});
+
+/** A workload record; the rules across its fields are checked once each field is valid. */
+export const serviceSchema = serviceFields.superRefine((s, ctx) => {
+  if (s.mode === 'global' && s.placement?.maxReplicasPerNode) {
+    ctx.addIssue({ code: 'custom', path: ['placement', 'maxReplicasPerNode'], message: 'only for replicated services (mode is global)' });
+  }
+  const ingress = s.publish.findIndex((p) => p.mode === 'ingress');
+  if (s.endpointMode === 'dnsrr' && ingress >= 0) {
+    ctx.addIssue({ code: 'custom', path: ['endpointMode'], message: `dnsrr cannot publish in ingress mode (publish[${ingress}]); publish with mode: host` });
+  }
+  const taken = new Set([...s.volumes.map((v) => v.mountPath), ...s.resources.volumeMounts.map((m) => m.containerFsPath)]);
+  tmpfsTargets(s.tmpfs).forEach((target, i) => {
+    if (taken.has(target)) ctx.addIssue({ code: 'custom', path: ['tmpfs', ...(Array.isArray(s.tmpfs) ? [i] : [])], message: `${target} is already a mount point` });
+    taken.add(target);
+  });
 });
