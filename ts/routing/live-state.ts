@@ -28,14 +28,15 @@ export function toRoutingTask(t: TaskInfo): RoutingTask {
  * COREFLOW_ERR_DOCKER_API-style errors from dockerode on failure; the caller keeps the last table
  * then.
  */
-export async function readRoutingLiveState(docker: Docker, cluster: string, gatewayName: string): Promise<RoutingLiveState> {
+export async function readRoutingLiveState(docker: Docker, cluster: string, gatewayName: string, signal?: AbortSignal): Promise<RoutingLiveState> {
   const filters = ownedFilter(cluster);
-  const services = await docker.listServices({ filters: { label: [...filters.label, `${LABEL_ROLE}=workload`] } });
+  const abort = signal ? { abortSignal: signal } : {};
+  const services = await docker.listServices({ filters: { label: [...filters.label, `${LABEL_ROLE}=workload`] }, ...abort });
   const ids = new Set(services.map((s) => s.ID));
   const tasks =
-    ids.size === 0 ? [] : ((await docker.listTasks({ filters: { 'desired-state': ['running'], service: [...ids] } })) as TaskInfo[]);
-  const health = ids.size === 0 ? new Map() : await localTaskHealth(docker);
-  const networks = await docker.listNetworks({ filters: { name: [gatewayName] } });
+    ids.size === 0 ? [] : ((await docker.listTasks({ filters: { 'desired-state': ['running'], service: [...ids] }, ...abort })) as TaskInfo[]);
+  const health = ids.size === 0 ? new Map() : await localTaskHealth(docker, signal);
+  const networks = await docker.listNetworks({ filters: { name: [gatewayName] }, ...abort });
   return {
     services: services.map((s) => ({ id: s.ID, name: s.Spec?.Name ?? s.ID })),
     tasks: tasks

@@ -70,6 +70,8 @@ export class RoutingController {
   /** Builds, one at a time; each covers every trigger since the last (when and why they came). */
   private readonly builds: Coalescer<{ at: number; reason: string }, void>;
   private stopped = false;
+  /** Aborts a build's Docker calls when the controller stops. */
+  private readonly stopping = new AbortController();
   /** The cluster's workload service IDs and routed names as of the last build: other events are ignored. */
   private watched = { ids: new Set<string>(), names: new Set<string>() };
 
@@ -169,7 +171,7 @@ export class RoutingController {
     const spec = this.spec();
     this.armResync(spec);
     if (!spec) return;
-    const live = await readRoutingLiveState(this.opts.docker, spec.cluster.name, spec.networks.gateway.name);
+    const live = await readRoutingLiveState(this.opts.docker, spec.cluster.name, spec.networks.gateway.name, this.stopping.signal);
     this.watched = { ids: new Set(live.services.map((s) => s.id)), names: new Set(routedServices(spec).map((s) => s.name)) };
     const hostNames = routedServices(spec).flatMap((s) => wantedHosts(s).hosts.filter((h) => h.tls).map((h) => h.hostName));
     const certs = await this.certificates.resolve(spec, hostNames);
@@ -216,6 +218,7 @@ export class RoutingController {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.stopping.abort();
     this.unsubscribe?.();
     clearTimeout(this.resyncTimer);
     for (const t of this.followUps) clearTimeout(t);
