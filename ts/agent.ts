@@ -124,8 +124,7 @@ export class Agent implements Lifecycle {
     if (!config.spec && !config.cloudlyUrl) {
       throw new CoreflowError('COREFLOW_ERR_USAGE', { details: 'standalone mode needs --spec FILE (or COREFLOW_SPEC); control-plane mode needs CLOUDLY_URL and JUMPCODE' });
     }
-    const server = this.server;
-    await this.startPart({ name: 'internal-server', start: () => server.start(), stop: () => server.stop() });
+    await this.startPart({ name: 'internal-server', start: () => this.server.start(), stop: () => this.server.stop() });
 
     const docker = await connectDocker({ ...(config.dockerHost ? { host: config.dockerHost } : {}), timeoutMs: config.dockerTimeoutMs });
     log.info({ endpoint: docker.endpoint, apiVersion: docker.apiVersion }, 'connected to Docker');
@@ -149,7 +148,7 @@ export class Agent implements Lifecycle {
     const taskHealth = this.buildControllers(docker, dockerEvents, trigger, () => reconciler.busy);
     this.running = { docker, reconciler, retry, taskHealth };
     await this.startPart({
-      name: 'reconciler',
+      name: 'engine',
       start: async () => undefined,
       stop: async () => {
         retry.stop();

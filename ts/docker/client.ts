@@ -31,7 +31,7 @@ export interface ConnectOptions {
   timeoutMs?: number;
 }
 
-export const DEFAULT_DOCKER_TIMEOUT_MS = 30_000;
+const DEFAULT_DOCKER_TIMEOUT_MS = 30_000;
 
 interface DialOptions {
   method: string;
@@ -52,23 +52,33 @@ function dockerOptions(host: string | undefined): { options: Docker.DockerOption
 /**
  * Wraps the modem so every request is counted with its outcome and has a deadline: a request
  * (not a stream such as /events) without an answer after `timeoutMs` is aborted and fails with
- * COREFLOW_ERR_DOCKER_UNREACHABLE, whatever signal the caller passed as well (the run's). Every
- * request also ends when `closing` aborts.
+ * COREFLOW_ERR_DOCKER_UNREACHABLE, whatever signal the caller passed as well (the run's).
+ * Returns `close`: it aborts every request in flight, streams included, and every later one.
  */
-function instrument(docker: Docker, calls: ApiCallCounter, endpoint: string, timeoutMs: number, closing: AbortSignal): void {
+function instrument(docker: Docker, calls: ApiCallCounter, endpoint: string, timeoutMs: number): () => void {
   const modem = docker.modem as unknown as { dial: (opts: DialOptions, cb: (err: unknown, data: unknown) => void) => void };
   const dial = modem.dial.bind(modem);
+  const inFlight = new Set<AbortController>();
+  let closed = false;
   modem.dial = (opts, cb) => {
     const operation = operationOf(opts.method, opts.path);
     const deadline = opts.isStream ? undefined : AbortSignal.timeout(timeoutMs);
-    opts.abortSignal = AbortSignal.any([closing, ...(opts.abortSignal ? [opts.abortSignal] : []), ...(deadline ? [deadline] : [])]);
+    const own = new AbortController();
+    if (closed) own.abort();
+    inFlight.add(own);
+    opts.abortSignal = AbortSignal.any([own.signal, ...(opts.abortSignal ? [opts.abortSignal] : []), ...(deadline ? [deadline] : [])]);
     dial(opts, (err, data) => {
+      inFlight.delete(own);
       const status = err ? Number((err as { statusCode?: number }).statusCode ?? 0) : 200;
       calls.record({ operation, method: opts.method, status });
       if (err && deadline?.aborted) {
         cb(new CoreflowError('COREFLOW_ERR_DOCKER_UNREACHABLE', { endpoint, details: `no answer to ${operation} within ${timeoutMs} ms` }, { cause: err }), null);
       } else cb(err, data);
     });
+  };
+  return () => {
+    closed = true;
+    for (const c of inFlight) c.abort();
   };
 }
 
@@ -81,8 +91,7 @@ export async function connectDocker(opts: ConnectOptions = {}): Promise<DockerCo
   const { options, endpoint } = dockerOptions(opts.host);
   const docker = new Docker(options);
   const calls = new ApiCallCounter();
-  const closing = new AbortController();
-  instrument(docker, calls, endpoint, opts.timeoutMs ?? DEFAULT_DOCKER_TIMEOUT_MS, closing.signal);
+  const close = instrument(docker, calls, endpoint, opts.timeoutMs ?? DEFAULT_DOCKER_TIMEOUT_MS);
   let engineVersion: string;
   try {
     const v = await docker.version();
@@ -105,5 +114,5 @@ export async function connectDocker(opts: ConnectOptions = {}): Promise<DockerCo
     throw new CoreflowError('COREFLOW_ERR_NOT_SWARM_MANAGER', { endpoint, state: state === 'active' ? 'active, worker' : state });
   }
   calls.reset();
-  return { docker, calls, apiVersion, endpoint, close: () => closing.abort() };
+  return { docker, calls, apiVersion, endpoint, close };
 }
