@@ -14,7 +14,7 @@ export interface DockerEvent {
   timeNano?: number;
 }
 
-export interface EventStreamOptions {
+interface EventStreamOptions {
   /** Engine filters, e.g. { type: ['service', 'container'] }. */
   filters?: Record<string, string[]>;
   log: Logger;
@@ -31,7 +31,7 @@ export interface EventStreamOptions {
  * `onReconnect` is called each time it opens again, since events may have been missed: callers
  * resync then. Stop with the returned function.
  */
-export function watchDockerEvents(
+function watchDockerEvents(
   docker: Docker,
   onEvent: (e: DockerEvent) => void,
   opts: EventStreamOptions,
