@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { errorText } from '../errors.ts';
+import { errorCode, errorLogFields, errorText } from '../errors.ts';
 import type { Logger } from '../observe/logger.ts';
 import type { LoadedSpec } from '../spec/parse.ts';
 import { orderSteps } from './order.ts';
@@ -116,8 +116,8 @@ export class Reconciler {
       });
     } catch (err) {
       // runChain catches per step; this is the catch-all guard around the whole run.
-      log.error({ err: errorText(err) }, 'run crashed');
-      steps = [{ kind: 'run', status: 'failed' as const, error: errorText(err), actions: [], durationMs: Date.now() - startedAt.getTime() }];
+      log.error(errorLogFields(err), 'run crashed');
+      steps = [{ kind: 'run', status: 'failed' as const, error: errorText(err), code: errorCode(err), actions: [], durationMs: Date.now() - startedAt.getTime() }];
     }
     const finishedAt = new Date();
     const { status, summary } = summarize(steps);
