@@ -1,15 +1,15 @@
 import { CoreflowError, errorCode, errorLogFields, errorText } from '../errors.ts';
+import { callGuarded } from '../guarded.ts';
 import type { Action, ActionResult, RunContext, RunObserver, Step, StepResult } from './types.ts';
 
-/** Calls an observer hook; an observer failure is logged and never reaches the run. */
+/** Calls an observer hook; an observer failure (thrown or rejected) is logged and never reaches the run. */
 export function notify<K extends keyof RunObserver>(ctx: Pick<RunContext, 'observer' | 'log'>, hook: K, ...args: Parameters<NonNullable<RunObserver[K]>>): void {
-  const fn = ctx.observer?.[hook] as ((...a: unknown[]) => void) | undefined;
+  const fn = ctx.observer?.[hook] as ((...a: unknown[]) => unknown) | undefined;
   if (!fn) return;
-  try {
-    fn.apply(ctx.observer, args);
-  } catch (err) {
-    ctx.log.warn({ hook, err: errorText(err) }, 'run observer failed');
-  }
+  callGuarded(
+    () => fn.apply(ctx.observer, args),
+    (err) => ctx.log.error({ hook, ...errorLogFields(err) }, 'run observer failed'),
+  );
 }
 
 /** Whether a terminal failure is new (log it at error level) or was already reported for this desired state. */
