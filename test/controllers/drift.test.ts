@@ -3,7 +3,7 @@ import t from 'tap';
 import { DriftController, ownedNames } from '../../ts/controllers/drift.ts';
 import { EventBus } from '../../ts/observe/events.ts';
 import { silentLogger } from '../../ts/observe/logger.ts';
-import { waitFor } from '../helpers/swarm.ts';
+import { until } from '../helpers/swarm.ts';
 
 const ev = (Type: string, Action: string, name: string) => ({ Type, Action, Actor: { ID: 'x', Attributes: { name } } });
 
@@ -20,7 +20,7 @@ t.test('only changes to owned objects wake the chain, collapsed into one trigger
     bus,
     debounceMs: 30,
   });
-  const nextTrigger = (n: number) => waitFor(`trigger ${n}`, async () => triggers.length >= n, 5_000, 5);
+  const nextTrigger = (n: number) => until(`trigger ${n}`, () => triggers.length >= n);
   // Ignored events first, then relevant ones in the same debounce window: had any ignored event
   // counted, it would be in the one trigger's reason, and in the count of relevant events.
   drift.onEvent(ev('service', 'update', 'not-ours'));

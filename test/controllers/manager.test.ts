@@ -3,7 +3,7 @@ import { ControllerManager, type Controller } from '../../ts/controllers/manager
 import { silentLogger } from '../../ts/observe/logger.ts';
 import { AgentMetrics } from '../../ts/observe/metrics.ts';
 import { parsePrometheusText, sampleValue } from '../helpers/prom-text.ts';
-import { waitFor } from '../helpers/swarm.ts';
+import { until } from '../helpers/swarm.ts';
 
 const states = (manager: ControllerManager) => Object.fromEntries(manager.states().map((s) => [s.name, s]));
 
@@ -42,8 +42,8 @@ t.test('a controller that throws or hangs does not stop the others', async (t) =
   await manager.start();
   // Wait for the outcome: the hanging one abandoned twice and started again, while the others
   // keep running and failing at their own pace.
-  await waitFor('the hanging controller to be abandoned twice', async () => hangingAborted >= 2 && hangingStarted >= 3, 10_000, 10);
-  await waitFor('the others to keep running', async () => goodRuns >= 10 && states(manager).thrower!.errors >= 5 && states(manager)['sync-thrower']!.errors >= 5, 10_000, 10);
+  await until('the hanging controller to be abandoned twice', () => hangingAborted >= 2 && hangingStarted >= 3, 10_000);
+  await until('the others to keep running', () => goodRuns >= 10 && states(manager).thrower!.errors >= 5 && states(manager)['sync-thrower']!.errors >= 5, 10_000);
   const now = states(manager);
   t.ok(goodRuns >= 10, `the good controller kept running (${goodRuns} runs)`);
   t.equal(now.good!.lastItems, 3, 'items processed recorded');
@@ -78,10 +78,10 @@ t.test('kick runs a controller now instead of after its interval', async (t) => 
   manager.register({ name: 'slow', intervalMs: 60_000, reconcile: async () => ++runs });
   await manager.start();
   // A kick wakes a controller waiting for its interval: wait until the first run has finished.
-  await waitFor('the first run to finish', async () => states(manager).slow!.runs === 1, 5_000, 5);
+  await until('the first run to finish', () => states(manager).slow!.runs === 1);
   t.equal(runs, 1, 'first run at start');
   manager.kick('slow');
-  await waitFor('the kicked run', async () => runs === 2, 5_000, 5);
+  await until('the kicked run', () => runs === 2);
   t.equal(runs, 2, 'kicked run, long before the 60 s interval');
   await manager.stop();
 });

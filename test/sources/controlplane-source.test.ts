@@ -39,7 +39,7 @@ function capturingLogger() {
  * Waits for `check` without timers (the test may have mocked them): yields to I/O between
  * checks, up to 10 s of real time.
  */
-async function until(what: string, check: () => boolean): Promise<void> {
+async function untilNoTimers(what: string, check: () => boolean): Promise<void> {
   const deadline = performance.now() + 10_000;
   while (!check()) {
     if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
@@ -236,7 +236,7 @@ t.test('health reports between runs: none before the first run, coalesced, none 
   // go over one WebSocket in order, so once a later report has arrived, any earlier one has too.
   mock.timers.enable({ apis: ['setTimeout', 'Date'], now: Date.now() });
   t.teardown(() => mock.timers.reset());
-  const received = (n: number) => until(`${n} report(s)`, () => srv.reports.length >= n);
+  const received = (n: number) => untilNoTimers(`${n} report(s)`, () => srv.reports.length >= n);
 
   source.statusChanged();
   mock.timers.tick(10_000);
@@ -262,7 +262,7 @@ t.test('health reports between runs: none before the first run, coalesced, none 
   }
   mock.timers.tick(10_000);
   source.report(result);
-  await until('the run report after the changes', () => srv.reports.at(-1)?.report.reason === 'run' && srv.reports.length > 2);
+  await untilNoTimers('the run report after the changes', () => srv.reports.at(-1)?.report.reason === 'run' && srv.reports.length > 2);
   const burst = srv.reports.slice(2, -1);
   t.ok(burst.length >= 1 && burst.length <= 4 && burst.every((r) => r.report.reason === 'health'), `20 changes in 1 s: ${burst.length} health report(s)`);
   t.match(burst.at(-1)!.report.status.objects[0], { name: 'web', health: 'Progressing', message: 'change 20' }, 'the newest status wins');
@@ -315,12 +315,13 @@ t.test('a real agent reports the three-axis status of /v1/status, also when a se
   t.match(local.overall, { sync: degraded.report.status.overall.sync, health: degraded.report.status.overall.health });
 
   t.match(await (await fetch(`${base}/metrics`)).text(), /^coreflow_controlplane_connected 1$/m, 'connected gauge set');
-  // The crash loop keeps changing the service's status: the reports that follow stay spaced
-  // (one per 5 s at most), not one per change. Wait for the next one after the Degraded one.
-  const health = await waitFor('another health report', async () => {
-    const h = srv.reports.filter((r) => r.report.reason === 'health');
-    return h.length >= 2 && h.at(-1) !== degraded ? h : undefined;
-  }, 30_000);
+  // The crash loop keeps task health busy: whatever it reports stays spaced (one per 5 s at
+  // most), not one per check. Wait for 10 more checks (500 ms apart), each of which may report.
+  const checks = async () => ((await (await fetch(`${base}/v1/status`)).json()) as AgentStatus).controllers?.find((c) => c.name === 'task-health')?.runs ?? 0;
+  const from = await checks();
+  await waitFor('10 more task-health checks', async () => (await checks()) >= from + 10, 30_000, 100);
+  const health = srv.reports.filter((r) => r.report.reason === 'health');
+  t.ok(health.includes(degraded), `the Degraded report is one of ${health.length} health report(s)`);
   for (let i = 1; i < health.length; i++) t.ok(health[i]!.at - health[i - 1]!.at >= 4000, `health reports coalesced (${health[i]!.at - health[i - 1]!.at} ms apart)`);
   t.notOk(JSON.stringify(srv.reports).includes(secretValue), 'reports never carry secret values');
 
