@@ -2,7 +2,8 @@ import cron, { type ScheduledTask } from 'node-cron';
 import type { CoreflowConfig } from './config/config.ts';
 import { connectDocker, type DockerConnection } from './docker/client.ts';
 import { dnsStepOptions } from './dns/token.ts';
-import { CoreflowError } from './errors.ts';
+import { CoreflowError, errorLogFields } from './errors.ts';
+import { callGuarded } from './guarded.ts';
 import type { Logger } from './observe/logger.ts';
 import { AgentObservability } from './observe/observability.ts';
 import { Reconciler } from './reconcile/reconciler.ts';
@@ -95,8 +96,10 @@ export class Agent {
       observer: this.observe.runObserver,
       onResult: (r) => {
         this.firstRunDone = true;
-        this.observe.afterRun(r);
-        for (const l of this.resultListeners) l(r);
+        // Each hearer is guarded: one that throws is logged and stops neither the others nor the chain.
+        for (const l of [(x: RunResult) => this.observe.afterRun(x), ...this.resultListeners]) {
+          callGuarded(() => l(r), (err) => log.error(errorLogFields(err), 'result listener failed'));
+        }
       },
     });
     this.reconciler = reconciler;

@@ -1,6 +1,6 @@
 import type Docker from 'dockerode';
 import { watchDockerEvents, type DockerEvent } from '../docker/event-stream.ts';
-import { errorText } from '../errors.ts';
+import { errorLogFields } from '../errors.ts';
 import type { Logger } from '../observe/logger.ts';
 import type { LoadedSpec } from '../spec/parse.ts';
 import type { ClusterSpec } from '../spec/types.ts';
@@ -166,7 +166,7 @@ export class RoutingController {
       this.dirty = false;
       const pending = this.firstPending;
       this.firstPending = undefined;
-      await this.build(pending).catch((err: unknown) => this.opts.log.warn({ err: errorText(err) }, 'building the route table failed; the last table stays in force'));
+      await this.build(pending).catch((err: unknown) => this.opts.log.warn(errorLogFields(err), 'building the route table failed; the last table stays in force'));
     }
   }
 
