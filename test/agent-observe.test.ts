@@ -36,6 +36,15 @@ t.teardown(async () => {
   await cleanupCluster(docker, cluster);
   await rm(dir, { recursive: true, force: true });
 });
+// Result listeners that throw or reject: logged, and they stop neither the agent nor the ones after them.
+const heard: string[] = [];
+agent.onResult(() => {
+  throw new Error('a broken result listener');
+});
+agent.onResult(async () => {
+  throw new Error('a broken async result listener');
+});
+agent.onResult((r) => void heard.push(r.runId));
 await agent.start();
 const base = `http://127.0.0.1:${agent.server.port}`;
 
@@ -71,6 +80,7 @@ function follow(path: string): { events: CoreflowEvent[]; close: () => void; rea
 
 t.test('the first run applied both services', async (t) => {
   t.equal(agent.lastResult?.summary.creates, 4, 'two networks and two services created');
+  t.ok(heard.includes(agent.lastResult!.runId), 'a listener after two broken ones heard the run');
 });
 
 t.test('/v1/events streams a run to a real HTTP client', async (t) => {
@@ -117,7 +127,9 @@ t.test('a service removed by hand is back within 5 seconds, without waiting for 
   t.ok(events.some((e) => e.type === 'apply.start'), 'apply.start');
   t.match(events.find((e) => e.type === 'apply.action' && e.name === web)!, { summary: `create service ${web}: succeeded` });
   t.ok(events.some((e) => e.type === 'apply.complete'), 'apply.complete');
-  t.match(agent.lastResult!.trigger, new RegExp(`service ${web} remove`), 'the run was woken by the Docker event');
+  // The service is back before the run that restored it has finished its later steps.
+  const woken = await waitFor('the run to finish', async () => (new RegExp(`service ${web} remove`).test(agent.lastResult?.trigger ?? '') ? agent.lastResult : undefined), 5000, 50);
+  t.match(woken.trigger, new RegExp(`service ${web} remove`), 'the run was woken by the Docker event');
 });
 
 t.test('a service changed by hand (docker service update) is healed in place', async (t) => {

@@ -11,7 +11,8 @@ import { TaskHealthController, type TaskCount } from './controllers/task-health.
 import { connectDocker, type DockerConnection } from './docker/client.ts';
 import { DockerEventStream, type DockerEventSource } from './docker/event-stream.ts';
 import { dnsStepOptions } from './dns/token.ts';
-import { CoreflowError, errorText } from './errors.ts';
+import { CoreflowError, errorLogFields, errorText } from './errors.ts';
+import { callGuarded } from './guarded.ts';
 import type { Lifecycle } from './lifecycle.ts';
 import { EventLog } from './observe/event-log.ts';
 import { EventBus } from './observe/events.ts';
@@ -233,20 +234,27 @@ export class Agent implements Lifecycle {
     return taskHealth;
   }
 
-  /** After every run of the chain: metrics, error reports, retries, state file, owned objects, status, then the listeners. */
+  /**
+   * After every run of the chain: metrics, error reports, retries, state file, owned objects,
+   * status, then the listeners. Each hearer is guarded: one that throws is logged and stops
+   * neither the others nor the chain.
+   */
   private afterRun(result: RunResult): void {
     this.firstRunDone = true;
+    const hearers = [(r: RunResult) => this.recordRun(r), ...this.resultListeners];
+    for (const l of hearers) callGuarded(() => l(result), (err) => this.log.error(errorLogFields(err), 'result listener failed'));
+  }
+
+  private recordRun(result: RunResult): void {
     recordRunMetrics(this.metrics, result);
-    if (!result.dryRun) {
-      this.owned.afterRun(result);
-      this.errors.afterRun(result);
-      this.running?.retry.afterRun(result);
-      this.stateFile.write(result).catch((err: unknown) => this.log.error({ err: errorText(err), path: this.stateFile.path }, 'cannot write the state file'));
-      // Health changes quickly after a run (new tasks): look now rather than at the next interval.
-      if (this.running) this.controllers.kick(this.running.taskHealth.name);
-      this.statusChanged();
-    }
-    for (const l of this.resultListeners) l(result);
+    if (result.dryRun) return;
+    this.owned.afterRun(result);
+    this.errors.afterRun(result);
+    this.running?.retry.afterRun(result);
+    this.stateFile.write(result).catch((err: unknown) => this.log.error({ err: errorText(err), path: this.stateFile.path }, 'cannot write the state file'));
+    // Health changes quickly after a run (new tasks): look now rather than at the next interval.
+    if (this.running) this.controllers.kick(this.running.taskHealth.name);
+    this.statusChanged();
   }
 
   private statusChanged(): void {

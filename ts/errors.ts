@@ -79,6 +79,11 @@ export const errorCatalogue = {
     message: 'zone {zone} has more than {max} DNS records ({pages} pages of {perPage}); listing stopped and nothing in the zone was changed',
   },
   COREFLOW_ERR_AGENT_UNREACHABLE: { terminal: false, message: 'cannot read the status of the agent at {agent}: {details}. Is `coreflow agent` running there (see --agent and COREFLOW_PORT)?' },
+  COREFLOW_ERR_SERVICE_DEGRADED: { terminal: false, message: 'service {service} is degraded: {details}' },
+  COREFLOW_ERR_HTTP_REQUEST: { terminal: true, message: '{details}' },
+  COREFLOW_ERR_HTTP_UNAUTHORIZED: { terminal: true, message: '{details}' },
+  COREFLOW_ERR_NOT_READY: { terminal: false, message: '{details}' },
+  COREFLOW_ERR_UNEXPECTED: { terminal: false, message: 'unexpected error: {details}' },
 } as const satisfies Record<string, { terminal: boolean; message: string }>;
 
 export type ErrorCode = keyof typeof errorCatalogue;
@@ -105,6 +110,22 @@ export class CoreflowError extends Error {
 
 export function isCoreflowError(err: unknown, code?: ErrorCode): err is CoreflowError {
   return err instanceof CoreflowError && (code === undefined || err.code === code);
+}
+
+/**
+ * The code of any thrown value: a CoreflowError's own, COREFLOW_ERR_UNEXPECTED for anything else
+ * (a bug, or a library failing in a way coreflow does not know).
+ */
+export function errorCode(err: unknown): ErrorCode {
+  return err instanceof CoreflowError ? err.code : 'COREFLOW_ERR_UNEXPECTED';
+}
+
+/**
+ * Log fields for a failure: a CoreflowError by its code and text; anything else with its code
+ * COREFLOW_ERR_UNEXPECTED and the error itself, which pino writes with its stack.
+ */
+export function errorLogFields(err: unknown): { code: ErrorCode; err: unknown } {
+  return err instanceof CoreflowError ? { code: err.code, err: err.message } : { code: 'COREFLOW_ERR_UNEXPECTED', err };
 }
 
 /** A message for any thrown value, for results and logs. Never includes stack traces. */

@@ -3,8 +3,9 @@ import { ControllerManager, type Controller } from '../../ts/controllers/manager
 import { silentLogger } from '../../ts/observe/logger.ts';
 import { AgentMetrics } from '../../ts/observe/metrics.ts';
 import { parsePrometheusText, sampleValue } from '../helpers/prom-text.ts';
+import { until } from '../helpers/swarm.ts';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const states = (manager: ControllerManager) => Object.fromEntries(manager.states().map((s) => [s.name, s]));
 
 t.test('a controller that throws or hangs does not stop the others', async (t) => {
   const metrics = new AgentMetrics({ defaultMetrics: false });
@@ -39,16 +40,19 @@ t.test('a controller that throws or hangs does not stop the others', async (t) =
   };
   for (const c of [good, thrower, syncThrower, hanging]) manager.register(c);
   await manager.start();
-  await sleep(900);
-  const states = Object.fromEntries(manager.states().map((s) => [s.name, s]));
+  // Wait for the outcome: the hanging one abandoned twice and started again, while the others
+  // keep running and failing at their own pace.
+  await until('the hanging controller to be abandoned twice', () => hangingAborted >= 2 && hangingStarted >= 3, 10_000);
+  await until('the others to keep running', () => goodRuns >= 10 && states(manager).thrower!.errors >= 5 && states(manager)['sync-thrower']!.errors >= 5, 10_000);
+  const now = states(manager);
   t.ok(goodRuns >= 10, `the good controller kept running (${goodRuns} runs)`);
-  t.equal(states.good!.lastItems, 3, 'items processed recorded');
-  t.ok(states.thrower!.errors >= 5, 'the throwing controller kept being retried');
-  t.equal(states.thrower!.lastError, 'boom');
-  t.ok(states['sync-thrower']!.errors >= 5, 'a synchronous throw is caught too');
+  t.equal(now.good!.lastItems, 3, 'items processed recorded');
+  t.ok(now.thrower!.errors >= 5, 'the throwing controller kept being retried');
+  t.equal(now.thrower!.lastError, 'boom');
+  t.ok(now['sync-thrower']!.errors >= 5, 'a synchronous throw is caught too');
   t.ok(hangingStarted >= 3, `the hanging controller was abandoned and run again (${hangingStarted} starts)`);
   t.ok(hangingAborted >= 2, 'its signal was aborted at the timeout');
-  t.match(states.hanging!.lastError, /did not finish within 100 ms/);
+  t.match(now.hanging!.lastError, /did not finish within 100 ms/);
   t.ok(manager.states().every((s) => s.running), 'every loop is still running');
 
   const { samples } = parsePrometheusText(await metrics.text());
@@ -63,8 +67,9 @@ t.test('a controller that throws or hangs does not stop the others', async (t) =
   t.ok(manager.states().every((s) => !s.running), 'stop ends every loop');
   const { samples: after } = parsePrometheusText(await metrics.text());
   t.equal(sampleValue(after, 'coreflow_controller_running', { controller: 'good' }), 0);
-  await sleep(100);
-  t.equal(goodRuns, before, 'no run after stop');
+  manager.kick('good');
+  await new Promise((r) => setImmediate(r));
+  t.equal(goodRuns, before, 'no run after stop, not even a kicked one');
 });
 
 t.test('kick runs a controller now instead of after its interval', async (t) => {
@@ -72,10 +77,11 @@ t.test('kick runs a controller now instead of after its interval', async (t) => 
   let runs = 0;
   manager.register({ name: 'slow', intervalMs: 60_000, reconcile: async () => ++runs });
   await manager.start();
-  await sleep(50);
+  // A kick wakes a controller waiting for its interval: wait until the first run has finished.
+  await until('the first run to finish', () => states(manager).slow!.runs === 1);
   t.equal(runs, 1, 'first run at start');
   manager.kick('slow');
-  await sleep(50);
-  t.equal(runs, 2, 'kicked run');
+  await until('the kicked run', () => runs === 2);
+  t.equal(runs, 2, 'kicked run, long before the 60 s interval');
   await manager.stop();
 });

@@ -90,6 +90,11 @@ export async function waitFor<T>(what: string, check: () => Promise<T | undefine
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${String(last)})` : ''}`);
 }
 
+/** waitFor for an in-process condition: checked every 5 ms, for up to `timeoutMs`. */
+export function until(what: string, check: () => boolean, timeoutMs = 5000): Promise<true> {
+  return waitFor(what, async () => check(), timeoutMs, 5);
+}
+
 /**
  * Waits until no service of the cluster is in the middle of a rolling update: Docker bumps a
  * service's version when its update completes, so version comparisons need a settled swarm.

@@ -1,5 +1,7 @@
+import { Writable } from 'node:stream';
 import t from 'tap';
-import { silentLogger } from '../../ts/observe/logger.ts';
+import { CoreflowError } from '../../ts/errors.ts';
+import { createLogger, silentLogger } from '../../ts/observe/logger.ts';
 import { Reconciler } from '../../ts/reconcile/reconciler.ts';
 import type { Action, Step } from '../../ts/reconcile/types.ts';
 import { validateSpec, type LoadedSpec } from '../../ts/spec/parse.ts';
@@ -65,8 +67,11 @@ t.test('a failed step blocks its dependents and names the cause; independent ste
   const by = Object.fromEntries(result.steps.map((s) => [s.kind, s]));
   t.equal(by.networks!.status, 'failed');
   t.equal(by.networks!.error, 'networks cannot observe');
+  t.equal(by.networks!.code, 'COREFLOW_ERR_UNEXPECTED', 'a plain Error is an unexpected one');
   t.equal(by.services!.status, 'blocked');
   t.equal(by.services!.error, 'not run: networks failed in this run');
+  t.equal(by.services!.code, 'COREFLOW_ERR_STEP_BLOCKED');
+  t.notOk(by.dns!.code, 'no code without an error');
   t.same(dependent.seen, [], 'the dependent never observed');
   t.equal(by.dns!.status, 'succeeded');
   t.equal(result.status, 'partial');
@@ -107,4 +112,85 @@ t.test('stop lets the current action finish and applies nothing after it', async
   const result = (await r.trigger('t'))!;
   t.same(order, ['one']);
   t.same(result.steps[0]!.actions.map((a) => a.status), ['succeeded', 'skipped', 'skipped']);
+});
+
+/** A logger whose JSON lines the test reads. */
+function capture() {
+  const lines: Record<string, unknown>[] = [];
+  const sink = new Writable({ write: (chunk: Buffer, _e, cb) => (lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>), cb()) });
+  return { lines, log: createLogger({ level: 'debug', destination: sink }) };
+}
+
+t.test('every failed or blocked result carries its code; an unknown error is logged with its stack', async (t) => {
+  const { lines, log } = capture();
+  const failures: Record<string, () => Error> = {
+    known: () => new CoreflowError('COREFLOW_ERR_DOCKER_API', { operation: 'POST /services/create', status: 500, details: 'rpc error' }),
+    unknown: () => new TypeError("Cannot read properties of undefined (reading 'Spec')"),
+  };
+  const step: Step = {
+    kind: 'things',
+    dependsOn: [],
+    observe: async () => null,
+    plan: () => [
+      { kind: 'thing', name: 'known', type: 'create', reason: 'not present' },
+      { kind: 'thing', name: 'unknown', type: 'create', reason: 'not present' },
+      { kind: 'thing', name: 'guarded', type: 'delete', reason: 'no longer desired', blocked: { status: 'blocked', reason: 'too many', code: 'COREFLOW_ERR_MASS_DELETION' } },
+    ],
+    apply: async (action) => {
+      throw failures[action.name]!();
+    },
+  };
+  const result = (await new Reconciler({ steps: [step], desired: () => doc('codes'), log }).trigger('t'))!;
+  const by = Object.fromEntries(result.steps[0]!.actions.map((a) => [a.name, a]));
+  t.match(by.known, { status: 'failed', code: 'COREFLOW_ERR_DOCKER_API', error: /rpc error/ });
+  t.match(by.unknown, { status: 'failed', code: 'COREFLOW_ERR_UNEXPECTED', error: "Cannot read properties of undefined (reading 'Spec')" });
+  t.notOk(by.unknown!.terminal, 'an unknown error is not marked terminal (the retry scheduler bounds it)');
+  t.match(by.guarded, { status: 'blocked', code: 'COREFLOW_ERR_MASS_DELETION', error: 'too many' });
+  t.equal(result.steps[0]!.code, 'COREFLOW_ERR_DOCKER_API', 'the step carries the code of its first failed object');
+  const logged = lines.filter((l) => /create thing unknown failed/.test(String(l.msg)));
+  t.equal(logged.length, 1, 'the unknown error is logged once');
+  t.match(logged[0], { code: 'COREFLOW_ERR_UNEXPECTED', err: { type: 'TypeError', stack: /TypeError: Cannot read properties[\s\S]*at / } }, 'with its stack');
+  t.match(lines.find((l) => /create thing known failed/.test(String(l.msg))), { code: 'COREFLOW_ERR_DOCKER_API', err: /rpc error/ }, 'a known error by its code and text');
+});
+
+t.test('a throwing or rejecting result listener or observer is logged and never becomes an unhandled rejection', async (t) => {
+  const unhandled: unknown[] = [];
+  const onUnhandled = (reason: unknown) => void unhandled.push(reason);
+  process.on('unhandledRejection', onUnhandled);
+  t.teardown(() => void process.off('unhandledRejection', onUnhandled));
+  const { lines, log } = capture();
+  const rec = recordingStep('only');
+  const r = new Reconciler({
+    steps: [rec.step],
+    desired: () => doc('guarded'),
+    log,
+    observer: {
+      stepStarted: () => {
+        throw new Error('observer throws');
+      },
+      runFinished: async () => {
+        throw new Error('observer rejects');
+      },
+    },
+    onResult: async () => {
+      throw new Error('listener rejects');
+    },
+  });
+  const result = await r.trigger('first');
+  t.equal(result?.status, 'succeeded', 'the run went on');
+  const sync = new Reconciler({
+    steps: [rec.step],
+    desired: () => doc('guarded'),
+    log,
+    onResult: () => {
+      throw new Error('listener throws');
+    },
+  });
+  // Fire-and-forget, as the agent's triggers are: a rejection here would be unhandled.
+  void sync.trigger('second');
+  t.equal((await sync.trigger('third'))?.status, 'succeeded', 'triggers after a throwing listener still run');
+  await new Promise((resolve) => setImmediate(resolve));
+  t.same(unhandled, [], 'no unhandled rejection');
+  const failures = lines.filter((l) => /listener failed|observer failed/.test(String(l.msg))).map((l) => (l.err as { message: string }).message);
+  t.same(failures.sort(), ['listener rejects', 'listener throws', 'listener throws', 'observer rejects', 'observer throws'], 'each failure logged with its error');
 });

@@ -1,4 +1,6 @@
 import t from 'tap';
+import { CoreflowError } from '../../ts/errors.ts';
+import { ErrorReporter } from '../../ts/reconcile/error-reports.ts';
 import { EventBus } from '../../ts/observe/events.ts';
 import { silentLogger } from '../../ts/observe/logger.ts';
 import { runEventsObserver } from '../../ts/reconcile/run-events.ts';
@@ -60,4 +62,24 @@ t.test('the bus keeps a bounded replay window', async (t) => {
   t.same(bus.recent().map((e) => e.summary), ['7', '8', '9', '10', '11']);
   t.same(bus.recent(2).map((e) => e.seq), [11, 12]);
   t.same(bus.recent(0), []);
+});
+
+t.test('error events carry the code of the failure beside its text', async (t) => {
+  const bus = new EventBus();
+  const reporter = new ErrorReporter(bus);
+  const failing: Step = {
+    kind: 'things',
+    dependsOn: [],
+    observe: async () => [],
+    plan: () => [{ kind: 'thing', name: 'a', type: 'create', reason: 'not present' }],
+    apply: async () => {
+      throw new CoreflowError('COREFLOW_ERR_SECRET_MISSING', { secret: 's', service: 'a' });
+    },
+  };
+  const broken: Step = { kind: 'others', dependsOn: [], observe: async () => Promise.reject(new RangeError('bug')), plan: () => [], apply: async () => undefined };
+  const r = (await new Reconciler({ steps: [failing, broken], desired: () => loaded, log: silentLogger(), observer: runEventsObserver(bus) }).trigger('t'))!;
+  reporter.afterRun(r);
+  const errors = bus.recent().filter((e) => e.type === 'error');
+  t.match(errors.find((e) => e.resourceType === 'others'), { code: 'COREFLOW_ERR_UNEXPECTED', summary: 'others failed: bug' }, 'a step failure');
+  t.match(errors.find((e) => e.name === 'a'), { code: 'COREFLOW_ERR_SECRET_MISSING', summary: /create thing a failed: secret s of service a does not exist/ }, 'an object failure');
 });

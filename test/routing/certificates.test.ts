@@ -4,6 +4,8 @@ import t from 'tap';
 import { createLogger } from '../../ts/observe/logger.ts';
 import { CertificateStore, parseCertificate, type CertificateProvider } from '../../ts/routing/certificates.ts';
 import { validateSpec } from '../../ts/spec/parse.ts';
+import { until } from '../helpers/swarm.ts';
+
 
 const dir = new URL('../fixtures/routing/', import.meta.url).pathname;
 const pem = (f: string) => readFileSync(dir + f, 'utf8');
@@ -87,7 +89,7 @@ t.test('provider: asked for uncovered hostnames only, cached, refreshed before e
   now = notAfter - 1800_000; // inside the refresh window
   provider.fail = true;
   const during = await store.resolve(s, ['other.example.test']);
-  await new Promise((r) => setTimeout(r, 10));
+  await until('the background refresh to fail', () => /certificate provider failed/.test(text()));
   t.equal(provider.calls.at(-1), 'other.example.test', 'refreshed before expiry');
   t.ok(during.certificates.has('other.example.test'), 'a failed refresh keeps the cached certificate');
 
@@ -95,7 +97,7 @@ t.test('provider: asked for uncovered hostnames only, cached, refreshed before e
   provider.certs.set('none.example.test', APP); // wrong domain for the cert is fine for the store; the pair matches
   now += 120_000;
   await store.resolve(s, ['none.example.test']);
-  await new Promise((r) => setTimeout(r, 10));
+  await until('the background fetch to ask for a rebuild', () => updates >= 1);
   t.equal(updates, 1, 'a background fetch that brought a new certificate asks for a rebuild');
 
   now = notAfter + 1;

@@ -7,6 +7,7 @@ import { EDGE_PATH, EdgeHub } from '../../ts/routing/edge-hub.ts';
 import type { RouteEntry } from '../../ts/routing/types.ts';
 import { InternalServer } from '../../ts/server/internal-server.ts';
 import { TestEdgeClient, upgradeStatus } from '../helpers/routing.ts';
+import { until } from '../helpers/swarm.ts';
 
 const TOKEN = 'a-token-of-enough-length-42';
 const route = (ip: string): RouteEntry => ({ hostName: 'a.example.test', destinationIps: [ip], destinationPorts: [80], privateKey: '', publicKey: '' });
@@ -42,7 +43,6 @@ async function rawEdge(url: string, answer: () => { response: unknown } | { erro
 }
 
 const ok = () => ({ response: { status: 'ok' } });
-const settle = () => new Promise((r) => setTimeout(r, 150));
 
 t.test('tokens: wrong, missing and unset are refused with 401; a disabled sink answers 404', async (t) => {
   const { url } = await serve(t);
@@ -60,21 +60,19 @@ t.test('the table on connect, then only changes, in the documented envelope', as
   const { hub, url } = await serve(t);
   hub.publish([route('10.0.0.2')], 'h1');
   const edge = await rawEdge(url, ok);
-  await settle();
+  await until('the table on connect', () => edge.frames.length >= 1);
   t.equal(edge.frames.length, 1, 'pushed on connect');
   t.same(Object.keys(edge.frames[0]).sort(), ['correlation', 'method', 'request'], 'a request frame of the shared envelope');
   t.match(edge.frames[0], { method: 'updateRouting', request: { reverseConfigs: [route('10.0.0.2')] }, correlation: { id: /.+/, phase: 'request' } });
   hub.publish([route('10.0.0.2')], 'h1');
   hub.publish([route('10.0.0.2')], 'h1');
-  await settle();
-  t.equal(edge.frames.length, 1, 'an unchanged table is not pushed again');
   hub.publish([route('10.0.0.3')], 'h2');
-  await settle();
-  t.equal(edge.frames.length, 2);
-  t.same(edge.frames[1].request.reverseConfigs, [route('10.0.0.3')]);
+  // Frames arrive in order: had the unchanged table been pushed again, it would come before h2.
+  await until('the changed table', () => edge.frames.length >= 2);
+  t.same(edge.frames[1].request.reverseConfigs, [route('10.0.0.3')], 'an unchanged table is not pushed again; a changed one is');
   t.not(edge.frames[1].correlation.id, edge.frames[0].correlation.id);
   hub.publish([], 'h3');
-  await settle();
+  await until('the empty table', () => edge.frames.length >= 3);
   t.same(edge.frames[2]?.request, { reverseConfigs: [] }, 'an empty table is pushed too: route nothing');
 });
 
@@ -88,12 +86,17 @@ t.test('an edge on the shared Peer gets the table on connect and after each chan
   hub.publish([route('10.0.0.3')], 'h2');
   t.same((await edge.waitForTable(() => true, 1, 5000)).routes, [route('10.0.0.3')], 'after a change');
   hub.publish([route('10.0.0.3')], 'h2');
-  await settle();
-  t.same(edge.received.map((r) => r.routes[0]?.destinationIps[0]), ['10.0.0.2', '10.0.0.3'], 'no duplicate push');
+  hub.publish([route('10.0.0.4')], 'h3');
+  await edge.waitForTable(() => true, 2, 5000);
+  t.same(edge.received.map((r) => r.routes[0]?.destinationIps[0]), ['10.0.0.2', '10.0.0.3', '10.0.0.4'], 'no duplicate push');
 });
 
 t.test('an edge that answers status error, an envelope error, a bad response or nothing gets the table again at the next publish', async (t) => {
-  const { hub, url } = await serve(t);
+  const lines: string[] = [];
+  const sink = new PassThrough();
+  sink.on('data', (d) => lines.push(String(d)));
+  const { hub, url } = await serve(t, { log: createLogger({ destination: sink, level: 'debug' }) });
+  const failures = () => lines.filter((l) => l.includes('edge did not apply updateRouting')).length;
   const answers: (ReturnType<typeof ok> | { error: unknown } | { response: unknown } | undefined)[] = [
     { response: { status: 'error', errorText: 'disk full' } },
     { error: { text: 'edge is restarting', data: { code: 'EDGE_BUSY' } } },
@@ -104,16 +107,18 @@ t.test('an edge that answers status error, an envelope error, a bad response or 
   let n = 0;
   const edge = await rawEdge(url, () => answers[n++]);
   hub.publish([route('10.0.0.2')], 'h1');
-  await settle();
   for (let i = 1; i < answers.length; i++) {
-    if (answers[i - 1] === undefined) await new Promise((r) => setTimeout(r, 700));
+    // The hub has taken in failure i (no answer: at its 500 ms response timeout).
+    await until(`failure ${i}`, () => failures() >= i);
     hub.publish([route('10.0.0.2')], 'h1');
-    await settle();
+    await until(`the table again after failure ${i}`, () => edge.frames.length >= i + 1);
     t.equal(edge.frames.length, i + 1, `resent after failure ${i}`);
   }
+  await until('the ok answer taken in', () => lines.some((l) => l.includes('edge applied the table')));
   hub.publish([route('10.0.0.2')], 'h1');
-  await settle();
-  t.equal(edge.frames.length, answers.length, 'not resent after ok');
+  hub.publish([route('10.0.0.3')], 'h2');
+  await until('the next table', () => edge.frames.length > answers.length);
+  t.same(edge.frames.map((f) => f.request.reverseConfigs[0].destinationIps[0]).slice(answers.length - 1), ['10.0.0.2', '10.0.0.3'], 'not resent after ok');
 });
 
 t.test('a table over the 1 MiB frame limit is not sent (logged without key material); the next one is', async (t) => {
@@ -125,22 +130,21 @@ t.test('a table over the 1 MiB frame limit is not sent (logged without key mater
   t.teardown(() => edge.close());
   const key = `-----BEGIN PRIVATE KEY-----${'k'.repeat(MAX_FRAME_BYTES)}-----END PRIVATE KEY-----`;
   hub.publish([{ ...route('10.0.0.2'), privateKey: key }], 'huge');
-  await settle();
-  t.equal(edge.received.length, 0, 'nothing sent');
+  await until('the refusal logged', () => /COREFLOW_ERR_PROTOCOL_FRAME/.test(lines.join('')));
+  t.notMatch(lines.join(''), /kkkkkkkk/, 'the reason is logged, the key is not');
   t.equal(hub.connections, 1, 'the edge stays connected');
-  t.match(lines.join(''), /COREFLOW_ERR_PROTOCOL_FRAME/, 'the reason is logged');
-  t.notMatch(lines.join(''), /kkkkkkkk/, 'the key is not');
   hub.publish([route('10.0.0.3')], 'small');
   t.same((await edge.waitForTable(() => true, 0, 5000)).routes, [route('10.0.0.3')]);
+  t.equal(edge.received.length, 1, 'the huge table was never sent: the small one is the first');
 });
 
 t.test('edges only answer: a request from an edge and garbage frames get error envelopes', async (t) => {
   const { url } = await serve(t);
   const edge = await rawEdge(url, ok);
   edge.ws.send(JSON.stringify({ method: 'getClusterConfig', request: {}, correlation: { id: 'x1', phase: 'request' } }));
-  await settle();
+  await until('the first answer', () => edge.frames.length >= 1);
   edge.ws.send('not json');
-  await settle();
+  await until('the second answer', () => edge.frames.length >= 2);
   t.match(edge.frames, [
     { method: 'getClusterConfig', correlation: { id: 'x1', phase: 'response' }, error: { data: { code: 'COREFLOW_ERR_UNKNOWN_METHOD' } } },
     { method: 'invalid', correlation: { phase: 'response' }, error: { text: /not JSON/, data: { code: 'COREFLOW_ERR_PROTOCOL_FRAME' } } },
@@ -154,7 +158,7 @@ t.test('a frame over 1 MiB closes the connection with 1009', async (t) => {
   const closed = new Promise<number>((r) => edge.ws.once('close', (code) => r(code)));
   edge.ws.send('x'.repeat(MAX_FRAME_BYTES + 1));
   t.equal(await closed, 1009);
-  await settle();
+  await until('the hub to drop the edge', () => hub.connections === 0);
   t.equal(hub.connections, 0);
 });
 
@@ -165,7 +169,7 @@ t.test('keepalive: an edge that stops answering pings is dropped within two inte
   const closed = new Promise<number>((r) => ws.once('close', (code) => r(code)));
   t.equal(hub.connections, 1);
   t.equal(await closed, 1006, 'terminated, no close handshake');
-  await settle();
+  await until('the hub to drop the edge', () => hub.connections === 0);
   t.equal(hub.connections, 0);
 });
 
@@ -175,6 +179,6 @@ t.test('closeAll disconnects every edge (the edge sink was turned off)', async (
   const closed = new Promise<number>((r) => edge.ws.once('close', (code) => r(code)));
   hub.closeAll('routing.edge.enabled is false');
   t.equal(await closed, 1000);
-  await settle();
+  await until('the hub to drop the edge', () => hub.connections === 0);
   t.equal(hub.connections, 0);
 });

@@ -1,5 +1,6 @@
 import t from 'tap';
 import { once } from 'node:events';
+import { mock } from 'node:test';
 import { execFileSync } from 'node:child_process';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { createServer as createHttpsServer } from 'node:https';
@@ -32,6 +33,18 @@ function capturingLogger() {
     },
   });
   return { log: pino({ level: 'debug' }, stream), lines };
+}
+
+/**
+ * Waits for `check` without timers (the test may have mocked them): yields to I/O between
+ * checks, up to 10 s of real time.
+ */
+async function untilNoTimers(what: string, check: () => boolean): Promise<void> {
+  const deadline = performance.now() + 10_000;
+  while (!check()) {
+    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setImmediate(r));
+  }
 }
 
 /**
@@ -219,25 +232,40 @@ t.test('health reports between runs: none before the first run, coalesced, none 
   });
   t.teardown(() => source.stop());
   await source.start();
+  // From here the source's timers and clock are the test's: time moves only by tick(). Reports
+  // go over one WebSocket in order, so once a later report has arrived, any earlier one has too.
+  mock.timers.enable({ apis: ['setTimeout', 'Date'], now: Date.now() });
+  t.teardown(() => mock.timers.reset());
+  const received = (n: number) => untilNoTimers(`${n} report(s)`, () => srv.reports.length >= n);
+
   source.statusChanged();
-  await new Promise((r) => setTimeout(r, 500));
-  t.equal(srv.reports.length, 0, 'nothing before the first run');
+  mock.timers.tick(10_000);
   source.report(result);
-  await waitFor('the run report', async () => srv.reports.length === 1);
+  await received(1);
+  t.same(srv.reports.map((r) => r.report.reason), ['run'], 'nothing before the first run: its report is the first');
   t.match(srv.reports[0]!.report, { reason: 'run', status: { objects: [{ name: 'web', health: 'Progressing' }] } });
+
   source.statusChanged();
-  await new Promise((r) => setTimeout(r, 600));
-  t.equal(srv.reports.length, 1, 'an unchanged status is not reported again');
-  const started = Date.now();
+  mock.timers.tick(10_000);
+  health = { health: 'Degraded', message: 'task failed' };
+  source.statusChanged();
+  mock.timers.tick(10_000);
+  await received(2);
+  t.same(srv.reports.map((r) => r.report.reason), ['run', 'health'], 'an unchanged status is not reported again; a changed one is');
+  t.match(srv.reports[1]!.report.status.objects[0], { name: 'web', health: 'Degraded', message: 'task failed' });
+
+  // 20 changes 50 ms apart (1 s): at most one report per 400 ms, and the newest status wins.
   for (let i = 1; i <= 20; i++) {
     health = { health: i % 2 ? 'Degraded' : 'Progressing', message: `change ${i}` };
     source.statusChanged();
-    await new Promise((r) => setTimeout(r, 50));
+    mock.timers.tick(50);
   }
-  await new Promise((r) => setTimeout(r, 1000));
-  const healthReports = srv.reports.filter((r) => r.report.reason === 'health');
-  t.ok(healthReports.length >= 1 && healthReports.length <= Math.ceil((Date.now() - started) / 400) + 1, `20 changes in ${Date.now() - started} ms: ${healthReports.length} report(s)`);
-  t.match(healthReports.at(-1)!.report.status.objects[0], { name: 'web', health: 'Progressing', message: 'change 20' }, 'the newest status wins');
+  mock.timers.tick(10_000);
+  source.report(result);
+  await untilNoTimers('the run report after the changes', () => srv.reports.at(-1)?.report.reason === 'run' && srv.reports.length > 2);
+  const burst = srv.reports.slice(2, -1);
+  t.ok(burst.length >= 1 && burst.length <= 4 && burst.every((r) => r.report.reason === 'health'), `20 changes in 1 s: ${burst.length} health report(s)`);
+  t.match(burst.at(-1)!.report.status.objects[0], { name: 'web', health: 'Progressing', message: 'change 20' }, 'the newest status wins');
 });
 
 t.test('a real agent reports the three-axis status of /v1/status, also when a service turns Degraded between runs', async (t) => {
@@ -287,9 +315,13 @@ t.test('a real agent reports the three-axis status of /v1/status, also when a se
   t.match(local.overall, { sync: degraded.report.status.overall.sync, health: degraded.report.status.overall.health });
 
   t.match(await (await fetch(`${base}/metrics`)).text(), /^coreflow_controlplane_connected 1$/m, 'connected gauge set');
-  // The crash loop keeps changing task counts: reports stay spaced, not one per change.
-  await new Promise((r) => setTimeout(r, 6000));
+  // The crash loop keeps task health busy: whatever it reports stays spaced (one per 5 s at
+  // most), not one per check. Wait for 10 more checks (500 ms apart), each of which may report.
+  const checks = async () => ((await (await fetch(`${base}/v1/status`)).json()) as AgentStatus).controllers?.find((c) => c.name === 'task-health')?.runs ?? 0;
+  const from = await checks();
+  await waitFor('10 more task-health checks', async () => (await checks()) >= from + 10, 30_000, 100);
   const health = srv.reports.filter((r) => r.report.reason === 'health');
+  t.ok(health.includes(degraded), `the Degraded report is one of ${health.length} health report(s)`);
   for (let i = 1; i < health.length; i++) t.ok(health[i]!.at - health[i - 1]!.at >= 4000, `health reports coalesced (${health[i]!.at - health[i - 1]!.at} ms apart)`);
   t.notOk(JSON.stringify(srv.reports).includes(secretValue), 'reports never carry secret values');
 

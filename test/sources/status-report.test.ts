@@ -21,7 +21,7 @@ const result: RunResult = {
       durationMs: 1,
       actions: [
         { kind: 'service', name: 'web', type: 'update', reason: 'spec changed', diff: ['env'], status: 'succeeded', durationMs: 1 },
-        { kind: 'service', name: 'api', type: 'create', reason: 'not present', status: 'failed', error: 'no image', durationMs: 1 },
+        { kind: 'service', name: 'api', type: 'create', reason: 'not present', status: 'failed', error: 'no image', code: 'COREFLOW_ERR_IMAGE_NOT_FOUND', durationMs: 1 },
         { kind: 'service', name: 'db', type: 'skip', reason: 'unchanged', status: 'skipped', durationMs: 0 },
       ],
     },
@@ -43,11 +43,11 @@ t.test('one line per service with its health, and the run outcome', async (t) =>
   const report = statusReport('run', result, status);
   t.same(report.services, [
     { name: 'web', health: 'ok', action: 'update', reason: 'spec changed' },
-    { name: 'api', health: 'failed', action: 'create', reason: 'not present', error: 'no image' },
+    { name: 'api', health: 'failed', action: 'create', reason: 'not present', error: 'no image', code: 'COREFLOW_ERR_IMAGE_NOT_FOUND' },
     { name: 'db', health: 'ok', action: 'skip', reason: 'unchanged' },
   ]);
   t.match(report.run, { runId: 'r1', status: 'partial', specHash: 'abc', summary: { failed: 1 } });
-  t.ok(reportSchema.safeParse(report).success, 'matches the wire schema');
+  t.ok(reportSchema.safeParse(report).success, 'matches the wire schema, the code beside the error included');
   const counted = statusReport('run', result, status, { web: { running: 2, desired: 3 }, db: { running: 1, desired: null } });
   t.same(counted.services.map((s) => s.tasks), [{ running: 2, desired: 3 }, undefined, { running: 1, desired: null }], 'task counts where known');
   t.ok(reportSchema.safeParse(counted).success);

@@ -1,4 +1,4 @@
-import { errorText } from '../errors.ts';
+import { CoreflowError, errorLogFields, errorText, isCoreflowError } from '../errors.ts';
 import type { Lifecycle } from '../lifecycle.ts';
 import type { Logger } from '../observe/logger.ts';
 import type { AgentMetrics } from '../observe/metrics.ts';
@@ -35,12 +35,6 @@ interface ControllerEntry {
   loop?: Promise<void>;
 }
 
-class RunTimeout extends Error {
-  constructor(ms: number) {
-    super(`did not finish within ${ms} ms`);
-  }
-}
-
 /**
  * Runs each controller in its own loop: a run, then a wait of `intervalMs`, then the next run.
  * A run that throws, rejects or exceeds its timeout is logged and counted; it never stops that
@@ -55,7 +49,7 @@ export class ControllerManager implements Lifecycle {
   constructor(private readonly opts: ManagerOptions) {}
 
   register(c: Controller): void {
-    if (this.controllers.has(c.name)) throw new Error(`controller ${c.name} registered twice`);
+    if (this.controllers.has(c.name)) throw new CoreflowError('COREFLOW_ERR_UNEXPECTED', { details: `controller ${c.name} registered twice` });
     const entry: ControllerEntry = { c, state: { name: c.name, running: false, runs: 0, errors: 0 } };
     this.controllers.set(c.name, entry);
     if (this.started && !this.stopping.signal.aborted) {
@@ -127,7 +121,7 @@ export class ControllerManager implements Lifecycle {
         Promise.resolve().then(() => c.reconcile(signal)),
         new Promise<never>((_, reject) => {
           timer = setTimeout(() => {
-            reject(new RunTimeout(timeoutMs));
+            reject(new CoreflowError('COREFLOW_ERR_RUN_TIMEOUT', { timeoutMs }));
             run.abort();
           }, timeoutMs);
           // Stopping does not wait for a run that ignores its signal.
@@ -139,10 +133,12 @@ export class ControllerManager implements Lifecycle {
       this.opts.metrics?.recordReconcile(c.name, (Date.now() - started) / 1000, 'success', state.lastItems);
       if (state.lastItems > 0) log.debug({ items: state.lastItems }, 'controller run finished');
     } catch (err) {
+      // Ended by stop: not a failure of the controller.
+      if (this.stopping.signal.aborted) return;
       state.errors++;
       state.lastError = errorText(err);
       this.opts.metrics?.recordReconcile(c.name, (Date.now() - started) / 1000, 'error');
-      log.warn({ err: state.lastError }, err instanceof RunTimeout ? 'controller run timed out' : 'controller run failed');
+      log.warn(errorLogFields(err), isCoreflowError(err, 'COREFLOW_ERR_RUN_TIMEOUT') ? 'controller run timed out' : 'controller run failed');
     } finally {
       clearTimeout(timer);
       run.abort();

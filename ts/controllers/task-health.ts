@@ -185,7 +185,7 @@ export class TaskHealthController implements Controller {
       counts.set(s.Spec.Name, taskCount(s, own, local));
       const before = this.current.get(s.Spec.Name);
       if (h.health === 'Degraded' && before?.health !== 'Degraded') {
-        this.opts.bus?.emit({ type: 'error', resourceType: this.name, kind: 'service', name: s.Spec.Name, summary: `service ${s.Spec.Name} is degraded: ${h.message ?? ''}` });
+        this.opts.bus?.emit({ type: 'error', resourceType: this.name, kind: 'service', name: s.Spec.Name, summary: `service ${s.Spec.Name} is degraded: ${h.message ?? ''}`, code: 'COREFLOW_ERR_SERVICE_DEGRADED' });
       }
     }
     const changed = next.size !== this.current.size || [...next].some(([name, h]) => {

@@ -47,7 +47,7 @@ export class DesiredStore {
   }
 
   get current(): LoadedSpec {
-    if (!this.loaded) throw new Error('the desired state is not loaded');
+    if (!this.loaded) throw new CoreflowError('COREFLOW_ERR_UNEXPECTED', { details: 'the desired state is not loaded' });
     return this.loaded;
   }
 

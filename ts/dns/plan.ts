@@ -90,7 +90,7 @@ export function planDns(input: DnsPlanInput): Action<DnsPayload>[] {
       name: p.name,
       type: 'create',
       reason: 'cannot be published',
-      blocked: { status: 'failed', reason: p.reason },
+      blocked: { status: 'failed', reason: p.reason, code: 'COREFLOW_ERR_SPEC_INVALID' },
     });
   }
   const live = input.live.map((l) => ({ ...l, name: normalName(l.name) }));
@@ -113,7 +113,7 @@ export function planDns(input: DnsPlanInput): Action<DnsPayload>[] {
         name: first.name,
         records: conflicts.map((c) => foreignLabel(c, owner)).join('; '),
       }).message;
-      for (const d of desired) actions.push({ ...base(d), type: 'create', reason: `conflict: ${describeValue(d)}`, blocked: { status: 'blocked', reason } });
+      for (const d of desired) actions.push({ ...base(d), type: 'create', reason: `conflict: ${describeValue(d)}`, blocked: { status: 'blocked', reason, code: 'COREFLOW_ERR_DNS_CONFLICT' } });
       continue;
     }
     const pool = [...ownHere];
@@ -156,7 +156,7 @@ export function planDns(input: DnsPlanInput): Action<DnsPayload>[] {
   const removals = gone.filter((l) => !desiredNames.has(l.name));
   if (!input.allowMassDeletion && removals.length > 0 && (removals.length === own.length || removals.length > own.length / 2)) {
     const reason = new CoreflowError('COREFLOW_ERR_MASS_DELETION', { count: removals.length, total: own.length, kind: 'DNS records' }).message;
-    for (const l of removals) deletes.get(l)!.blocked = { status: 'blocked', reason };
+    for (const l of removals) deletes.get(l)!.blocked = { status: 'blocked', reason, code: 'COREFLOW_ERR_MASS_DELETION' };
   }
   // A CNAME cannot share its name: when a name switches between CNAME and addresses, the old
   // records must go before the new ones are created. Other deletes come last (create, then delete).

@@ -79,12 +79,12 @@ export function dnsStep(opts: DnsStepOptions = {}): Step<DnsLive> {
     async apply(action: Action, ctx, live) {
       const p = action.payload as DnsPayload;
       const zoneId = live.zones.get(p.zone);
-      if (!live.api || !zoneId) throw new Error(`zone ${p.zone} was not read in this run`);
+      if (!live.api || !zoneId) throw new CoreflowError('COREFLOW_ERR_UNEXPECTED', { details: `zone ${p.zone} was not read in this run` });
       const scope = scopeOf(ctx);
       if (action.type === 'create' && p.body) await live.api.createRecord(zoneId, p.body, scope);
       else if (action.type === 'update' && p.body && p.liveId) await live.api.updateRecord(zoneId, p.liveId, p.body, scope);
       else if (action.type === 'delete' && p.liveId) await live.api.deleteRecord(zoneId, p.liveId, action.name, scope);
-      else throw new Error(`nothing to apply for ${action.type} ${action.name}`);
+      else throw new CoreflowError('COREFLOW_ERR_UNEXPECTED', { details: `nothing to apply for ${action.type} ${action.name}` });
     },
   };
 }

@@ -52,7 +52,7 @@ export function planSecrets(desired: readonly WorkloadSecret[], live: readonly L
     const base = { kind: 'secret', name: d.name, payload: d } as const;
     if (l && !isOwned(l.labels, cluster)) {
       const reason = new CoreflowError('COREFLOW_ERR_NOT_OWNED', { kind: 'secret', name: d.name, cluster }).message;
-      return { ...base, type: 'skip', reason, blocked: { status: 'failed', reason } };
+      return { ...base, type: 'skip', reason, blocked: { status: 'failed', reason, code: 'COREFLOW_ERR_NOT_OWNED' } };
     }
     if (l) return { ...base, type: 'skip', reason: 'unchanged' };
     const previous = live.some((x) => isOwned(x.labels, cluster) && x.labels[LABEL_SECRET_SERVICE] === d.service);

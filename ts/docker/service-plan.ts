@@ -45,11 +45,11 @@ export function planServices(desired: readonly DesiredService[], live: readonly 
     }
     if (l && !isOwned(l.labels, opts.cluster)) {
       const reason = new CoreflowError('COREFLOW_ERR_NOT_OWNED', { kind: 'service', name: d.name, cluster: opts.cluster }).message;
-      actions.push({ ...base, type: 'skip', reason, blocked: { status: 'failed', reason } });
+      actions.push({ ...base, type: 'skip', reason, blocked: { status: 'failed', reason, code: 'COREFLOW_ERR_NOT_OWNED' } });
       continue;
     }
     if (d.invalid) {
-      actions.push({ ...base, type: l ? 'update' : 'create', reason: 'invalid record', blocked: { status: 'failed', reason: d.invalid } });
+      actions.push({ ...base, type: l ? 'update' : 'create', reason: 'invalid record', blocked: { status: 'failed', reason: d.invalid, code: 'COREFLOW_ERR_SPEC_INVALID' } });
       continue;
     }
     if (!l) {
@@ -72,7 +72,7 @@ export function planServices(desired: readonly DesiredService[], live: readonly 
     .map((l) => ({ kind, name: l.name, type: 'delete', reason: 'no longer desired', payload: { live: l } }));
   if (opts.guard && !opts.allowMassDeletion && deletes.length > 0 && (deletes.length === owned.length || deletes.length > owned.length / 2)) {
     const reason = new CoreflowError('COREFLOW_ERR_MASS_DELETION', { count: deletes.length, total: owned.length, kind: 'workload services' }).message;
-    for (const a of deletes) a.blocked = { status: 'blocked', reason };
+    for (const a of deletes) a.blocked = { status: 'blocked', reason, code: 'COREFLOW_ERR_MASS_DELETION' };
   }
   return [...actions, ...deletes];
 }

@@ -1,3 +1,5 @@
+import type { ErrorCode } from '../errors.ts';
+
 /**
  * The agent's event bus: the reconcile lifecycle of a run (plan start/complete, apply
  * start/action/complete, drift detected, error) as typed events. Subscribers are the SSE
@@ -24,6 +26,8 @@ export interface CoreflowEvent {
   runId?: string;
   /** One line for a person: "2 to create, 1 to update". */
   summary: string;
+  /** On `error` events: the catalogue code of the error (docs/errors.md). */
+  code?: ErrorCode;
   /** Small structured details: counts, statuses, durations. Never secret values. */
   details?: Record<string, string | number | boolean>;
 }

@@ -59,6 +59,8 @@ export const reportSchema = z.strictObject({
       action: z.enum(['create', 'update', 'delete', 'skip']),
       reason: z.string(),
       error: z.string().optional(),
+      /** The catalogue code of `error` (docs/errors.md); a string, so a newer agent's codes pass. */
+      code: z.string().optional(),
       /** Tasks running when the report was made, and replicas asked for (null: global). */
       tasks: z.strictObject({ running: z.number().int(), desired: z.number().int().nullable() }).optional(),
     }),

@@ -30,6 +30,7 @@ export class ErrorReporter {
           name: a.name,
           runId: result.runId,
           summary: `${a.type} ${a.kind} ${a.name} failed: ${a.error ?? 'unknown error'}`,
+          ...(a.code ? { code: a.code } : {}),
           details: { terminal: a.terminal === true },
         });
       }

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { errorText } from '../errors.ts';
+import { errorCode, errorLogFields, errorText } from '../errors.ts';
+import { callGuarded } from '../guarded.ts';
 import type { Logger } from '../observe/logger.ts';
 import type { LoadedSpec } from '../spec/parse.ts';
 import { Coalescer } from '../coalescer.ts';
@@ -19,6 +20,7 @@ export interface ReconcilerOptions {
   confirmMassDeletion?: boolean;
   /** A run that takes longer is told to stop between actions. Default 10 minutes. */
   runTimeoutMs?: number;
+  /** Hears every run's result; what it throws (or rejects) is logged, never reaches the caller. */
   onResult?: (result: RunResult) => void;
   /** Optional lifecycle observer (the event bus); see RunObserver. */
   observer?: RunObserver;
@@ -95,8 +97,8 @@ export class Reconciler {
       });
     } catch (err) {
       // runChain catches per step; this is the catch-all guard around the whole run.
-      log.error({ err: errorText(err) }, 'run crashed');
-      steps = [{ kind: 'run', status: 'failed' as const, error: errorText(err), actions: [], durationMs: Date.now() - startedAt.getTime() }];
+      log.error(errorLogFields(err), 'run crashed');
+      steps = [{ kind: 'run', status: 'failed' as const, error: errorText(err), code: errorCode(err), actions: [], durationMs: Date.now() - startedAt.getTime() }];
     }
     const finishedAt = new Date();
     const { status, summary } = summarize(steps);
@@ -115,7 +117,8 @@ export class Reconciler {
     log.info({ status, summary, durationMs: result.durationMs }, 'run finished');
     this.last = result;
     notify({ observer, log }, 'runFinished', result);
-    this.opts.onResult?.(result);
+    const { onResult } = this.opts;
+    if (onResult) callGuarded(() => onResult(result), (err) => log.error(errorLogFields(err), 'result listener failed'));
     return result;
   }
 }

@@ -1,4 +1,5 @@
 import { exponentialMs } from '../backoff.ts';
+import type { ErrorCode } from '../errors.ts';
 import type { Logger } from '../observe/logger.ts';
 import type { RunResult } from './types.ts';
 
@@ -12,15 +13,30 @@ export interface RetryOptions {
   log: Logger;
 }
 
+/** How many runs in a row an object may fail with COREFLOW_ERR_UNEXPECTED before backoff retries stop. */
+export const UNEXPECTED_ATTEMPTS = 3;
+
+interface Failure {
+  attempts: number;
+  dueAt: number;
+  /** The desired state the failures were counted on: a new one starts the count again. */
+  specHash: string;
+  /** Failed with an unknown error UNEXPECTED_ATTEMPTS times: no more backoff retries. */
+  gaveUp: boolean;
+}
+
 /**
  * Retries transient failures with exponential backoff (capped), per object: an object that
  * failed n runs in a row is due again after base * 2^(n-1), capped; the chain is woken when the earliest
- * object is due. Success resets an object. Terminal failures (bad input: `terminal` results,
- * invalid records, guards) are not retried: they wait for the desired state to change. A step
- * that failed before planning (Docker unreachable) counts as one object `step/<kind>`.
+ * object is due. Success, or a new desired state, resets an object. Terminal failures (bad input:
+ * `terminal` results, invalid records, guards) are not retried: they wait for the desired state to
+ * change. An unknown error (COREFLOW_ERR_UNEXPECTED: a bug or an unknown library failure) may be
+ * transient, so it is retried like one, but only UNEXPECTED_ATTEMPTS runs in a row: then the object
+ * waits for the desired state to change (or the next resync or drift run). A step that failed
+ * before planning (Docker unreachable) counts as one object `step/<kind>`.
  */
 export class RetryScheduler {
-  private readonly failures = new Map<string, { attempts: number; dueAt: number }>();
+  private readonly failures = new Map<string, Failure>();
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
 
@@ -28,20 +44,23 @@ export class RetryScheduler {
 
   /** Objects (`kind/name`) waiting for a retry. */
   get waiting(): ReadonlySet<string> {
-    return new Set(this.failures.keys());
+    return new Set([...this.failures].filter(([, f]) => !f.gaveUp).map(([key]) => key));
   }
 
   afterRun(result: RunResult, now = Date.now()): void {
     if (result.dryRun || this.stopped) return;
     const failing = new Set<string>();
     for (const step of result.steps) {
-      const keys: string[] = [];
-      if (step.actions.length === 0 && step.status === 'failed') keys.push(`step/${step.kind}`);
-      for (const a of step.actions) if (a.status === 'failed' && !a.terminal) keys.push(`${a.kind}/${a.name}`);
-      for (const key of keys) {
+      const keys: [string, ErrorCode | undefined][] = [];
+      if (step.actions.length === 0 && step.status === 'failed') keys.push([`step/${step.kind}`, step.code]);
+      for (const a of step.actions) if (a.status === 'failed' && !a.terminal) keys.push([`${a.kind}/${a.name}`, a.code]);
+      for (const [key, code] of keys) {
         failing.add(key);
-        const attempts = (this.failures.get(key)?.attempts ?? 0) + 1;
-        this.failures.set(key, { attempts, dueAt: now + exponentialMs(attempts - 1, this.opts.baseMs, this.opts.maxMs) });
+        const before = this.failures.get(key);
+        const attempts = (before?.specHash === result.specHash ? before.attempts : 0) + 1;
+        const gaveUp = code === 'COREFLOW_ERR_UNEXPECTED' && attempts >= UNEXPECTED_ATTEMPTS;
+        if (gaveUp && !before?.gaveUp) this.opts.log.warn({ object: key, attempts, code }, 'unexpected error again; no more retries until the desired state changes');
+        this.failures.set(key, { attempts, dueAt: now + exponentialMs(attempts - 1, this.opts.baseMs, this.opts.maxMs), specHash: result.specHash, gaveUp });
       }
     }
     for (const key of this.failures.keys()) if (!failing.has(key)) this.failures.delete(key);
@@ -51,10 +70,10 @@ export class RetryScheduler {
   private schedule(now: number): void {
     clearTimeout(this.timer);
     this.timer = undefined;
-    if (this.failures.size === 0) return;
-    let first: [string, { attempts: number; dueAt: number }] | undefined;
-    for (const entry of this.failures) if (!first || entry[1].dueAt < first[1].dueAt) first = entry;
-    const [key, f] = first!;
+    let first: [string, Failure] | undefined;
+    for (const entry of this.failures) if (!entry[1].gaveUp && (!first || entry[1].dueAt < first[1].dueAt)) first = entry;
+    if (!first) return;
+    const [key, f] = first;
     const delay = Math.max(0, f.dueAt - now);
     this.opts.log.info({ object: key, attempt: f.attempts, retryInMs: delay }, 'transient failure; retrying with backoff');
     this.timer = setTimeout(() => this.opts.trigger(`retry ${key} (attempt ${f.attempts + 1})`), delay);

@@ -1,15 +1,15 @@
-import { CoreflowError, errorText } from '../errors.ts';
+import { CoreflowError, errorCode, errorLogFields, errorText } from '../errors.ts';
+import { callGuarded } from '../guarded.ts';
 import type { Action, ActionResult, RunContext, RunObserver, Step, StepResult } from './types.ts';
 
-/** Calls an observer hook; an observer failure is logged and never reaches the run. */
+/** Calls an observer hook; an observer failure (thrown or rejected) is logged and never reaches the run. */
 export function notify<K extends keyof RunObserver>(ctx: Pick<RunContext, 'observer' | 'log'>, hook: K, ...args: Parameters<NonNullable<RunObserver[K]>>): void {
-  const fn = ctx.observer?.[hook] as ((...a: unknown[]) => void) | undefined;
+  const fn = ctx.observer?.[hook] as ((...a: unknown[]) => unknown) | undefined;
   if (!fn) return;
-  try {
-    fn.apply(ctx.observer, args);
-  } catch (err) {
-    ctx.log.warn({ hook, err: errorText(err) }, 'run observer failed');
-  }
+  callGuarded(
+    () => fn.apply(ctx.observer, args),
+    (err) => ctx.log.error({ hook, ...errorLogFields(err) }, 'run observer failed'),
+  );
 }
 
 /** Whether a terminal failure is new (log it at error level) or was already reported for this desired state. */
@@ -43,8 +43,8 @@ async function runStep(step: Step, ctx: RunContext): Promise<StepResult> {
     live = await step.observe(ctx);
     actions = step.plan(ctx.spec, live, ctx);
   } catch (err) {
-    log.error({ err: errorText(err) }, 'step failed before applying');
-    const failed: StepResult = { kind: step.kind, status: 'failed', error: errorText(err), actions: [], durationMs: Date.now() - started };
+    log.error(errorLogFields(err), 'step failed before applying');
+    const failed: StepResult = { kind: step.kind, status: 'failed', error: errorText(err), code: errorCode(err), actions: [], durationMs: Date.now() - started };
     notify(ctx, 'stepFinished', ctx.runId, failed, ctx.dryRun);
     return failed;
   }
@@ -58,7 +58,7 @@ async function runStep(step: Step, ctx: RunContext): Promise<StepResult> {
     } else if (action.blocked) {
       const again = action.blocked.status === 'failed' && !firstReport(ctx, `${action.kind}/${action.name}`, action.blocked.reason);
       log[again ? 'debug' : 'warn']({ action: base }, action.blocked.reason);
-      results.push({ ...base, status: action.blocked.status, error: action.blocked.reason, ...(action.blocked.status === 'failed' ? { terminal: true } : {}), durationMs: 0 });
+      results.push({ ...base, status: action.blocked.status, error: action.blocked.reason, code: action.blocked.code, ...(action.blocked.status === 'failed' ? { terminal: true } : {}), durationMs: 0 });
     } else if (ctx.dryRun) {
       results.push({ ...base, status: 'planned', durationMs: 0 });
     } else if (ctx.signal.aborted) {
@@ -70,8 +70,8 @@ async function runStep(step: Step, ctx: RunContext): Promise<StepResult> {
         results.push({ ...base, status: 'succeeded', durationMs: Date.now() - t0 });
       } catch (err) {
         const again = isTerminalError(err) && !firstReport(ctx, `${action.kind}/${action.name}`, errorText(err));
-        log[again ? 'debug' : 'error']({ action: action.type, name: action.name, err: errorText(err) }, `${action.type} ${action.kind} ${action.name} failed`);
-        results.push({ ...base, status: 'failed', error: errorText(err), ...(isTerminalError(err) ? { terminal: true } : {}), durationMs: Date.now() - t0 });
+        log[again ? 'debug' : 'error']({ action: action.type, name: action.name, ...errorLogFields(err) }, `${action.type} ${action.kind} ${action.name} failed`);
+        results.push({ ...base, status: 'failed', error: errorText(err), code: errorCode(err), ...(isTerminalError(err) ? { terminal: true } : {}), durationMs: Date.now() - t0 });
       } finally {
         // Whatever the write did (or half did), later steps must list again.
         ctx.cache.clear();
@@ -82,7 +82,8 @@ async function runStep(step: Step, ctx: RunContext): Promise<StepResult> {
   const failed = results.filter((r) => r.status === 'failed');
   const status = failed.length > 0 && step.objectFailuresBlockDependents !== false ? 'failed' : 'succeeded';
   const error = status === 'failed' ? failed.map((r) => `${r.name}: ${r.error}`).join('; ') : undefined;
-  const result: StepResult = { kind: step.kind, status, ...(error ? { error } : {}), actions: results, durationMs: Date.now() - started };
+  const code = status === 'failed' ? failed[0]!.code : undefined;
+  const result: StepResult = { kind: step.kind, status, ...(error ? { error } : {}), ...(code ? { code } : {}), actions: results, durationMs: Date.now() - started };
   notify(ctx, 'stepFinished', ctx.runId, result, ctx.dryRun);
   return result;
 }
@@ -96,8 +97,8 @@ export async function runChain(steps: readonly Step[], ctx: RunContext): Promise
   for (const step of steps) {
     const bad = step.dependsOn.map((d) => results.get(d)).find((r) => r && r.status !== 'succeeded');
     if (bad) {
-      const error = new CoreflowError('COREFLOW_ERR_STEP_BLOCKED', { dependency: bad.kind }).message;
-      results.set(step.kind, { kind: step.kind, status: 'blocked', error, actions: [], durationMs: 0 });
+      const error = new CoreflowError('COREFLOW_ERR_STEP_BLOCKED', { dependency: bad.kind });
+      results.set(step.kind, { kind: step.kind, status: 'blocked', error: error.message, code: error.code, actions: [], durationMs: 0 });
       continue;
     }
     results.set(step.kind, await runStep(step, ctx));

@@ -56,7 +56,9 @@ export function runEventsObserver(bus: EventBus): RunObserver {
     },
     stepFinished(runId, result, dryRun) {
       // Object failures are reported by ErrorReporter (once per change); here only whole-step ones.
-      if (result.error && !result.actions.some((a) => a.status === 'failed')) bus.emit({ type: 'error', resourceType: result.kind, runId, summary: `${result.kind} ${result.status}: ${result.error}` });
+      if (result.error && !result.actions.some((a) => a.status === 'failed')) {
+        bus.emit({ type: 'error', resourceType: result.kind, runId, summary: `${result.kind} ${result.status}: ${result.error}`, ...(result.code ? { code: result.code } : {}) });
+      }
       const applied = result.actions.filter((a) => a.status === 'succeeded' || a.status === 'failed');
       if (!dryRun && applied.length > 0) {
         const ok = applied.filter((a) => a.status === 'succeeded').length;

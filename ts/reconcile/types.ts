@@ -1,3 +1,4 @@
+import type { ErrorCode } from '../errors.ts';
 import type { Logger } from '../observe/logger.ts';
 import type { RunCache } from './run-cache.ts';
 import type { RunModel } from './run-model.ts';
@@ -20,9 +21,9 @@ export interface Action<P = unknown> {
   diff?: string[];
   /**
    * Set when the action must not be applied (a guard, bad input for this object). The run
-   * reports it with this text as status `blocked` (a guard) or `failed` (bad input).
+   * reports it with this text and code as status `blocked` (a guard) or `failed` (bad input).
    */
-  blocked?: { status: 'blocked' | 'failed'; reason: string };
+  blocked?: { status: 'blocked' | 'failed'; reason: string; code: ErrorCode };
   payload?: P;
 }
 
@@ -36,6 +37,8 @@ export interface ActionResult {
   diff?: string[];
   status: ActionStatus;
   error?: string;
+  /** The catalogue code of `error` (COREFLOW_ERR_UNEXPECTED for an error coreflow does not know). */
+  code?: ErrorCode;
   /** Set on a failure caused by bad input: retrying cannot fix it (no backoff retries). */
   terminal?: boolean;
   durationMs: number;
@@ -48,6 +51,8 @@ export interface StepResult {
   status: StepStatus;
   /** Why the step failed or was not run. */
   error?: string;
+  /** The code of `error`; for a step failed by its objects, the code of the first failed one. */
+  code?: ErrorCode;
   actions: ActionResult[];
   durationMs: number;
 }

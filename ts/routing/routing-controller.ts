@@ -1,7 +1,7 @@
 import type Docker from 'dockerode';
-import type { DockerEvent, DockerEventSource } from '../docker/event-stream.ts';
 import { Coalescer } from '../coalescer.ts';
-import { errorText } from '../errors.ts';
+import type { DockerEvent, DockerEventSource } from '../docker/event-stream.ts';
+import { errorLogFields } from '../errors.ts';
 import type { Logger } from '../observe/logger.ts';
 import type { LoadedSpec } from '../spec/parse.ts';
 import type { ClusterSpec } from '../spec/types.ts';
@@ -77,7 +77,7 @@ export class RoutingController {
 
   constructor(private readonly opts: RoutingControllerOptions) {
     this.builds = new Coalescer(
-      (pending) => this.build(pending[0]).catch((err: unknown) => this.opts.log.warn({ err: errorText(err) }, 'building the route table failed; the last table stays in force')),
+      (pending) => this.build(pending[0]).catch((err: unknown) => this.opts.log.warn(errorLogFields(err), 'building the route table failed; the last table stays in force')),
       { delayMs: opts.debounceMs ?? 20 },
     );
     this.edge = new EdgeHub({

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { CoreflowError, errorText } from '../errors.ts';
+import { CoreflowError, errorText, type ErrorCode } from '../errors.ts';
 
 export type Handler = (req: IncomingMessage, res: ServerResponse, url: URL) => void | Promise<void>;
 
@@ -70,9 +70,12 @@ export class Router {
         res.destroy();
         return;
       }
-      if (err instanceof HttpError) sendJson(res, err.status, { error: err.message, ...(err.details ? { details: err.details } : {}) });
-      else if (err instanceof CoreflowError && err.terminal) sendJson(res, 400, { error: err.message, code: err.code });
-      else sendJson(res, 500, { error: 'internal error' });
+      // Every error answer carries its catalogue code beside the text (docs/errors.md).
+      if (err instanceof HttpError) {
+        const code: ErrorCode = err.status === 401 ? 'COREFLOW_ERR_HTTP_UNAUTHORIZED' : err.status === 503 ? 'COREFLOW_ERR_NOT_READY' : err.status < 500 ? 'COREFLOW_ERR_HTTP_REQUEST' : 'COREFLOW_ERR_UNEXPECTED';
+        sendJson(res, err.status, { error: err.message, code, ...(err.details ? { details: err.details } : {}) });
+      } else if (err instanceof CoreflowError) sendJson(res, err.terminal ? 400 : 503, { error: err.message, code: err.code });
+      else sendJson(res, 500, { error: 'internal error', code: 'COREFLOW_ERR_UNEXPECTED' });
     }
   };
 }

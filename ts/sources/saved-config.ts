@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { errorText } from '../errors.ts';
+import { CoreflowError, errorText } from '../errors.ts';
 import { writeFileAtomic } from '../fs/atomic-file.ts';
 import { validateSpec, type LoadedSpec } from '../spec/parse.ts';
 
@@ -30,9 +30,14 @@ export class SavedConfig {
       text = await readFile(this.path, 'utf8');
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw new Error(`cannot read ${this.path}: ${errorText(err)}`);
+      throw new CoreflowError('COREFLOW_ERR_SPEC_READ', { path: this.path, details: errorText(err) });
     }
-    const parsed = JSON.parse(text) as { spec?: unknown };
+    let parsed: { spec?: unknown };
+    try {
+      parsed = JSON.parse(text) as { spec?: unknown };
+    } catch (err) {
+      throw new CoreflowError('COREFLOW_ERR_SPEC_PARSE', { source: this.path, details: errorText(err) });
+    }
     return validateSpec(parsed.spec);
   }
 }

@@ -31,7 +31,7 @@ export function statusReport(
     for (const a of step.actions) {
       const health = a.status === 'failed' ? 'failed' : a.status === 'blocked' ? 'blocked' : 'ok';
       const t = tasks[a.name];
-      services.push({ name: a.name, health, action: a.type, reason: a.reason, ...(a.error ? { error: a.error } : {}), ...(t && a.type !== 'delete' ? { tasks: t } : {}) });
+      services.push({ name: a.name, health, action: a.type, reason: a.reason, ...(a.error ? { error: a.error } : {}), ...(a.code ? { code: a.code } : {}), ...(t && a.type !== 'delete' ? { tasks: t } : {}) });
     }
   }
   const { runId, trigger, status: runStatus, specHash, startedAt, finishedAt, durationMs, summary } = result;
