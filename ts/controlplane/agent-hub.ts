@@ -9,7 +9,7 @@ import { methods } from '../protocol/methods.ts';
 import { Peer } from '../protocol/peer.ts';
 import type { DesiredStore } from './desired-store.ts';
 import type { EventHub } from './event-hub.ts';
-import { tokenMatches } from './token.ts';
+import { tokenMatches } from '../server/bearer-auth.ts';
 
 /** A connection that has not authenticated within this long is closed (4003). */
 export const AUTH_DEADLINE_MS = 10_000;
