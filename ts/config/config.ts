@@ -19,7 +19,7 @@ export const settings = {
   cloudlyUrl: { env: 'CLOUDLY_URL', flag: 'cloudly-url', default: undefined, doc: 'Control plane WebSocket URL (ws://, wss://; path /v1/agent when none). Set: control-plane mode; unset: standalone mode with --spec' },
   jumpcode: { env: 'JUMPCODE', flag: 'jumpcode', default: undefined, doc: 'Machine token presented to the control plane; required with CLOUDLY_URL (prefer the variable: flags show in ps)' },
   caFile: { env: 'COREFLOW_CA_FILE', flag: 'ca-file', default: undefined, doc: 'PEM file of extra CA certificates trusted for a wss:// control plane' },
-  reconnectMaxMs: { env: 'COREFLOW_RECONNECT_MAX_MS', flag: 'reconnect-max-ms', default: '60000', doc: 'Cap of the reconnect backoff (exponential from 1 s, with jitter)' },
+  reconnectMaxMs: { env: 'COREFLOW_RECONNECT_MAX_MS', flag: 'reconnect-max-ms', default: '60000', doc: 'Cap of the reconnect backoff (exponential from 0.5 s, with jitter; reached only after a sustained outage, see docs/protocol.md)' },
   pingIntervalMs: { env: 'COREFLOW_PING_INTERVAL_MS', flag: 'ping-interval-ms', default: '15000', doc: 'Keepalive ping interval; a dead connection is detected within two intervals' },
   authRetryMs: { env: 'COREFLOW_AUTH_RETRY_MS', flag: 'auth-retry-ms', default: '60000', doc: 'First retry delay after the control plane rejected the token (doubles up to 10 minutes)' },
   edgeToken: { env: 'COREFLOW_EDGE_TOKEN', flag: 'edge-token', default: undefined, doc: 'Token edge proxies send (Authorization: Bearer) to connect to ws://agent:PORT/v1/edge; unset refuses every edge. Prefer the env var: flags show in ps' },
