@@ -36,6 +36,8 @@ export const settings = {
   eventLogMaxAgeHours: { env: 'COREFLOW_EVENT_LOG_MAX_AGE_HOURS', flag: 'event-log-max-age-hours', default: '168', doc: 'Events older than this are trimmed from the on-disk event log' },
   retryBaseMs: { env: 'COREFLOW_RETRY_BASE_MS', flag: 'retry-base-ms', default: '1000', doc: 'First retry delay after a transient Docker error; doubles per failure' },
   retryMaxMs: { env: 'COREFLOW_RETRY_MAX_MS', flag: 'retry-max-ms', default: '300000', doc: 'Cap of the retry delay after transient Docker errors' },
+  stopTimeoutMs: { env: 'COREFLOW_STOP_TIMEOUT_MS', flag: 'stop-timeout-ms', default: '10000', doc: 'Deadline of a clean stop after SIGTERM/SIGINT; past it (or on a second signal) the process exits at once' },
+  readyTimeoutMs: { env: 'COREFLOW_READY_TIMEOUT_MS', flag: 'ready-timeout-ms', default: '2000', doc: 'Deadline of /readyz: a readiness check (e.g. the Docker ping) that has not answered by then fails with 503' },
 } as const;
 
 export type SettingKey = keyof typeof settings;
@@ -74,6 +76,8 @@ const configSchema = z.strictObject({
   eventLogMaxAgeHours: z.coerce.number({ error: 'expected hours' }).positive({ error: 'expected a positive number of hours' }),
   retryBaseMs: z.coerce.number({ error: 'expected milliseconds' }).int().min(10, { error: 'expected at least 10 ms' }),
   retryMaxMs: z.coerce.number({ error: 'expected milliseconds' }).int().min(10, { error: 'expected at least 10 ms' }),
+  stopTimeoutMs: z.coerce.number({ error: 'expected milliseconds' }).int().min(100, { error: 'expected at least 100 ms' }),
+  readyTimeoutMs: z.coerce.number({ error: 'expected milliseconds' }).int().min(10, { error: 'expected at least 10 ms' }),
 });
 
 /** Rules across settings: control-plane mode needs a machine token. */
