@@ -80,6 +80,10 @@ export const errorCatalogue = {
   },
   COREFLOW_ERR_AGENT_UNREACHABLE: { terminal: false, message: 'cannot read the status of the agent at {agent}: {details}. Is `coreflow agent` running there (see --agent and COREFLOW_PORT)?' },
   COREFLOW_ERR_STOP_TIMEOUT: { terminal: false, message: 'stopping did not finish within {timeoutMs} ms; exiting without waiting for the rest' },
+  COREFLOW_ERR_DOCUMENT_TOO_LARGE: {
+    terminal: true,
+    message: 'the desired-state document would be {size} bytes, over the {limit} bytes agents can receive in one protocol frame; nothing was changed',
+  },
 } as const satisfies Record<string, { terminal: boolean; message: string }>;
 
 export type ErrorCode = keyof typeof errorCatalogue;

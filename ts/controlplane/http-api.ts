@@ -40,6 +40,11 @@ export function addHttpApi(router: Router, deps: { token: string; store: Desired
         return;
       }
       const outcome = await store.updateService((body as { service: unknown }).service);
+      if (!outcome.ok && outcome.tooLarge) {
+        const { size, limit } = outcome.tooLarge.params;
+        sendJson(res, 413, { error: outcome.tooLarge.message, code: outcome.tooLarge.code, size, limit });
+        return;
+      }
       if (!outcome.ok) {
         sendJson(res, 400, { error: 'the service update is invalid; nothing was changed', errors: outcome.errors });
         return;
