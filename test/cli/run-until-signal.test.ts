@@ -50,7 +50,6 @@ t.test('the idle agent exits by itself right after it stopped: nothing is left o
   await p.waitForLog('the first run', (l) => l.msg === 'run finished');
   // Idle: the Docker event stream has been open a while, its timers are running.
   await p.waitForLog('the route table', (l) => l.component === 'routing' && typeof l.hash === 'string');
-  p.proc.kill('SIGTERM');
   const code = await p.stop('SIGTERM');
   const exitedAt = Date.now();
   t.equal(code, 0);
