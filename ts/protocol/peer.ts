@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { RawData, WebSocket } from 'ws';
 import type { z } from 'zod';
-import { CoreflowError, errorText, isCoreflowError } from '../errors.ts';
+import { CoreflowError, errorCode, errorText, isCoreflowError } from '../errors.ts';
 import type { Logger } from '../observe/logger.ts';
 import { issueLines } from '../spec/parse.ts';
 import { CLOSE_CODES, DEFAULT_TIMEOUT_MS, envelopeSchema, MAX_FRAME_BYTES, type Envelope } from './envelope.ts';
@@ -158,7 +158,7 @@ export class Peer<T extends MethodTable> {
    */
   private reply(request: Envelope, result: { response?: unknown; error?: unknown }): void {
     const base = { method: request.method, request: null, correlation: { id: request.correlation.id, phase: 'response' as const } };
-    const errorEnvelope = (err: unknown): Envelope => ({ ...base, error: { text: errorText(err), data: isCoreflowError(err) ? { code: err.code } : {} } });
+    const errorEnvelope = (err: unknown): Envelope => ({ ...base, error: { text: errorText(err), data: { code: errorCode(err) } } });
     try {
       this.send('error' in result ? errorEnvelope(result.error) : { ...base, response: result.response });
       return;
