@@ -81,7 +81,7 @@ export class Agent implements Lifecycle {
     readonly config: CoreflowConfig,
     readonly log: Logger,
   ) {
-    this.server = new InternalServer({ host: config.host, port: config.port }, log.child({ component: 'internal-server' }));
+    this.server = new InternalServer({ host: config.host, port: config.port, readyTimeoutMs: config.readyTimeoutMs }, log.child({ component: 'internal-server' }));
     this.server.addReadiness({ name: 'docker', check: async () => (this.running ? (await this.running.docker.docker.ping(), true) : 'not connected') });
     this.server.addReadiness({ name: 'desired-state', check: () => (this.desired.get() ? true : 'no valid desired state loaded') });
     this.server.addReadiness({ name: 'first-run', check: () => (this.firstRunDone ? true : 'the first run has not finished') });

@@ -40,4 +40,22 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-process.exit(await main(process.argv.slice(2)));
+/**
+ * The exit code is set, not forced: `process.exit` would drop whatever stdout and stderr still
+ * hold when they are pipes read late (`| jq`, CI log collectors), so the process ends by itself
+ * once the streams have drained and nothing else is open. Should a forgotten handle still keep it
+ * alive once both streams have flushed, an unref'd backstop ends it after EXIT_BACKSTOP_MS and
+ * says so on stderr; it never cuts output short, as it only starts after the flush.
+ */
+const EXIT_BACKSTOP_MS = 5000;
+
+function flushed(stream: NodeJS.WriteStream): Promise<void> {
+  return new Promise((resolve) => (stream.writableLength === 0 ? resolve() : stream.write('', () => resolve())));
+}
+
+process.exitCode = await main(process.argv.slice(2));
+await Promise.all([flushed(process.stdout), flushed(process.stderr)]);
+setTimeout(() => {
+  process.stderr.write(`coreflow: still running ${EXIT_BACKSTOP_MS} ms after the command finished (an open handle); exiting\n`);
+  process.exit();
+}, EXIT_BACKSTOP_MS).unref();

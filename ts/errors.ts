@@ -84,6 +84,11 @@ export const errorCatalogue = {
   COREFLOW_ERR_HTTP_UNAUTHORIZED: { terminal: true, message: '{details}' },
   COREFLOW_ERR_NOT_READY: { terminal: false, message: '{details}' },
   COREFLOW_ERR_UNEXPECTED: { terminal: false, message: 'unexpected error: {details}' },
+  COREFLOW_ERR_STOP_TIMEOUT: { terminal: false, message: 'stopping did not finish within {timeoutMs} ms; exiting without waiting for the rest' },
+  COREFLOW_ERR_DOCUMENT_TOO_LARGE: {
+    terminal: true,
+    message: 'the desired-state document would be {size} bytes, over the {limit} bytes agents can receive in one protocol frame; nothing was changed',
+  },
 } as const satisfies Record<string, { terminal: boolean; message: string }>;
 
 export type ErrorCode = keyof typeof errorCatalogue;

@@ -2,7 +2,7 @@ import t from 'tap';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { bearerToken, readTokenFile, tokenMatches } from '../../ts/controlplane/token.ts';
+import { readTokenFile } from '../../ts/controlplane/token.ts';
 
 t.test('token file: first non-empty line, at least 16 characters, never echoed in errors', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'coreflow-token-'));
@@ -13,14 +13,4 @@ t.test('token file: first non-empty line, at least 16 characters, never echoed i
   t.match(String(err), /at least 16 characters/);
   t.notMatch(String(err), /shorty/);
   t.rejects(readTokenFile(join(dir, 'missing')), /cannot read the token file/);
-});
-
-t.test('constant-time comparison and bearer parsing', async (t) => {
-  t.ok(tokenMatches('0123456789abcdef', '0123456789abcdef'));
-  t.notOk(tokenMatches('0123456789abcdeF', '0123456789abcdef'));
-  t.notOk(tokenMatches('', '0123456789abcdef'), 'different lengths compare safely');
-  t.equal(bearerToken('Bearer abc'), 'abc');
-  t.equal(bearerToken('bearer   abc '), 'abc');
-  t.equal(bearerToken('Basic abc'), undefined);
-  t.equal(bearerToken(undefined), undefined);
 });

@@ -17,8 +17,9 @@ export interface CoreflowProc {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-export function startCoreflow(args: string[], env: Record<string, string> = {}): CoreflowProc {
-  const proc = spawn(process.execPath, ['bin/coreflow.js', ...args], {
+/** `entry`: what node runs before `args` (default the coreflow command; tests may run a fixture script). */
+export function startCoreflow(args: string[], env: Record<string, string> = {}, entry: string[] = ['bin/coreflow.js']): CoreflowProc {
+  const proc = spawn(process.execPath, [...entry, ...args], {
     cwd: new URL('../..', import.meta.url).pathname,
     env: { ...process.env, COREFLOW_LOG_LEVEL: 'debug', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

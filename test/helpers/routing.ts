@@ -129,8 +129,13 @@ export class TestEdgeClient {
 
 /** Connects with a token and resolves with the HTTP status of the refused upgrade (or 101 if accepted). */
 export function upgradeStatus(url: string, token: string): Promise<number> {
+  return upgradeStatusWith(url, `Bearer ${token}`);
+}
+
+/** Like upgradeStatus, with the whole Authorization header (undefined: none). */
+export function upgradeStatusWith(url: string, authorization: string | undefined): Promise<number> {
   return new Promise((resolve) => {
-    const ws = new WebSocket(url, { headers: { authorization: `Bearer ${token}` } });
+    const ws = new WebSocket(url, { headers: authorization === undefined ? {} : { authorization } });
     ws.on('unexpected-response', (_req, res) => {
       resolve(res.statusCode ?? 0);
       ws.terminate();

@@ -1,10 +1,11 @@
 import t from 'tap';
 import { once } from 'node:events';
+import { PassThrough } from 'node:stream';
 import type { AddressInfo } from 'node:net';
 import WebSocket, { WebSocketServer } from 'ws';
 import { z } from 'zod';
 import { isCoreflowError } from '../../ts/errors.ts';
-import { silentLogger } from '../../ts/observe/logger.ts';
+import { createLogger, silentLogger } from '../../ts/observe/logger.ts';
 import { MAX_FRAME_BYTES } from '../../ts/protocol/envelope.ts';
 import { methods } from '../../ts/protocol/methods.ts';
 import { Peer, remoteCode } from '../../ts/protocol/peer.ts';
@@ -14,19 +15,29 @@ const table = {
   echo: { request: z.strictObject({ text: z.string() }), response: z.strictObject({ text: z.string() }) },
   slow: { request: z.strictObject({}), response: z.strictObject({}), timeoutMs: 200 },
   big: { request: z.strictObject({ size: z.number() }), response: z.strictObject({ text: z.string() }) },
+  nest: { request: z.strictObject({ depth: z.number() }), response: z.record(z.string(), z.unknown()) },
 };
 
+/** `{"a":{"a":...}}`, `depth` levels deep: JSON.parse takes it, JSON.stringify overflows the stack. */
+function nested(depth: number): Record<string, unknown> {
+  const root: Record<string, unknown> = {};
+  let at = root;
+  for (let i = 0; i < depth; i++) at = (at.a = {}) as Record<string, unknown>;
+  return root;
+}
+
 /** A real ws server on port 0 with a serving peer, and a raw client socket. */
-async function pair(t: { teardown: (fn: () => void) => void }) {
+async function pair(t: { teardown: (fn: () => void) => void }, log = silentLogger()) {
   const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', maxPayload: MAX_FRAME_BYTES });
   await once(wss, 'listening');
   const port = (wss.address() as AddressInfo).port;
   const servers: Peer<typeof table>[] = [];
   wss.on('connection', (ws) => {
-    const peer = new Peer(ws, { methods: table, log: silentLogger() });
+    const peer = new Peer(ws, { methods: table, log });
     peer.handle('echo', (req) => ({ text: req.text }));
     peer.handle('slow', () => new Promise(() => undefined));
     peer.handle('big', (req) => ({ text: 'x'.repeat(req.size) }));
+    peer.handle('nest', (req) => nested(req.depth));
     peer.handle('getCertificateForDomain', (req) => {
       throw new Error(`nothing for ${req.domain}`);
     });
@@ -123,3 +134,36 @@ t.test('a peer that keeps sending garbage is closed with 1008', async (t) => {
   t.same(await again.peer.request('echo', { text: 'fine' }), { text: 'fine' }, 'others are still served');
 });
 
+
+t.test('every request is answered: 10,000 levels of nesting in a request or an answer get an error reply, logged', async (t) => {
+  const lines: Record<string, unknown>[] = [];
+  const sink = new PassThrough();
+  sink.on('data', (c: Buffer) => lines.push(...String(c).trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>)));
+  const { connectClient } = await pair(t, createLogger({ level: 'debug', destination: sink }));
+  const { ws, peer } = await connectClient();
+  const deep = `${'{"a":'.repeat(10_000)}1${'}'.repeat(10_000)}`;
+  const frame = (method: string, id: string) => `{"method":"${method}","request":${deep},"correlation":{"id":"${id}","phase":"request"}}`;
+  for (const [method, code] of [['echo', 'COREFLOW_ERR_PROTOCOL_FRAME'], ['noSuchMethod', 'COREFLOW_ERR_UNKNOWN_METHOD'], ['big', 'COREFLOW_ERR_PROTOCOL_FRAME']] as const) {
+    const answer = await rawExchange(ws, frame(method, `deep-${method}`));
+    t.match(answer, { method, request: null, correlation: { id: `deep-${method}`, phase: 'response' }, error: { data: { code } } }, `${method}: an error reply`);
+  }
+  const unbuildable = await peer.request('nest', { depth: 10_000 }).catch((e: unknown) => e);
+  t.equal(remoteCode(unbuildable), 'COREFLOW_ERR_PROTOCOL_FRAME', 'an answer that cannot be serialised becomes an error reply');
+  t.match(String(unbuildable), /the answer to nest could not be built: Maximum call stack size exceeded/);
+  t.ok(lines.some((l) => l.msg === 'could not send the answer; answering with an error' && l.method === 'nest' && l.level === 50), 'the failure is logged');
+  t.same(await peer.request('echo', { text: 'still here' }), { text: 'still here' });
+});
+
+t.test('no reply echoes the request: a wrong token is not sent back', async (t) => {
+  const { connectClient, servers } = await pair(t);
+  const { ws } = await connectClient();
+  servers[0]!.handle('getIdentityByToken', () => {
+    throw new Error('the token does not match');
+  });
+  const secret = 'wrong-token-that-must-not-come-back';
+  const answer = await rawExchange(ws, JSON.stringify({ method: 'getIdentityByToken', request: { token: secret, protocolVersion: 1 }, correlation: { id: 'c9', phase: 'request' } }));
+  t.match(answer, { method: 'getIdentityByToken', request: null, correlation: { id: 'c9' }, error: { text: /does not match/ } });
+  t.notMatch(JSON.stringify(answer), secret);
+  const ok = await rawExchange(ws, JSON.stringify({ method: 'echo', request: { text: secret }, correlation: { id: 'c10', phase: 'request' } }));
+  t.same(ok, { method: 'echo', request: null, response: { text: secret }, correlation: { id: 'c10', phase: 'response' } }, 'a success answer does not echo the request either');
+});

@@ -6,8 +6,11 @@ import { MAX_FRAME_BYTES } from '../../ts/protocol/envelope.ts';
 import { EDGE_PATH, EdgeHub } from '../../ts/routing/edge-hub.ts';
 import type { RouteEntry } from '../../ts/routing/types.ts';
 import { InternalServer } from '../../ts/server/internal-server.ts';
+import { DockerEventStream } from '../../ts/docker/event-stream.ts';
+import { RoutingController, ROUTING_EVENT_TYPES } from '../../ts/routing/routing-controller.ts';
+import type { LoadedSpec } from '../../ts/spec/parse.ts';
 import { TestEdgeClient, upgradeStatus } from '../helpers/routing.ts';
-import { until } from '../helpers/swarm.ts';
+import { connect, load, testDoc, until } from '../helpers/swarm.ts';
 
 const TOKEN = 'a-token-of-enough-length-42';
 const route = (ip: string): RouteEntry => ({ hostName: 'a.example.test', destinationIps: [ip], destinationPorts: [80], privateKey: '', publicKey: '' });
@@ -54,6 +57,42 @@ t.test('tokens: wrong, missing and unset are refused with 401; a disabled sink a
   t.equal(await upgradeStatus(unset.url, TOKEN), 401, 'no COREFLOW_EDGE_TOKEN: nobody gets in');
   const off = await serve(t, { enabled: () => false });
   t.equal(await upgradeStatus(off.url, TOKEN), 404);
+});
+
+t.test('a wrong token gets 401 at all times; the right one waits for the first desired state; 404 only when the spec turns edges off', async (t) => {
+  let enabled: boolean | undefined;
+  const { hub, url } = await serve(t, { enabled: () => enabled });
+  t.equal(await upgradeStatus(url, 'nope-nope-nope-nope-nope'), 401, 'no desired state yet: a wrong token is still refused with 401');
+  const edge = await TestEdgeClient.connect(url, TOKEN);
+  t.teardown(() => edge.close());
+  t.equal(edge.received.length, 0, 'no table before there is one');
+  enabled = true;
+  hub.publish([route('10.0.0.7')], 'h1');
+  const table = await edge.waitForTable(() => true, 0, 5000);
+  t.same(table.routes.map((r) => r.destinationIps), [['10.0.0.7']], 'the edge that waited gets the first table');
+  enabled = false;
+  t.equal(await upgradeStatus(url, 'nope-nope-nope-nope-nope'), 401, 'edges off: a wrong token still gets 401');
+  t.equal(await upgradeStatus(url, TOKEN), 404, 'edges off: the right token gets 404');
+});
+
+t.test('the routing controller: before the first desired state, a wrong token gets 401 and the right one is accepted', async (t) => {
+  const { docker } = await connect();
+  let desired: LoadedSpec | undefined;
+  const events = new DockerEventStream(docker, { types: ROUTING_EVENT_TYPES, log: silentLogger() });
+  const controller = new RoutingController({ docker, events, desired: () => desired, log: silentLogger(), edgeToken: TOKEN });
+  const server = new InternalServer({ host: '127.0.0.1', port: 0 }, silentLogger());
+  server.onUpgrade(EDGE_PATH, controller.edge.handleUpgrade);
+  await server.start();
+  t.teardown(async () => {
+    await controller.edge.stop();
+    await server.stop();
+  });
+  const url = `ws://127.0.0.1:${server.port}${EDGE_PATH}`;
+  t.equal(await upgradeStatus(url, 'nope-nope-nope-nope-nope'), 401);
+  t.equal(await upgradeStatus(url, TOKEN), 101);
+  desired = load({ ...testDoc('edge401'), routing: { edge: { enabled: false } } });
+  t.equal(await upgradeStatus(url, TOKEN), 404, 'a desired state with routing.edge.enabled false turns edges off');
+  t.equal(await upgradeStatus(url, 'nope-nope-nope-nope-nope'), 401);
 });
 
 t.test('the table on connect, then only changes, in the documented envelope', async (t) => {

@@ -14,6 +14,7 @@ import { MAX_FRAME_BYTES, PROTOCOL_VERSION } from '../../ts/protocol/envelope.ts
 import { methods, type StatusReport } from '../../ts/protocol/methods.ts';
 import { Peer } from '../../ts/protocol/peer.ts';
 import { ControlPlaneSource, agentUrl } from '../../ts/sources/controlplane-source.ts';
+import { RECONNECT_BASE_MS, RECONNECT_RAMP, reconnectDelay } from '../../ts/sources/controlplane-connection.ts';
 import { DesiredState } from '../../ts/sources/desired-state.ts';
 import { cleanupCluster, connect, TEST_IMAGE, testDoc, waitFor } from '../helpers/swarm.ts';
 import { Agent } from '../../ts/agent.ts';
@@ -135,6 +136,45 @@ t.test('a dead connection is detected by keepalive and redialled', async (t) => 
   t.ok(lines.some((l) => l.msg === 'control plane connection lost; reconnecting'), 'and redialled with backoff');
 });
 
+t.test('reconnect: a healthy connection lost is redialled at once (jittered); a flapping one keeps backing off', async (t) => {
+  const doc = testDoc('cf4src');
+  const srv = await server(t, 'secret-token-1234', () => doc);
+  const stateDir = await mkdtemp(join(tmpdir(), 'coreflow-src-'));
+  const { log, lines } = capturingLogger();
+  let healthyAfterMs = 0;
+  const source = new ControlPlaneSource({ url: srv.url, token: 'secret-token-1234', stateDir, desired: new DesiredState(), log, reconnectMaxMs: 60_000, pingIntervalMs: 60_000, authRetryMs: 1000, get healthyAfterMs() { return healthyAfterMs; } });
+  t.teardown(() => source.stop());
+  await source.start();
+  const lost = () => lines.filter((l) => l.msg === 'control plane connection lost; reconnecting');
+  const dropAndWaitForRedial = async (n: number) => {
+    const next = once(srv.wss, 'connection');
+    for (const c of srv.wss.clients) c.close(1001, 'control plane restarting');
+    await next;
+    await waitFor('authenticated again', async () => lines.filter((l) => l.msg === 'authenticated with the control plane').length >= n + 1 || undefined, 10_000, 10);
+    return lost().at(-1)!;
+  };
+  const first = await dropAndWaitForRedial(1);
+  t.equal(first.attempt, 1, 'the first retry of a new outage');
+  t.ok((first.retryInMs as number) <= RECONNECT_BASE_MS, `quick: ${String(first.retryInMs)} ms`);
+  healthyAfterMs = 60_000;
+  // Lost right after authenticating: not healthy, so the backoff goes on from where it was.
+  await dropAndWaitForRedial(2);
+  const third = await dropAndWaitForRedial(3);
+  t.equal(third.attempt, 3, 'a connection lost before it was healthy does not reset the backoff');
+});
+
+t.test('the reconnect schedule: quick first retries, a ceiling that grows with the outage, the cap only after a sustained one', async (t) => {
+  const max = () => 0.9999999;
+  const min = () => 0;
+  t.equal(reconnectDelay(0, 0, 60_000, max), RECONNECT_BASE_MS, 'first retry: at most the base');
+  t.equal(reconnectDelay(0, 0, 60_000, min), RECONNECT_BASE_MS / 2, 'and at least half of it (jitter)');
+  t.equal(reconnectDelay(1, 1000, 60_000, max), 600, 'the ceiling (base + outage / ramp) holds the exponential back');
+  t.equal(reconnectDelay(30, 60_000, 60_000, max), RECONNECT_BASE_MS + 60_000 / RECONNECT_RAMP, 'after a minute of outage: a few seconds');
+  t.equal(reconnectDelay(30, 20 * 60_000, 60_000, max), 60_000, 'after a sustained outage: the cap');
+  t.equal(reconnectDelay(30, 20 * 60_000, 60_000, min), 30_000, 'jittered down to half the cap');
+  t.equal(reconnectDelay(3, 20 * 60_000, 60_000, max), 4000, 'still exponential from the base within an outage');
+});
+
 t.test('a wrong token: a clear error, a slow retry, and the saved config in force', async (t) => {
   const doc = testDoc('cf4src');
   const srv = await server(t, 'secret-token-1234', () => doc);
@@ -151,7 +191,7 @@ t.test('a wrong token: a clear error, a slow retry, and the saved config in forc
   await source.start();
   t.equal(desired.get()?.spec.cluster.name, doc.cluster.name, 'the saved config is in force');
   const refused = await waitFor('the refusal', async () => lines.find((l) => typeof l.msg === 'string' && l.msg.startsWith('control plane refused this agent')), 5000, 20);
-  t.match(refused, { level: 50, msg: /rejected the machine token \(JUMPCODE\): the token does not match/ }, 'the refusal is logged as an error');
+  t.match(refused, { level: 50, code: 'COREFLOW_ERR_AUTH', msg: /rejected the machine token \(JUMPCODE\): the token does not match/ }, 'the refusal is logged as an error, with its code');
   t.ok((refused?.retryInMs as number) >= 2000, 'on the slow schedule');
   t.notOk(JSON.stringify(lines).includes('wrong-token-9999'), 'the token is not logged');
 });

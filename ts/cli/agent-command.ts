@@ -8,5 +8,5 @@ import { runUntilSignal } from './run-until-signal.ts';
 export async function agentCommand(flags: CliFlags, log: Logger): Promise<number> {
   const config = await loadConfig(flags.settings);
   const agent = new Agent(config, log);
-  return runUntilSignal(agent, log);
+  return runUntilSignal(agent, log, { stopTimeoutMs: config.stopTimeoutMs });
 }

@@ -19,5 +19,5 @@ export async function controlplaneCommand(flags: CliFlags, log: Logger): Promise
   const { host, port } = parseAddr(typeof flags.extra.addr === 'string' ? flags.extra.addr : '127.0.0.1:4400');
   const token = await readTokenFile(tokenFile);
   const cp = new ControlPlane({ specPath: config.spec, host, port, token, log, pingIntervalMs: config.pingIntervalMs });
-  return runUntilSignal(cp, log);
+  return runUntilSignal(cp, log, { stopTimeoutMs: config.stopTimeoutMs });
 }

@@ -19,7 +19,7 @@ export const settings = {
   cloudlyUrl: { env: 'CLOUDLY_URL', flag: 'cloudly-url', default: undefined, doc: 'Control plane WebSocket URL (ws://, wss://; path /v1/agent when none). Set: control-plane mode; unset: standalone mode with --spec' },
   jumpcode: { env: 'JUMPCODE', flag: 'jumpcode', default: undefined, doc: 'Machine token presented to the control plane; required with CLOUDLY_URL (prefer the variable: flags show in ps)' },
   caFile: { env: 'COREFLOW_CA_FILE', flag: 'ca-file', default: undefined, doc: 'PEM file of extra CA certificates trusted for a wss:// control plane' },
-  reconnectMaxMs: { env: 'COREFLOW_RECONNECT_MAX_MS', flag: 'reconnect-max-ms', default: '60000', doc: 'Cap of the reconnect backoff (exponential from 1 s, with jitter)' },
+  reconnectMaxMs: { env: 'COREFLOW_RECONNECT_MAX_MS', flag: 'reconnect-max-ms', default: '60000', doc: 'Cap of the reconnect backoff (exponential from 0.5 s, with jitter; reached only after a sustained outage, see docs/protocol.md)' },
   pingIntervalMs: { env: 'COREFLOW_PING_INTERVAL_MS', flag: 'ping-interval-ms', default: '15000', doc: 'Keepalive ping interval; a dead connection is detected within two intervals' },
   authRetryMs: { env: 'COREFLOW_AUTH_RETRY_MS', flag: 'auth-retry-ms', default: '60000', doc: 'First retry delay after the control plane rejected the token (doubles up to 10 minutes)' },
   edgeToken: { env: 'COREFLOW_EDGE_TOKEN', flag: 'edge-token', default: undefined, doc: 'Token edge proxies send (Authorization: Bearer) to connect to ws://agent:PORT/v1/edge; unset refuses every edge. Prefer the env var: flags show in ps' },
@@ -36,6 +36,8 @@ export const settings = {
   eventLogMaxAgeHours: { env: 'COREFLOW_EVENT_LOG_MAX_AGE_HOURS', flag: 'event-log-max-age-hours', default: '168', doc: 'Events older than this are trimmed from the on-disk event log' },
   retryBaseMs: { env: 'COREFLOW_RETRY_BASE_MS', flag: 'retry-base-ms', default: '1000', doc: 'First retry delay after a transient Docker error; doubles per failure' },
   retryMaxMs: { env: 'COREFLOW_RETRY_MAX_MS', flag: 'retry-max-ms', default: '300000', doc: 'Cap of the retry delay after transient Docker errors' },
+  stopTimeoutMs: { env: 'COREFLOW_STOP_TIMEOUT_MS', flag: 'stop-timeout-ms', default: '10000', doc: 'Deadline of a clean stop after SIGTERM/SIGINT; past it (or on a second signal) the process exits at once' },
+  readyTimeoutMs: { env: 'COREFLOW_READY_TIMEOUT_MS', flag: 'ready-timeout-ms', default: '2000', doc: 'Deadline of /readyz: a readiness check (e.g. the Docker ping) that has not answered by then fails with 503' },
   dockerTimeoutMs: { env: 'COREFLOW_DOCKER_TIMEOUT_MS', flag: 'docker-timeout-ms', default: '30000', doc: 'A Docker Engine request without an answer after this long fails (the next run retries)' },
 } as const;
 
@@ -75,6 +77,8 @@ const configSchema = z.strictObject({
   eventLogMaxAgeHours: z.coerce.number({ error: 'expected hours' }).positive({ error: 'expected a positive number of hours' }),
   retryBaseMs: z.coerce.number({ error: 'expected milliseconds' }).int().min(10, { error: 'expected at least 10 ms' }),
   retryMaxMs: z.coerce.number({ error: 'expected milliseconds' }).int().min(10, { error: 'expected at least 10 ms' }),
+  stopTimeoutMs: z.coerce.number({ error: 'expected milliseconds' }).int().min(100, { error: 'expected at least 100 ms' }),
+  readyTimeoutMs: z.coerce.number({ error: 'expected milliseconds' }).int().min(10, { error: 'expected at least 10 ms' }),
   dockerTimeoutMs: z.coerce.number({ error: 'expected milliseconds' }).int().min(100, { error: 'expected at least 100 ms' }),
 });
 

@@ -9,7 +9,7 @@ import { methods } from '../protocol/methods.ts';
 import { Peer } from '../protocol/peer.ts';
 import type { DesiredStore } from './desired-store.ts';
 import type { EventHub } from './event-hub.ts';
-import { tokenMatches } from './token.ts';
+import { tokenMatches } from '../server/bearer-auth.ts';
 
 /** A connection that has not authenticated within this long is closed (4003). */
 export const AUTH_DEADLINE_MS = 10_000;
@@ -66,10 +66,11 @@ export class AgentHub {
 
     peer.handle('getIdentityByToken', (req) => {
       if (!tokenMatches(req.token, this.opts.token)) {
-        log.warn('agent presented a wrong token; closing');
+        const refused = new CoreflowError('COREFLOW_ERR_AUTH', { details: 'the token does not match' });
+        log.warn({ code: refused.code, err: refused.message }, 'agent presented a wrong token; closing');
         events.publish('agent', { reason: 'agent rejected: wrong token', agentId: id, remote });
         setTimeout(() => peer.close(CLOSE_CODES.auth, 'wrong token'), 0);
-        throw new CoreflowError('COREFLOW_ERR_AUTH', { details: 'the token does not match' });
+        throw refused;
       }
       if (req.protocolVersion !== PROTOCOL_VERSION) {
         log.warn({ theirs: req.protocolVersion }, 'agent speaks another protocol version; closing');

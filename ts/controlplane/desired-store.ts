@@ -3,17 +3,18 @@ import { resolve } from 'node:path';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { CoreflowError, errorText, isCoreflowError } from '../errors.ts';
 import { writeFileAtomic } from '../fs/atomic-file.ts';
+import { MAX_DOCUMENT_BYTES } from '../protocol/envelope.ts';
 import { parseSpec, specErrors, validateSpec, type LoadedSpec } from '../spec/parse.ts';
 
 export type UpdateOutcome =
   | { ok: true; changed: boolean; specHash: string }
-  | { ok: false; errors: string[] };
+  | { ok: false; errors: string[]; tooLarge?: CoreflowError };
 
 /**
  * The control plane's desired state: the document as written in the spec file (kept as written,
  * so defaults are not expanded into the file) and its validated form. Changes are validated as a
- * whole new document, written to the file atomically and only then put in force; updates run one
- * at a time.
+ * whole new document (and refused when it would no longer fit in one protocol frame), written to
+ * the file atomically and only then put in force; updates run one at a time.
  */
 export class DesiredStore {
   readonly path: string;
@@ -80,6 +81,12 @@ export class DesiredStore {
       return { ok: false, errors: isCoreflowError(err, 'COREFLOW_ERR_SPEC_INVALID') ? specErrors(err) : [errorText(err)] };
     }
     if (loaded.hash === this.loaded?.hash) return { ok: true, changed: false, specHash: loaded.hash };
+    // Agents get the document whole in one frame: one that cannot be delivered is never accepted.
+    const size = Buffer.byteLength(JSON.stringify(next));
+    if (size > MAX_DOCUMENT_BYTES) {
+      const tooLarge = new CoreflowError('COREFLOW_ERR_DOCUMENT_TOO_LARGE', { size, limit: MAX_DOCUMENT_BYTES });
+      return { ok: false, errors: [tooLarge.message], tooLarge };
+    }
     await writeFileAtomic(this.path, stringifyYaml(next), this.mode);
     this.doc = next;
     this.loaded = loaded;

@@ -4,15 +4,14 @@ import { HttpError, readJson, sendJson } from '../server/http-router.ts';
 import type { AgentHub } from './agent-hub.ts';
 import type { DesiredStore } from './desired-store.ts';
 import type { EventHub } from './event-hub.ts';
-import { bearerToken, tokenMatches } from './token.ts';
+import { bearerMatches } from '../server/bearer-auth.ts';
 import { redactDocument } from './redact.ts';
 import type { Logger } from '../observe/logger.ts';
 
 /** Requires `Authorization: Bearer <token>` (compared in constant time); 401 otherwise. */
 function authed(token: string, handler: Handler): Handler {
   return (req: IncomingMessage, res: ServerResponse, url: URL) => {
-    const presented = bearerToken(req.headers.authorization);
-    if (presented === undefined || !tokenMatches(presented, token)) {
+    if (!bearerMatches(req.headers.authorization, token)) {
       res.setHeader('www-authenticate', 'Bearer');
       throw new HttpError(401, 'missing or wrong bearer token (Authorization: Bearer <token>)');
     }
@@ -41,6 +40,11 @@ export function addHttpApi(router: Router, deps: { token: string; store: Desired
         return;
       }
       const outcome = await store.updateService((body as { service: unknown }).service);
+      if (!outcome.ok && outcome.tooLarge) {
+        const { size, limit } = outcome.tooLarge.params;
+        sendJson(res, 413, { error: outcome.tooLarge.message, code: outcome.tooLarge.code, size, limit });
+        return;
+      }
       if (!outcome.ok) {
         sendJson(res, 400, { error: 'the service update is invalid; nothing was changed', errors: outcome.errors });
         return;

@@ -40,6 +40,8 @@ function watchDockerEvents(
   let stopped = false;
   let stream: NodeJS.ReadableStream | undefined;
   let timer: NodeJS.Timeout | undefined;
+  /** Resets the backoff once a stream has stayed open a while; cleared on stop so it never holds the process. */
+  let healthy: NodeJS.Timeout | undefined;
   let failures = 0;
   let opened = 0;
 
@@ -61,7 +63,7 @@ function watchDockerEvents(
       if (err || !s) return retry(errorText(err ?? 'no stream'));
       stream = s;
       if (opened++ > 0) onReconnect?.();
-      const healthy = setTimeout(() => (failures = 0), 5000);
+      healthy = setTimeout(() => (failures = 0), 5000);
       let buffer = '';
       s.on('data', (chunk: Buffer) => {
         buffer += chunk.toString('utf8');
@@ -91,6 +93,7 @@ function watchDockerEvents(
   return () => {
     stopped = true;
     clearTimeout(timer);
+    clearTimeout(healthy);
     (stream as unknown as { destroy?: () => void } | undefined)?.destroy?.();
   };
 }

@@ -6,6 +6,15 @@ export const PROTOCOL_VERSION = 1;
 /** The largest frame either side accepts (the `ws` maxPayload) or sends: 1 MiB. */
 export const MAX_FRAME_BYTES = 1024 * 1024;
 
+/**
+ * Room left in a frame for the envelope around a desired-state document (method, correlation id,
+ * specHash, push reason): a document of at most MAX_DOCUMENT_BYTES always fits in one frame.
+ */
+export const ENVELOPE_ALLOWANCE_BYTES = 4096;
+
+/** The largest desired-state document (as JSON) the protocol delivers: getClusterConfig and pushClusterConfig carry it whole. */
+export const MAX_DOCUMENT_BYTES = MAX_FRAME_BYTES - ENVELOPE_ALLOWANCE_BYTES;
+
 /** A call without its own timeout fails after this long. */
 export const DEFAULT_TIMEOUT_MS = 30_000;
 

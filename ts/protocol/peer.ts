@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { RawData, WebSocket } from 'ws';
 import type { z } from 'zod';
-import { CoreflowError, errorText, isCoreflowError } from '../errors.ts';
+import { CoreflowError, errorCode, errorText, isCoreflowError } from '../errors.ts';
 import type { Logger } from '../observe/logger.ts';
 import { issueLines } from '../spec/parse.ts';
 import { CLOSE_CODES, DEFAULT_TIMEOUT_MS, envelopeSchema, MAX_FRAME_BYTES, type Envelope } from './envelope.ts';
@@ -149,25 +149,27 @@ export class Peer<T extends MethodTable> {
     this.socket.send(text);
   }
 
+  /**
+   * Answers a request exactly once. A response never echoes the request (`request: null`): a
+   * request may hold a secret (getIdentityByToken's token), and the caller matches answers by
+   * correlation id anyway. When the answer cannot be sent as built (too big for a frame, not
+   * serialisable), the failure is logged and the caller gets an error reply instead, so no request
+   * is left waiting for its timeout.
+   */
   private reply(request: Envelope, result: { response?: unknown; error?: unknown }): void {
-    const base = { method: request.method, request: request.request, correlation: { id: request.correlation.id, phase: 'response' as const } };
-    let envelope: Envelope;
-    if ('error' in result) {
-      const err = result.error;
-      envelope = { ...base, error: { text: errorText(err), data: isCoreflowError(err) ? { code: err.code } : {} } };
-    } else {
-      envelope = { ...base, response: result.response };
-    }
+    const base = { method: request.method, request: null, correlation: { id: request.correlation.id, phase: 'response' as const } };
+    const errorEnvelope = (err: unknown): Envelope => ({ ...base, error: { text: errorText(err), data: { code: errorCode(err) } } });
     try {
-      this.send(envelope);
+      this.send('error' in result ? errorEnvelope(result.error) : { ...base, response: result.response });
+      return;
     } catch (err) {
-      if (isCoreflowError(err, 'COREFLOW_ERR_PROTOCOL_FRAME')) {
-        // The answer is too big: answer with that error instead (the request is left out, too).
-        try {
-          this.send({ ...base, request: null, error: { text: errorText(err), data: { code: err.code } } });
-        } catch {
-          // closed meanwhile
-        }
+      if (isCoreflowError(err, 'COREFLOW_ERR_PEER_CLOSED')) return;
+      const cause = isCoreflowError(err) ? err : new CoreflowError('COREFLOW_ERR_PROTOCOL_FRAME', { details: `the answer to ${request.method} could not be built: ${errorText(err)}` });
+      this.opts.log.error({ method: request.method, id: request.correlation.id, err: errorText(cause) }, 'could not send the answer; answering with an error');
+      try {
+        this.send(errorEnvelope(cause));
+      } catch {
+        // closed meanwhile
       }
     }
   }
@@ -233,27 +235,21 @@ export class Peer<T extends MethodTable> {
     else pending.resolve(checked.data);
   }
 
+  /** Runs the handler of a request and answers it; whatever fails on the way becomes an error reply. */
   private async onRequest(env: Envelope): Promise<void> {
-    const spec = this.opts.methods[env.method];
-    const handler = this.handlers.get(env.method);
-    if (!spec || !handler) {
-      this.reply(env, { error: new CoreflowError('COREFLOW_ERR_UNKNOWN_METHOD', { method: env.method }) });
-      return;
-    }
     try {
+      const spec = this.opts.methods[env.method];
+      const handler = this.handlers.get(env.method);
+      if (!spec || !handler) throw new CoreflowError('COREFLOW_ERR_UNKNOWN_METHOD', { method: env.method });
       this.opts.guard?.(env.method);
-    } catch (error) {
-      this.reply(env, { error });
-      return;
-    }
-    const checked = spec.request.safeParse(env.request, { reportInput: true });
-    if (!checked.success) return this.rejectFrame(payloadError(env.method, 'request', checked.error).params.details as string, env);
-    try {
+      const checked = spec.request.safeParse(env.request, { reportInput: true });
+      if (!checked.success) return this.rejectFrame(payloadError(env.method, 'request', checked.error).params.details as string, env);
       const response = await handler(checked.data);
       const out = spec.response.safeParse(response);
       if (!out.success) throw payloadError(env.method, 'response', out.error);
       this.reply(env, { response: out.data });
     } catch (error) {
+      if (!isCoreflowError(error)) this.opts.log.error({ method: env.method, err: errorText(error) }, 'request handling failed');
       this.reply(env, { error });
     }
   }

@@ -1,9 +1,9 @@
-import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { CoreflowError, errorText, isCoreflowError } from '../errors.ts';
 import type { Logger } from '../observe/logger.ts';
+import { bearerMatches } from '../server/bearer-auth.ts';
 import { CLOSE_CODES, MAX_FRAME_BYTES } from '../protocol/envelope.ts';
 import { edgeMethods } from '../protocol/methods.ts';
 import { Peer, remoteCode } from '../protocol/peer.ts';
@@ -16,8 +16,12 @@ export interface EdgeHubOptions {
   /** The shared edge token (COREFLOW_EDGE_TOKEN); without one every connection is refused. */
   token: string | undefined;
   log: Logger;
-  /** Whether the spec has the edge sink on (routing.edge.enabled); off refuses connections with 404. */
-  enabled?: () => boolean;
+  /**
+   * Whether the spec has the edge sink on (routing.edge.enabled): off refuses connections that
+   * hold the right token with 404; undefined (no desired state yet) accepts them, and they get
+   * the table once there is one. A wrong token gets 401 whatever this says.
+   */
+  enabled?: () => boolean | undefined;
   /** How long an edge has to answer updateRouting before the push counts as failed (default: the method's 10 s). */
   responseTimeoutMs?: number;
   /** Keepalive ping interval of each edge's Peer (COREFLOW_PING_INTERVAL_MS); an edge silent for two is dropped. */
@@ -32,15 +36,9 @@ interface EdgeConnection {
   sentHash?: string;
 }
 
-function tokenMatches(given: string, expected: string): boolean {
-  const a = Buffer.from(given);
-  const b = Buffer.from(expected);
-  return a.length === b.length && timingSafeEqual(a, b);
-}
-
 /**
- * The edge endpoint: edge proxies connect with `Authorization: Bearer <token>` and get the
- * current table with `updateRouting` at once, then each time it changes. Each connection is one
+ * The edge endpoint: edge proxies connect with `Authorization: Bearer <token>` (see
+ * server/bearer-auth.ts) and get the current table with `updateRouting` at once, then each time it changes. Each connection is one
  * protocol Peer (ts/protocol/peer.ts) with the edge method table, so framing, validation, size
  * limits, timeouts and keepalive are the control-plane link's. Each connection gets a table only
  * when its hash differs from the one it was last sent, so an edge never sees a duplicate push; an
@@ -61,16 +59,14 @@ export class EdgeHub {
 
   /** The internal server's upgrade handler for EDGE_PATH. */
   handleUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
-    if (this.opts.enabled && !this.opts.enabled()) {
-      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
-      return;
-    }
-    const auth = req.headers.authorization ?? '';
-    const given = auth.startsWith('Bearer ') ? auth.slice(7) : '';
-    if (!this.opts.token || !given || !tokenMatches(given, this.opts.token)) {
+    if (!bearerMatches(req.headers.authorization, this.opts.token)) {
       const e = new CoreflowError('COREFLOW_ERR_EDGE_UNAUTHORIZED', { details: this.opts.token ? 'wrong or missing token' : 'COREFLOW_EDGE_TOKEN is not set on the agent' });
       this.opts.log.warn({ remote: req.socket.remoteAddress, code: e.code, err: e.message }, 'edge connection refused');
       socket.end('HTTP/1.1 401 Unauthorized\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      return;
+    }
+    if (this.opts.enabled?.() === false) {
+      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
       return;
     }
     this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, req));

@@ -83,7 +83,11 @@ export class RoutingController {
     this.edge = new EdgeHub({
       token: opts.edgeToken,
       log: opts.log.child({ sink: 'edge' }),
-      enabled: () => this.spec()?.routing.edge.enabled ?? false,
+      // Unknown (undefined) until there is a desired state: edges with the right token wait for it.
+      enabled: () => {
+        const loaded = this.opts.desired();
+        return loaded ? (this.spec()?.routing.edge.enabled ?? false) : undefined;
+      },
       ...(opts.pingIntervalMs ? { pingIntervalMs: opts.pingIntervalMs } : {}),
     });
     this.certificates = new CertificateStore(opts.certificateProvider, {

@@ -1,4 +1,4 @@
-import { timingSafeEqual } from 'node:crypto';
+import { bearerMatches } from '../server/bearer-auth.ts';
 import { HttpError, sendJson } from '../server/http-router.ts';
 import type { InternalServer } from '../server/internal-server.ts';
 import type { LoadedSpec } from '../spec/parse.ts';
@@ -8,13 +8,6 @@ import { traefikConfig } from './traefik-config.ts';
 
 export const TRAEFIK_PATH = '/v1/traefik';
 export const ROUTING_STATUS_PATH = '/v1/routing';
-
-function bearerMatches(header: string | undefined, token: string | undefined): boolean {
-  if (!token || !header?.startsWith('Bearer ')) return false;
-  const a = Buffer.from(header.slice(7));
-  const b = Buffer.from(token);
-  return a.length === b.length && timingSafeEqual(a, b);
-}
 
 /**
  * Registers routing's endpoints on the internal server:

@@ -17,8 +17,14 @@ export function sendText(res: ServerResponse, status: number, body: string, cont
   res.end(body);
 }
 
-/** Reads a JSON body of at most MAX_BODY_BYTES; throws COREFLOW_ERR_USAGE-style errors with status 400/413. */
+/**
+ * Reads a JSON body of at most `limit` bytes; throws HttpErrors with status 400 (not JSON) or 413.
+ * A body declared larger (Content-Length) is refused before any of it is read, so an oversized
+ * request costs no memory; the 413 answer closes the connection instead of draining the rest.
+ */
 export async function readJson(req: IncomingMessage, limit = MAX_BODY_BYTES): Promise<unknown> {
+  const declared = Number(req.headers['content-length']);
+  if (declared > limit) throw new HttpError(413, `body of ${declared} bytes is larger than ${limit} bytes`);
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
@@ -70,6 +76,7 @@ export class Router {
         res.destroy();
         return;
       }
+      if (err instanceof HttpError && err.status === 413) res.setHeader('connection', 'close');
       // Every error answer carries its catalogue code beside the text (docs/errors.md).
       if (err instanceof HttpError) {
         const code: ErrorCode = err.status === 401 ? 'COREFLOW_ERR_HTTP_UNAUTHORIZED' : err.status === 503 ? 'COREFLOW_ERR_NOT_READY' : err.status < 500 ? 'COREFLOW_ERR_HTTP_REQUEST' : 'COREFLOW_ERR_UNEXPECTED';

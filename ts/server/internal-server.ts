@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { errorText } from '../errors.ts';
 import type { Logger } from '../observe/logger.ts';
 import { Router, sendJson } from './http-router.ts';
 
@@ -11,9 +12,24 @@ export interface ReadinessCheck {
   check: () => Promise<true | string> | true | string;
 }
 
+/** How long /readyz waits for its checks unless told otherwise (COREFLOW_READY_TIMEOUT_MS). */
+export const DEFAULT_READY_TIMEOUT_MS = 2000;
+
+/** A check's outcome, or the reason it failed: a throw, or no answer within `ms`. */
+async function withDeadline(check: ReadinessCheck['check'], ms: number): Promise<true | string> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<string>((resolve) => (timer = setTimeout(() => resolve(`no answer within ${ms} ms`), ms)));
+  try {
+    return await Promise.race([Promise.resolve().then(check).catch((err: unknown) => errorText(err)), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /**
  * The agent's internal server (default port 3000): /healthz (the process is up), /readyz (every
- * readiness check passes), plus the routes and WebSocket endpoints other parts register. It starts
+ * readiness check passes; the checks run at once and each has readyTimeoutMs to answer, so /readyz
+ * answers within that deadline, 503 naming what failed or did not answer), plus the routes and WebSocket endpoints other parts register. It starts
  * first and stops last.
  */
 export class InternalServer {
@@ -23,16 +39,19 @@ export class InternalServer {
   private server: Server | undefined;
 
   constructor(
-    private readonly opts: { host: string; port: number },
+    private readonly opts: { host: string; port: number; readyTimeoutMs?: number },
     private readonly log: Logger,
   ) {
     this.router.add('GET', '/healthz', (_req, res) => sendJson(res, 200, { status: 'ok' }));
     this.router.add('GET', '/readyz', async (_req, res) => {
+      const deadlineMs = this.opts.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS;
       const failing: Record<string, string> = {};
-      for (const r of this.readiness) {
-        const ok = await Promise.resolve(r.check()).catch((err: unknown) => String(err));
-        if (ok !== true) failing[r.name] = ok;
-      }
+      await Promise.all(
+        this.readiness.map(async (r) => {
+          const ok = await withDeadline(r.check, deadlineMs);
+          if (ok !== true) failing[r.name] = ok;
+        }),
+      );
       const ready = Object.keys(failing).length === 0;
       sendJson(res, ready ? 200 : 503, { status: ready ? 'ready' : 'not ready', ...(ready ? {} : { failing }) });
     });
