@@ -125,7 +125,7 @@ export class Agent implements Lifecycle {
     if (!config.spec && !config.cloudlyUrl) {
       throw new CoreflowError('COREFLOW_ERR_USAGE', { details: 'standalone mode needs --spec FILE (or COREFLOW_SPEC); control-plane mode needs CLOUDLY_URL and JUMPCODE' });
     }
-    await this.startPart({ name: 'internal-server', start: () => this.server.start(), stop: () => this.server.stop() });
+    await this.startPart(this.server);
 
     const docker = await connectDocker({ ...(config.dockerHost ? { host: config.dockerHost } : {}), timeoutMs: config.dockerTimeoutMs });
     log.info({ endpoint: docker.endpoint, apiVersion: docker.apiVersion }, 'connected to Docker');
@@ -179,7 +179,7 @@ export class Agent implements Lifecycle {
     });
     this.routing = routing;
     registerRoutingEndpoints(this.server, routing, { desired: () => this.desired.get(), edgeToken: config.edgeToken });
-    await this.startPart({ name: 'routing', start: () => routing.start(), stop: () => routing.stop() });
+    await this.startPart(routing);
     const m = this.metrics;
     m.sampleOnScrape(() => (m.edgeProxiesConnected.set(routing.edge.connections), m.routes.set(routing.current?.table.routes.length ?? 0)));
     // After every run (services may have changed); Docker events and a resync timer do the rest.
@@ -190,7 +190,7 @@ export class Agent implements Lifecycle {
       // The same status as /v1/status: also when a service's health changes between runs.
       this.onStatus(() => cp.statusChanged());
       m.sampleOnScrape(() => m.controlplaneConnected.set(cp.connected ? 1 : 0));
-      await this.startPart({ name: 'controlplane-source', start: () => cp.start(), stop: () => cp.stop() });
+      await this.startPart(cp);
     } else {
       const source = new FileSource(config.spec!, this.desired, log.child({ component: 'file-source' }));
       await this.startPart({ name: 'file-source', start: async () => void (await source.start()), stop: async () => source.stop() });

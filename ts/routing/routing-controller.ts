@@ -2,6 +2,7 @@ import type Docker from 'dockerode';
 import { Coalescer } from '../coalescer.ts';
 import type { DockerEvent, DockerEventSource } from '../docker/event-stream.ts';
 import { errorLogFields } from '../errors.ts';
+import type { Lifecycle } from '../lifecycle.ts';
 import type { Logger } from '../observe/logger.ts';
 import type { LoadedSpec } from '../spec/parse.ts';
 import type { ClusterSpec } from '../spec/types.ts';
@@ -58,7 +59,8 @@ export interface RoutingStatus {
  * are coalesced (one at a time, triggers during a build make one more). A failed build keeps the
  * last table in force.
  */
-export class RoutingController {
+export class RoutingController implements Lifecycle {
+  readonly name = 'routing';
   readonly edge: EdgeHub;
   private readonly certificates: CertificateStore;
   private caddy: { key: string; sink: CaddySink } | undefined;
