@@ -20,7 +20,9 @@ COPY ts ./ts
 RUN npm run build && npm prune --omit=dev --no-audit --no-fund && mkdir -p /state
 
 FROM ${BASE_IMAGE}
-ENV NODE_ENV=production COREFLOW_STATE_DIR=/var/lib/coreflow
+# A 1 MiB young generation: the agent's live heap is small (about 20 MB at 1,000 services), and
+# V8's default semi-spaces (16 MiB) hold tens of MB of garbage resident between collections.
+ENV NODE_ENV=production COREFLOW_STATE_DIR=/var/lib/coreflow NODE_OPTIONS=--max-semi-space-size=1
 WORKDIR /app
 COPY package.json ./
 COPY bin ./bin

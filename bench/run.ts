@@ -136,16 +136,13 @@ async function rss(pid: number): Promise<{ rssKb: number; peakKb: number }> {
   return { rssKb: kb('VmRSS'), peakKb: kb('VmHWM') };
 }
 
-// 3. Agent memory after converging M services.
-{
-  const doc = docWith(agentN, `benchagent`);
+/** Starts `coreflow agent` with these node flags on M services; its memory after the first run and 15 s later. */
+async function agentMemory(nodeFlags: string[]): Promise<string> {
+  const doc = docWith(agentN, 'benchagent');
   const file = await specFile(doc, `agent${agentN}.json`);
-  const state = join(dir, 'agent-state');
-  const agent = spawn(process.execPath, ['bin/coreflow.js', 'agent', '--spec', file, '--port', '0', '--host', '127.0.0.1', '--state-dir', state], {
-    cwd: root,
-    env: { ...process.env, COREFLOW_LOG_LEVEL: 'info' },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  const state = join(dir, `agent-state-${doc.cluster.name}`);
+  const args = [...nodeFlags, 'bin/coreflow.js', 'agent', '--spec', file, '--port', '0', '--host', '127.0.0.1', '--state-dir', state];
+  const agent = spawn(process.execPath, args, { cwd: root, env: { ...process.env, COREFLOW_LOG_LEVEL: 'info' }, stdio: ['ignore', 'ignore', 'pipe'] });
   const lines = createInterface({ input: agent.stderr! });
   try {
     const t0 = performance.now();
@@ -155,9 +152,9 @@ async function rss(pid: number): Promise<{ rssKb: number; peakKb: number }> {
     // The background controllers (task health every 5 s) keep running; what is resident then.
     await new Promise((r) => setTimeout(r, 15_000));
     const later = await rss(agent.pid!);
-    print(
-      `agent after converging ${agentN} services (${(first.summary as { creates: number }).creates} created in ${sec(converged)}): ` +
-        `${mib(after.rssKb)} resident, ${mib(later.rssKb)} 15 s later, ${mib(later.peakKb)} peak`,
+    return (
+      `agent after converging ${agentN} services (${(first.summary as { creates: number }).creates} created in ${sec(converged)}; node ${nodeFlags.join(' ') || 'defaults'}): ` +
+      `${mib(after.rssKb)} resident, ${mib(later.rssKb)} 15 s later, ${mib(later.peakKb)} peak`
     );
   } finally {
     agent.kill('SIGTERM');
@@ -165,6 +162,10 @@ async function rss(pid: number): Promise<{ rssKb: number; peakKb: number }> {
     await cleanupCluster(docker, doc.cluster.name);
   }
 }
+
+// 3. Agent memory after converging M services: as the image and `npm start` run it, and with V8's defaults.
+print(await agentMemory(['--max-semi-space-size=1']));
+print(`  ${await agentMemory([])}`);
 
 // 4. The image: size, and start to /readyz.
 if (!values['no-image']) {

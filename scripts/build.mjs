@@ -40,7 +40,7 @@ await build({
   target: 'node20',
   sourcemap: 'linked',
   external: ['@push.rocks/qenv'],
-  alias: { ssh2: unused, '@grpc/grpc-js': unused, '@grpc/proto-loader': unused },
+  alias: Object.fromEntries(['ssh2', '@grpc/grpc-js', '@grpc/proto-loader', 'protobufjs', 'tar-fs', '@balena/dockerignore'].map((p) => [p, unused])),
   // Bundled CommonJS packages call require() for Node's built-in modules.
   banner: { js: "import { createRequire as __coreflowRequire } from 'node:module'; const require = __coreflowRequire(import.meta.url);" },
   logLevel: 'warning',
