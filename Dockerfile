@@ -13,11 +13,11 @@ COPY package.json package-lock.json ./
 ARG NPM_CA=""
 RUN if [ -n "$NPM_CA" ]; then printf '%s\n' "$NPM_CA" >/tmp/npm-ca.pem && export NODE_EXTRA_CA_CERTS=/tmp/npm-ca.pem; fi \
   && npm ci --no-audit --no-fund --ignore-scripts
-COPY scripts/build.mjs scripts/build-unused-module.cjs ./scripts/
+COPY scripts/build.mjs scripts/build-unused-module.cjs scripts/runtime-deps.mjs ./scripts/
 COPY ts ./ts
-# The compiled bundle, then only the production dependencies (the bundle loads @push.rocks/qenv
-# from node_modules where an env overlay exists), and the state dir the agent's user owns.
-RUN npm run build && npm prune --omit=dev --no-audit --no-fund && mkdir -p /state
+# The compiled bundle (without source maps); of node_modules only what the bundle loads at run time
+# (@push.rocks/qenv, where an env overlay exists, and its dependencies); the agent's state dir.
+RUN npm run build && rm dist/*.map && node scripts/runtime-deps.mjs /runtime && mkdir -p /state
 
 FROM ${BASE_IMAGE}
 # A 1 MiB young generation: the agent's live heap is small (about 20 MB at 1,000 services), and
@@ -27,7 +27,7 @@ WORKDIR /app
 COPY package.json ./
 COPY bin ./bin
 COPY examples ./examples
-COPY --from=build /src/node_modules ./node_modules
+COPY --from=build /runtime/node_modules ./node_modules
 COPY --from=build /src/dist ./dist
 COPY --from=build --chown=1000:1000 /state /var/lib/coreflow
 # The `node` user (uid 1000) of the official image. It needs the Docker socket's group: run with

@@ -16,7 +16,10 @@
 // Type checking is `npm run typecheck` (tsc); esbuild only strips types.
 import { build } from 'esbuild';
 import { readdirSync, renameSync, rmSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+/** Packages the bundle loads from node_modules at run time (scripts/runtime-deps.mjs copies them). */
+export const external = ['@push.rocks/qenv'];
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const unused = fileURLToPath(new URL('./build-unused-module.cjs', import.meta.url));
@@ -25,25 +28,29 @@ const workers = readdirSync(`${root}ts`, { recursive: true })
   .filter((f) => f.endsWith('-worker.ts'))
   .map((f) => `ts/${f}`);
 
-// Built beside dist/ and swapped in, so a process running from dist/ meanwhile sees a whole build.
-const next = `dist.next-${process.pid}`;
-await build({
-  absWorkingDir: root,
-  entryPoints: ['ts/cli.ts', 'ts/index.ts', ...workers],
-  outdir: next,
-  entryNames: '[name]',
-  chunkNames: '[name]-[hash]',
-  bundle: true,
-  splitting: true,
-  format: 'esm',
-  platform: 'node',
-  target: 'node20',
-  sourcemap: 'linked',
-  external: ['@push.rocks/qenv'],
-  alias: Object.fromEntries(['ssh2', '@grpc/grpc-js', '@grpc/proto-loader', 'protobufjs', 'tar-fs', '@balena/dockerignore'].map((p) => [p, unused])),
-  // Bundled CommonJS packages call require() for Node's built-in modules.
-  banner: { js: "import { createRequire as __coreflowRequire } from 'node:module'; const require = __coreflowRequire(import.meta.url);" },
-  logLevel: 'warning',
-});
-rmSync(`${root}dist`, { recursive: true, force: true });
-renameSync(`${root}${next}`, `${root}dist`);
+/** Builds dist/: built beside it and swapped in, so a process running from dist/ meanwhile sees a whole build. */
+async function buildDist() {
+  const next = `dist.next-${process.pid}`;
+  await build({
+    absWorkingDir: root,
+    entryPoints: ['ts/cli.ts', 'ts/index.ts', ...workers],
+    outdir: next,
+    entryNames: '[name]',
+    chunkNames: '[name]-[hash]',
+    bundle: true,
+    splitting: true,
+    format: 'esm',
+    platform: 'node',
+    target: 'node20',
+    sourcemap: 'linked',
+    external,
+    alias: Object.fromEntries(['ssh2', '@grpc/grpc-js', '@grpc/proto-loader', 'protobufjs', 'tar-fs', '@balena/dockerignore'].map((p) => [p, unused])),
+    // Bundled CommonJS packages call require() for Node's built-in modules.
+    banner: { js: "import { createRequire as __coreflowRequire } from 'node:module'; const require = __coreflowRequire(import.meta.url);" },
+    logLevel: 'warning',
+  });
+  rmSync(`${root}dist`, { recursive: true, force: true });
+  renameSync(`${root}${next}`, `${root}dist`);
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) await buildDist();

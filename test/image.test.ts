@@ -2,7 +2,7 @@
 // from scripts/base-image.sh (Debian packages + Node.js from npm), then the Dockerfile. Runs the
 // built image against the local swarm with the socket mounted, the container without a network.
 import { execFile } from 'node:child_process';
-import { chmod, mkdtemp, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -81,6 +81,13 @@ t.test('coreflow plan inside the image reads the local swarm and changes nothing
   t.equal(out.code, 2, `exit 2: changes planned. ${out.stderr}`);
   t.match(out.stdout, `+ ${id}-web`);
   t.match(out.stdout, 'Plan: 3 to create, 0 to update, 0 to delete');
+  // The same through a .nogit overlay, read by qenv from the image's node_modules.
+  await mkdir(join(dir, 'nogit'));
+  await writeFile(join(dir, 'nogit', 'env.json'), JSON.stringify({ COREFLOW_SPEC: '/spec/spec.yaml' }), { mode: 0o644 });
+  await chmod(join(dir, 'nogit'), 0o755);
+  const overlay = await inImage(['plan'], ['-v', `${dir}:/spec:ro`, '-v', `${join(dir, 'nogit')}:/app/.nogit:ro`]);
+  t.equal(overlay.code, 2, `the spec named in /app/.nogit/env.json. ${overlay.stderr}`);
+  t.match(overlay.stdout, `+ ${id}-web`);
   const services = await docker.listServices({ filters: { label: [`coreflow.cluster=${id}`] } });
   t.equal(services.length, 0, 'plan created nothing');
 });
