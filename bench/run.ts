@@ -164,7 +164,7 @@ async function agentMemory(nodeFlags: string[]): Promise<string> {
 }
 
 // 3. Agent memory after converging M services: as the image and `npm start` run it, and with V8's defaults.
-print(await agentMemory(['--max-semi-space-size=1']));
+print(await agentMemory(['--max-semi-space-size=1', '--optimize-for-size']));
 print(`  ${await agentMemory([])}`);
 
 // 4. The image: size, and start to /readyz.
