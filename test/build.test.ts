@@ -69,3 +69,13 @@ t.test('an env overlay (.nogit/env.json) is read, through qenv, where one exists
   t.match(out.stdout, `+ ${doc.cluster.name}-web`, 'the spec named in the overlay');
   t.ok(out.loaded.some((u) => u.includes('/@push.rocks/qenv/')), 'qenv loaded');
 });
+
+t.test('every worker entry (ts/**/*-worker.ts) is built into dist/ beside the chunks that start it', async (t) => {
+  const workers = (await readdir(join(root, 'ts'), { recursive: true })).filter((f) => f.endsWith('-worker.ts'));
+  if (workers.length === 0) {
+    t.comment('no worker entry in ts/');
+    return;
+  }
+  const built = await readdir(join(root, 'dist'));
+  for (const w of workers) t.ok(built.includes(`${w.split('/').pop()!.replace(/\.ts$/, '.js')}`), w);
+});
