@@ -13,13 +13,14 @@
 import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, statSync } from 'node:fs';
-import { chmod, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs, promisify } from 'node:util';
 import { stringify } from 'yaml';
+import { buildAgentImage } from '../test/helpers/image.ts';
 import { cleanupCluster, connect, runOnce, TEST_IMAGE, testDoc } from '../test/helpers/swarm.ts';
 
 const exec = promisify(execFile);
@@ -169,12 +170,8 @@ print(`  ${await agentMemory([])}`);
 
 // 4. The image: size, and start to /readyz.
 if (!values['no-image']) {
-  const base = (await exec('bash', ['scripts/base-image.sh'], { cwd: root })).stdout.trim();
   const image = `coreflow-bench:${process.pid}`;
-  const caDir = '/usr/local/share/ca-certificates';
-  const cas = await readdir(caDir).then((fs) => fs.filter((f) => f.endsWith('.crt')), () => [] as string[]);
-  const ca = (await Promise.all(cas.map((f) => readFile(join(caDir, f), 'utf8')))).join('\n');
-  await exec('docker', ['build', '--network', 'host', '--build-arg', `BASE_IMAGE=${base}`, '--build-arg', `NPM_CA=${ca}`, '-t', image, '.'], { cwd: root, maxBuffer: 64 << 20 });
+  await buildAgentImage(image);
   const doc = testDoc('benchimage');
   const file = await specFile(doc, 'image.json');
   const port = await new Promise<number>((resolve) => {

@@ -1,12 +1,13 @@
-// The agent image, built here the way CI and a machine without a registry build it: the base image
-// from scripts/base-image.sh (Debian packages + Node.js from npm), then the Dockerfile. Runs the
-// built image against the local swarm with the socket mounted, the container without a network.
+// The agent image, built here the way CI and a machine without a registry build it (the base image
+// from scripts/base-image.sh, then the Dockerfile). Runs the built image against the local swarm
+// with the socket mounted, the container without a network.
 import { execFile } from 'node:child_process';
-import { chmod, mkdir, mkdtemp, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import t from 'tap';
+import { buildAgentImage } from './helpers/image.ts';
 import { connect, TEST_IMAGE, testDoc } from './helpers/swarm.ts';
 
 // Building the base image takes minutes on a fresh machine (seconds once it exists).
@@ -36,16 +37,7 @@ const image = `coreflow-test/agent:${id}`;
 t.teardown(() => run('docker', ['image', 'rm', image]));
 
 t.test('the image builds from the base image of scripts/base-image.sh', async (t) => {
-  const base = await run('bash', ['scripts/base-image.sh']);
-  t.equal(base.code, 0, `base image: ${base.stderr}`);
-  // RUN steps use the host network: the engine here may have no default bridge. CAs this machine
-  // added locally (a TLS-intercepting proxy's) are handed to npm in the build stage.
-  const caDir = '/usr/local/share/ca-certificates';
-  const cas = await readdir(caDir).then((fs) => fs.filter((f) => f.endsWith('.crt')), () => [] as string[]);
-  const ca = (await Promise.all(cas.map((f) => readFile(join(caDir, f), 'utf8')))).join('\n');
-  const buildArgs = ['--build-arg', `BASE_IMAGE=${base.stdout.trim()}`, '--build-arg', `NPM_CA=${ca}`];
-  const built = await run('docker', ['build', '--network', 'host', ...buildArgs, '-t', image, '.']);
-  t.equal(built.code, 0, `docker build: ${built.stderr.slice(-2000)}`);
+  await t.resolves(buildAgentImage(image));
 });
 
 const socket = '/var/run/docker.sock';
