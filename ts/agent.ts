@@ -15,7 +15,6 @@ import { registerRoutingEndpoints } from './routing/routing-endpoints.ts';
 import { InternalServer } from './server/internal-server.ts';
 import { DesiredState } from './sources/desired-state.ts';
 import { FileSource } from './sources/file-source.ts';
-import { controlPlaneSource } from './sources/controlplane-source.ts';
 
 /** Anything with a lifecycle that the agent starts and stops in order. */
 export interface Lifecycle {
@@ -114,8 +113,9 @@ export class Agent {
     await this.startPart({ name: 'reconciler', start: async () => undefined, stop: () => reconciler.stop() });
     // Control-plane mode (CLOUDLY_URL set): config fetched and pushed, a report after every run,
     // and routing's certificates from getCertificateForDomain. Standalone mode: the spec file.
+    // The control-plane client is loaded only in control-plane mode.
     const cp = config.cloudlyUrl
-      ? controlPlaneSource(config, this.desired, log.child({ component: 'controlplane-source' }), { taskCounts: () => this.observe.taskCounts(), status: () => this.observe.status() })
+      ? (await import('./sources/controlplane-source.ts')).controlPlaneSource(config, this.desired, log.child({ component: 'controlplane-source' }), { taskCounts: () => this.observe.taskCounts(), status: () => this.observe.status() })
       : undefined;
     if (cp) this.certificateProvider ??= cp;
     const routing = new RoutingController({
