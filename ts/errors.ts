@@ -79,6 +79,7 @@ export const errorCatalogue = {
     message: 'zone {zone} has more than {max} DNS records ({pages} pages of {perPage}); listing stopped and nothing in the zone was changed',
   },
   COREFLOW_ERR_AGENT_UNREACHABLE: { terminal: false, message: 'cannot read the status of the agent at {agent}: {details}. Is `coreflow agent` running there (see --agent and COREFLOW_PORT)?' },
+  COREFLOW_ERR_SPEC_LIMIT: { terminal: true, message: '{where}: {what} is {value}, over the limit of {limit} (setting {setting})' },
 } as const satisfies Record<string, { terminal: boolean; message: string }>;
 
 export type ErrorCode = keyof typeof errorCatalogue;

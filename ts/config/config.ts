@@ -36,6 +36,12 @@ export const settings = {
   eventLogMaxAgeHours: { env: 'COREFLOW_EVENT_LOG_MAX_AGE_HOURS', flag: 'event-log-max-age-hours', default: '168', doc: 'Events older than this are trimmed from the on-disk event log' },
   retryBaseMs: { env: 'COREFLOW_RETRY_BASE_MS', flag: 'retry-base-ms', default: '1000', doc: 'First retry delay after a transient Docker error; doubles per failure' },
   retryMaxMs: { env: 'COREFLOW_RETRY_MAX_MS', flag: 'retry-max-ms', default: '300000', doc: 'Cap of the retry delay after transient Docker errors' },
+  specMaxBytes: { env: 'COREFLOW_SPEC_MAX_BYTES', flag: 'spec-max-bytes', default: '4194304', doc: 'Largest spec document: the file (checked before it is read) and a pushed or PATCHed document (as JSON)' },
+  specMaxDepth: { env: 'COREFLOW_SPEC_MAX_DEPTH', flag: 'spec-max-depth', default: '32', doc: 'Deepest nesting of objects and lists in a spec document' },
+  specMaxServices: { env: 'COREFLOW_SPEC_MAX_SERVICES', flag: 'spec-max-services', default: '2000', doc: 'Most services in one spec document' },
+  specMaxValueBytes: { env: 'COREFLOW_SPEC_MAX_VALUE_BYTES', flag: 'spec-max-value-bytes', default: '262144', doc: 'Largest single string (value or key) in a spec document' },
+  specMaxAliases: { env: 'COREFLOW_SPEC_MAX_ALIASES', flag: 'spec-max-aliases', default: '100', doc: 'Bound on YAML alias expansion (yaml maxAliasCount); 0 forbids aliases' },
+  specParseTimeoutMs: { env: 'COREFLOW_SPEC_PARSE_TIMEOUT_MS', flag: 'spec-parse-timeout-ms', default: '30000', doc: 'The agent stops parsing a spec (file or push) after this long and rejects it' },
 } as const;
 
 export type SettingKey = keyof typeof settings;
@@ -74,6 +80,12 @@ const configSchema = z.strictObject({
   eventLogMaxAgeHours: z.coerce.number({ error: 'expected hours' }).positive({ error: 'expected a positive number of hours' }),
   retryBaseMs: z.coerce.number({ error: 'expected milliseconds' }).int().min(10, { error: 'expected at least 10 ms' }),
   retryMaxMs: z.coerce.number({ error: 'expected milliseconds' }).int().min(10, { error: 'expected at least 10 ms' }),
+  specMaxBytes: z.coerce.number({ error: 'expected bytes' }).int().min(1024, { error: 'expected at least 1024 bytes' }),
+  specMaxDepth: z.coerce.number({ error: 'expected a number of levels' }).int().min(8, { error: 'expected at least 8 levels' }).max(256, { error: 'expected at most 256 levels' }),
+  specMaxServices: z.coerce.number({ error: 'expected a number of services' }).int().min(1, { error: 'expected at least 1' }),
+  specMaxValueBytes: z.coerce.number({ error: 'expected bytes' }).int().min(256, { error: 'expected at least 256 bytes' }),
+  specMaxAliases: z.coerce.number({ error: 'expected a number' }).int().min(0, { error: 'expected a number >= 0' }),
+  specParseTimeoutMs: z.coerce.number({ error: 'expected milliseconds' }).int().min(100, { error: 'expected at least 100 ms' }),
 });
 
 /** Rules across settings: control-plane mode needs a machine token. */
