@@ -15,6 +15,8 @@ import { InternalServer } from './server/internal-server.ts';
 import { DesiredState } from './sources/desired-state.ts';
 import { FileSource } from './sources/file-source.ts';
 import { controlPlaneSource } from './sources/controlplane-source.ts';
+import { specLimits } from './spec/limits.ts';
+import { OffThreadParser } from './spec/off-thread-parser.ts';
 
 /** Anything with a lifecycle that the agent starts and stops in order. */
 export interface Lifecycle {
@@ -31,7 +33,9 @@ export type ResultListener = (result: RunResult) => void;
  * between two actions.
  */
 export class Agent {
-  readonly desired = new DesiredState();
+  readonly desired: DesiredState;
+  /** Sources parse and validate documents here, off the event loop, within the spec limits. */
+  private readonly specParser: OffThreadParser;
   readonly server: InternalServer;
   /** Event bus, metrics (agent.observe.metrics: other parts set their gauges here), status, controllers. */
   readonly observe: AgentObservability;
@@ -52,6 +56,8 @@ export class Agent {
     readonly config: CoreflowConfig,
     readonly log: Logger,
   ) {
+    this.specParser = new OffThreadParser({ limits: specLimits(config), timeoutMs: config.specParseTimeoutMs, log: log.child({ component: 'spec-parser' }) });
+    this.desired = new DesiredState(this.specParser);
     this.server = new InternalServer({ host: config.host, port: config.port }, log.child({ component: 'internal-server' }));
     this.server.addReadiness({ name: 'docker', check: async () => (this.docker ? (await this.docker.docker.ping(), true) : 'not connected') });
     this.server.addReadiness({ name: 'desired-state', check: () => (this.desired.get() ? true : 'no valid desired state loaded') });
@@ -109,6 +115,7 @@ export class Agent {
       lastResult: () => reconciler.lastResult,
     });
     await this.startPart({ name: 'reconciler', start: async () => undefined, stop: () => reconciler.stop() });
+    await this.startPart({ name: 'spec-parser', start: async () => undefined, stop: () => this.specParser.close() });
     // Control-plane mode (CLOUDLY_URL set): config fetched and pushed, a report after every run,
     // and routing's certificates from getCertificateForDomain. Standalone mode: the spec file.
     const cp = config.cloudlyUrl

@@ -9,7 +9,7 @@ import { CLOSE_CODES, MAX_FRAME_BYTES, PROTOCOL_VERSION } from '../protocol/enve
 import { methods, type Identity, type ResponseOf, type StatusReport } from '../protocol/methods.ts';
 import { Peer, remoteCode } from '../protocol/peer.ts';
 import type { RunResult } from '../reconcile/types.ts';
-import { specErrors, validateSpec } from '../spec/parse.ts';
+import { specErrors } from '../spec/parse.ts';
 import { authRetryDelay, backoffDelay } from '../backoff.ts';
 import type { DesiredState } from './desired-state.ts';
 import { SavedConfig } from './saved-config.ts';
@@ -275,7 +275,7 @@ export class ControlPlaneSource implements CertificateProvider {
       const { log, desired } = this.opts;
       let loaded;
       try {
-        loaded = validateSpec(doc);
+        loaded = await desired.reader.validate(doc);
       } catch (err) {
         const errors = isCoreflowError(err, 'COREFLOW_ERR_SPEC_INVALID') ? specErrors(err) : [errorText(err)];
         log.error({ origin, errors, kept: desired.get()?.hash ?? null }, 'config rejected; the last good one stays in force');
