@@ -18,19 +18,31 @@ export function inlineSpecReader(limits: SpecLimits = DEFAULT_SPEC_LIMITS): Spec
 
 export interface OffThreadParserOptions {
   limits: SpecLimits;
-  /** A parse still running after this long is stopped (the worker is terminated) and rejected. */
+  /**
+   * A parse still running after this long is stopped (the worker is terminated) and rejected. The
+   * time counts from when the worker is ready (starting one is bounded by the same time again).
+   */
   timeoutMs: number;
   log: Logger;
+  /** Heap bound of the worker (MB); over it the worker stops and the document is rejected. Default: Node's. */
+  maxHeapMb?: number;
 }
 
 /** The worker's module next to this one: .ts under tsx, .js once compiled. */
-function startWorker(): Worker {
+function startWorker(maxHeapMb: number | undefined): Worker {
   const ext = import.meta.url.endsWith('.ts') ? 'ts' : 'js';
   const entry = new URL(`./parse-worker.${ext}`, import.meta.url);
-  if (ext === 'js') return new Worker(entry);
+  const options = maxHeapMb ? { resourceLimits: { maxOldGenerationSizeMb: maxHeapMb } } : {};
+  if (ext === 'js') return new Worker(entry, options);
   // Under tsx the worker needs the TypeScript loader registered before its entry is imported.
   const api = JSON.stringify(import.meta.resolve('tsx/esm/api'));
-  return new Worker(`import(${api}).then((tsx) => { tsx.register(); return import(${JSON.stringify(entry.href)}); });`, { eval: true });
+  return new Worker(`import(${api}).then((tsx) => { tsx.register(); return import(${JSON.stringify(entry.href)}); });`, { ...options, eval: true });
+}
+
+interface RunningWorker {
+  worker: Worker;
+  /** Resolves when the worker's module is loaded (its first message). */
+  ready: Promise<unknown>;
 }
 
 /**
@@ -43,7 +55,7 @@ function startWorker(): Worker {
  * never takes the agent down.
  */
 export class OffThreadParser implements SpecReader {
-  private worker: Worker | undefined;
+  private worker: RunningWorker | undefined;
   private queue: Promise<unknown> = Promise.resolve();
   private nextId = 0;
 
@@ -59,9 +71,9 @@ export class OffThreadParser implements SpecReader {
 
   /** Stops the worker; a later request starts a new one. */
   async close(): Promise<void> {
-    const worker = this.worker;
+    const running = this.worker;
     this.worker = undefined;
-    await worker?.terminate();
+    await running?.worker.terminate();
   }
 
   private enqueue(body: { file: string } | { doc: unknown }, what: string): Promise<LoadedSpec> {
@@ -70,32 +82,36 @@ export class OffThreadParser implements SpecReader {
     return next;
   }
 
-  private current(): Worker {
+  private current(): RunningWorker {
     if (this.worker) return this.worker;
-    const worker = startWorker();
+    const worker = startWorker(this.opts.maxHeapMb);
     worker.unref();
     // Always listened to: an 'error' without a listener would be thrown in the agent.
     worker.on('error', (err) => this.opts.log.warn({ err: errorText(err) }, 'the spec parser worker failed; the next document starts a new one'));
     worker.on('exit', () => {
-      if (this.worker === worker) this.worker = undefined;
+      if (this.worker?.worker === worker) this.worker = undefined;
     });
-    this.worker = worker;
-    return worker;
+    this.worker = { worker, ready: new Promise((resolve) => worker.once('message', resolve)) };
+    return this.worker;
   }
 
   private send(body: { file: string } | { doc: unknown }, what: string): Promise<LoadedSpec> {
     const { limits, timeoutMs } = this.opts;
     return new Promise<LoadedSpec>((resolve, reject) => {
       const failed = (details: string) => new CoreflowError('COREFLOW_ERR_SPEC_PARSE', { source: what, details });
-      let worker: Worker;
+      let running: RunningWorker;
       try {
-        worker = this.current();
+        running = this.current();
       } catch (err) {
         reject(failed(`cannot start the parser: ${errorText(err)}`));
         return;
       }
+      const { worker } = running;
       const id = ++this.nextId;
+      let settled = false;
+      let timer: NodeJS.Timeout | undefined;
       const finish = (settle: () => void) => {
+        settled = true;
         clearTimeout(timer);
         worker.off('message', onMessage).off('error', onError).off('exit', onExit);
         settle();
@@ -109,12 +125,18 @@ export class OffThreadParser implements SpecReader {
       };
       const onError = (err: Error) => finish(() => reject(failed(`the parser stopped: ${errorText(err)}`)));
       const onExit = (code: number) => finish(() => reject(failed(`the parser exited (code ${code})`)));
-      const timer = setTimeout(() => {
-        if (this.worker === worker) this.worker = undefined;
+      const overDeadline = () => {
+        if (this.worker?.worker === worker) this.worker = undefined;
         void worker.terminate();
         this.opts.log.warn({ source: what, timeoutMs }, 'spec parse over its deadline: parser worker stopped');
         finish(() => reject(limitError('specParseTimeoutMs', what, 'the parse time', `more than ${timeoutMs} ms`, `${timeoutMs} ms`)));
-      }, timeoutMs);
+      };
+      timer = setTimeout(overDeadline, timeoutMs);
+      void running.ready.then(() => {
+        if (settled) return;
+        clearTimeout(timer);
+        timer = setTimeout(overDeadline, timeoutMs);
+      });
       worker.on('message', onMessage).on('error', onError).on('exit', onExit);
       try {
         worker.postMessage({ id, limits, ...body } satisfies ParseRequest);

@@ -6,7 +6,8 @@ import { loadSpecFile, validateSpec, type LoadedSpec } from './parse.ts';
 /**
  * The spec parser's worker thread: reads, parses and validates one document per message, so that
  * a large or hostile document never blocks the agent's event loop. Started and owned by
- * OffThreadParser (off-thread-parser.ts); every request gets exactly one reply with its id.
+ * OffThreadParser (off-thread-parser.ts); it says `{ ready: true }` once loaded, then every request
+ * gets exactly one reply with its id.
  */
 
 export type ParseRequest = { id: number; limits: SpecLimits } & ({ file: string } | { doc: unknown });
@@ -24,3 +25,5 @@ async function handle(req: ParseRequest): Promise<ParseReply> {
 
 const port = parentPort;
 port?.on('message', (req: ParseRequest) => void handle(req).then((reply) => port.postMessage(reply)));
+// Ready: the parent starts a request's deadline from here, not from the thread's start.
+port?.postMessage({ ready: true });
