@@ -20,13 +20,16 @@ export interface OffThreadParserOptions {
   limits: SpecLimits;
   /**
    * A parse still running after this long is stopped (the worker is terminated) and rejected. The
-   * time counts from when the worker is ready (starting one is bounded by the same time again).
+   * time counts from when the worker is ready; starting one has its own bound (WORKER_START_MS).
    */
   timeoutMs: number;
   log: Logger;
   /** Heap bound of the worker (MB); over it the worker stops and the document is rejected. Default: Node's. */
   maxHeapMb?: number;
 }
+
+/** A worker not ready after this long (or timeoutMs, when longer) is stopped and the document rejected. */
+const WORKER_START_MS = 30_000;
 
 /** The worker's module next to this one: .ts under tsx, .js once compiled. */
 function startWorker(maxHeapMb: number | undefined): Worker {
@@ -58,6 +61,8 @@ export class OffThreadParser implements SpecReader {
   private worker: RunningWorker | undefined;
   private queue: Promise<unknown> = Promise.resolve();
   private nextId = 0;
+  /** Workers started so far: one, unless one failed, ran over a deadline or was closed. */
+  workersStarted = 0;
 
   constructor(private readonly opts: OffThreadParserOptions) {}
 
@@ -85,6 +90,7 @@ export class OffThreadParser implements SpecReader {
   private current(): RunningWorker {
     if (this.worker) return this.worker;
     const worker = startWorker(this.opts.maxHeapMb);
+    this.workersStarted += 1;
     worker.unref();
     // Always listened to: an 'error' without a listener would be thrown in the agent.
     worker.on('error', (err) => this.opts.log.warn({ err: errorText(err) }, 'the spec parser worker failed; the next document starts a new one'));
@@ -131,7 +137,7 @@ export class OffThreadParser implements SpecReader {
         this.opts.log.warn({ source: what, timeoutMs }, 'spec parse over its deadline: parser worker stopped');
         finish(() => reject(limitError('specParseTimeoutMs', what, 'the parse time', `more than ${timeoutMs} ms`, `${timeoutMs} ms`)));
       };
-      timer = setTimeout(overDeadline, timeoutMs);
+      timer = setTimeout(overDeadline, Math.max(timeoutMs, WORKER_START_MS));
       void running.ready.then(() => {
         if (settled) return;
         clearTimeout(timer);

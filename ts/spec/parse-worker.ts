@@ -1,7 +1,8 @@
 import { parentPort } from 'node:worker_threads';
 import { errorText, isCoreflowError, type ErrorCode, type ErrorParams } from '../errors.ts';
 import type { SpecLimits } from './limits.ts';
-import { loadSpecFile, validateSpec, type LoadedSpec } from './parse.ts';
+import { loadSpecFile, parseSpec, validateSpec, type LoadedSpec } from './parse.ts';
+import { API_VERSION } from './schema.ts';
 
 /**
  * The spec parser's worker thread: reads, parses and validates one document per message, so that
@@ -24,6 +25,10 @@ async function handle(req: ParseRequest): Promise<ParseReply> {
 }
 
 const port = parentPort;
-port?.on('message', (req: ParseRequest) => void handle(req).then((reply) => port.postMessage(reply)));
-// Ready: the parent starts a request's deadline from here, not from the thread's start.
-port?.postMessage({ ready: true });
+if (port) {
+  port.on('message', (req: ParseRequest) => void handle(req).then((reply) => port.postMessage(reply)));
+  // A first small parse compiles the parser and the schema, so documents do not pay for it.
+  parseSpec(`apiVersion: ${API_VERSION}\ncluster: {name: warm-up}\nservices: [{name: a, image: "a:1"}]\n`, 'warm-up');
+  // Ready: the parent starts a request's deadline from here, not from the thread's start.
+  port.postMessage({ ready: true });
+}
