@@ -2,33 +2,13 @@ import { mkdtemp, open, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { CoreflowError } from '../../ts/errors.ts';
 import { DEFAULT_SPEC_LIMITS } from '../../ts/spec/limits.ts';
 import { loadSpecFile, MAX_LISTED_PROBLEMS, parseSpec, specErrors, validateSpec } from '../../ts/spec/parse.ts';
+import { refusal, refusalOf } from '../helpers/refusal.ts';
 
 const minimal = { apiVersion: 'coreflow/v1', cluster: { name: 'demo' } };
 const dir = await mkdtemp(join(tmpdir(), 'coreflow-limits-'));
 t.teardown(() => rm(dir, { recursive: true, force: true }));
-
-function refusal(fn: () => unknown): CoreflowError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof CoreflowError) return err;
-    throw err;
-  }
-  throw new Error('expected the spec to be refused');
-}
-
-async function refusalOf(p: Promise<unknown>): Promise<CoreflowError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof CoreflowError) return err;
-    throw err;
-  }
-  throw new Error('expected the spec to be refused');
-}
 
 /** Heap and buffers in use: what reading or parsing a document would make grow. */
 const inUse = () => process.memoryUsage().heapUsed + process.memoryUsage().arrayBuffers;
@@ -71,7 +51,8 @@ t.test('a deeply nested document is refused while it is tokenised, before yaml b
   t.match(err.message, /^deep\.json at line 1, column \d+: the nesting depth is more than 32 levels, over the limit of 32 levels \(setting COREFLOW_SPEC_MAX_DEPTH, --spec-max-depth\)/);
   t.ok(inUse() - before < 16 * 1024 * 1024, `stopped early: ${text.length} bytes of text, no document built`);
 
-  const yaml = refusal(() => parseSpec(`apiVersion: coreflow/v1\nservices:\n${'  '.repeat(0)}${Array.from({ length: 40 }, (_, i) => `${' '.repeat(i + 2)}k${i}:`).join('\n')} x\n`, 'deep.yaml'));
+  const blocks = Array.from({ length: 40 }, (_, i) => `${' '.repeat(i)}k${i}:`).join('\n');
+  const yaml = refusal(() => parseSpec(`${blocks} x\n`, 'deep.yaml'));
   t.match(yaml.message, 'the nesting depth is more than 32 levels', 'block nesting too');
 
   const pushed = { ...minimal, services: [{ name: 's', image: 'x:1', labels: JSON.parse(nestedJson(40)) as unknown }] };

@@ -2,25 +2,15 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { CoreflowError } from '../../ts/errors.ts';
 import { silentLogger } from '../../ts/observe/logger.ts';
 import { DEFAULT_SPEC_LIMITS } from '../../ts/spec/limits.ts';
 import { OffThreadParser } from '../../ts/spec/off-thread-parser.ts';
 import { loadSpecFile, specErrors, validateSpec } from '../../ts/spec/parse.ts';
+import { refusalOf } from '../helpers/refusal.ts';
 
 const dir = await mkdtemp(join(tmpdir(), 'coreflow-parser-'));
 t.teardown(() => rm(dir, { recursive: true, force: true }));
 const example = new URL('../../examples/cluster.yaml', import.meta.url).pathname;
-
-async function refusalOf(p: Promise<unknown>): Promise<CoreflowError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof CoreflowError) return err;
-    throw err;
-  }
-  throw new Error('expected the spec to be refused');
-}
 
 /** A YAML file of `bytes` of distinct keys: valid YAML that costs yaml seconds per MB, then fails the schema. */
 async function heavyFile(name: string, bytes: number): Promise<string> {
