@@ -87,7 +87,7 @@ export class ControlPlaneSource implements CertificateProvider {
   private readonly url: string;
 
   constructor(private readonly opts: ControlPlaneSourceOptions) {
-    this.saved = new SavedConfig(opts.stateDir);
+    this.saved = new SavedConfig(opts.stateDir, opts.desired.reader);
     this.url = agentUrl(opts.url);
   }
 
