@@ -90,6 +90,8 @@ export class Agent {
       throw new CoreflowError('COREFLOW_ERR_USAGE', { details: 'standalone mode needs --spec FILE (or COREFLOW_SPEC); control-plane mode needs CLOUDLY_URL and JUMPCODE' });
     }
     await this.startPart({ name: 'internal-server', start: () => this.server.start(), stop: () => this.server.stop() });
+    // Started early: the worker warms up while Docker is connected.
+    await this.startPart({ name: 'spec-parser', start: async () => this.specParser.start(), stop: () => this.specParser.close() });
     this.docker = await connectDocker(config.dockerHost ? { host: config.dockerHost } : {});
     log.info({ endpoint: this.docker.endpoint, apiVersion: this.docker.apiVersion }, 'connected to Docker');
     const reconciler = new Reconciler({
@@ -115,7 +117,6 @@ export class Agent {
       lastResult: () => reconciler.lastResult,
     });
     await this.startPart({ name: 'reconciler', start: async () => undefined, stop: () => reconciler.stop() });
-    await this.startPart({ name: 'spec-parser', start: async () => undefined, stop: () => this.specParser.close() });
     // Control-plane mode (CLOUDLY_URL set): config fetched and pushed, a report after every run,
     // and routing's certificates from getCertificateForDomain. Standalone mode: the spec file.
     const cp = config.cloudlyUrl

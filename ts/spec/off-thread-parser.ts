@@ -74,6 +74,15 @@ export class OffThreadParser implements SpecReader {
     return this.enqueue({ doc }, 'the document');
   }
 
+  /** Starts the worker ahead of the first document (optional: a request starts one when needed). */
+  start(): void {
+    try {
+      this.current();
+    } catch (err) {
+      this.opts.log.warn({ err: errorText(err) }, 'cannot start the spec parser worker; the first document tries again');
+    }
+  }
+
   /** Stops the worker; a later request starts a new one. */
   async close(): Promise<void> {
     const running = this.worker;
