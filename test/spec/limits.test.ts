@@ -2,7 +2,8 @@ import { mkdtemp, open, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { DEFAULT_SPEC_LIMITS } from '../../ts/spec/limits.ts';
+import { loadConfig } from '../../ts/config/config.ts';
+import { DEFAULT_SPEC_LIMITS, specLimits } from '../../ts/spec/limits.ts';
 import { loadSpecFile, MAX_LISTED_PROBLEMS, parseSpec, specErrors, validateSpec } from '../../ts/spec/parse.ts';
 import { refusal, refusalOf } from '../helpers/refusal.ts';
 
@@ -116,4 +117,16 @@ t.test('a spec file within the limits loads as before', async (t) => {
   t.equal((await loadSpecFile(path)).spec.services[0]?.name, 'a');
   const missing = await refusalOf(loadSpecFile(join(dir, 'nope.yaml')));
   t.equal(missing.code, 'COREFLOW_ERR_SPEC_READ');
+});
+
+t.test('the limits are settings: defaults as documented, bad values named', async (t) => {
+  const config = await loadConfig({}, dir);
+  t.same(specLimits(config), DEFAULT_SPEC_LIMITS);
+  t.same(DEFAULT_SPEC_LIMITS, { maxBytes: 4194304, maxDepth: 32, maxServices: 2000, maxValueBytes: 262144, maxAliases: 100 });
+  t.equal(config.specParseTimeoutMs, 30000);
+  t.same(specLimits(await loadConfig({ specMaxServices: '5000', specMaxDepth: '64' }, dir)), { ...DEFAULT_SPEC_LIMITS, maxServices: 5000, maxDepth: 64 });
+  await t.rejects(loadConfig({ specMaxDepth: '4', specMaxBytes: 'lots' }, dir), {
+    code: 'COREFLOW_ERR_CONFIG_INVALID',
+    message: /COREFLOW_SPEC_MAX_BYTES \(--spec-max-bytes\): expected bytes[\s\S]*COREFLOW_SPEC_MAX_DEPTH \(--spec-max-depth\): expected at least 8 levels/,
+  });
 });
