@@ -32,6 +32,9 @@ t.test('files and documents come back as the calling thread would have parsed th
   t.same(fromFile, await loadSpecFile(example), 'same spec and hash as on this thread');
   const doc = { apiVersion: 'coreflow/v1', cluster: { name: 'demo' }, services: [{ name: 'a', image: 'x:1' }] };
   t.equal((await parser.validate(doc)).hash, validateSpec(doc).hash);
+  // Services come back in batches: all of them, in order.
+  const many = { ...doc, services: Array.from({ length: 234 }, (_, i) => ({ name: `s${i}`, image: 'x:1', environment: { I: i } })) };
+  t.same(await parser.validate(many), validateSpec(many), 'a spec of 234 services arrives whole');
   const invalid = await refusalOf(parser.validate({ apiVersion: 'coreflow/v1', cluster: { name: 'demo' }, services: [{ name: 'a', image: 'x:1', scaleFactor: -1 }] }));
   t.equal(invalid.code, 'COREFLOW_ERR_SPEC_INVALID');
   t.same(specErrors(invalid), ['services[0].scaleFactor: expected a number >= 0']);

@@ -131,12 +131,20 @@ export class OffThreadParser implements SpecReader {
         worker.off('message', onMessage).off('error', onError).off('exit', onExit);
         settle();
       };
+      let head: { loaded: LoadedSpec; services: number } | undefined;
       const onMessage = (reply: ParseReply) => {
         if (reply.id !== id) return;
-        finish(() => {
-          if ('loaded' in reply) resolve(reply.loaded);
-          else reject(reply.error.code ? new CoreflowError(reply.error.code, reply.error.params) : failed(reply.error.message));
-        });
+        if ('error' in reply) {
+          finish(() => reject(reply.error.code ? new CoreflowError(reply.error.code, reply.error.params) : failed(reply.error.message)));
+          return;
+        }
+        if ('loaded' in reply) head = reply;
+        else head?.loaded.spec.services.push(...reply.services);
+        if (!head) return;
+        // Services come in batches, each asked for when the previous one is in: one short copy at a time.
+        if (head.loaded.spec.services.length >= head.services) finish(() => resolve(head!.loaded));
+        else if (!('loaded' in reply) && reply.services.length === 0) finish(() => reject(failed('the parser lost the services of the document')));
+        else worker.postMessage({ id, more: true });
       };
       const onError = (err: Error) => finish(() => reject(failed(`the parser stopped: ${errorText(err)}`)));
       const onExit = (code: number) => finish(() => reject(failed(`the parser exited (code ${code})`)));
