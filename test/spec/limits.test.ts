@@ -43,7 +43,7 @@ t.test('text and pushed documents over the size limit are refused', async (t) =>
 });
 
 t.test('a deeply nested document is refused while it is tokenised, before yaml builds it', async (t) => {
-  // The shape that made plan run out of memory: services whose labels nest 1,500 levels deep.
+  // Services whose labels nest 1,500 levels deep: unbounded, yaml's recursion exhausts memory or the stack.
   const services = Array.from({ length: 100 }, (_, i) => `{"name":"s${i}","image":"x:1","labels":${nestedJson(1500)}}`);
   const text = `{"apiVersion":"coreflow/v1","cluster":{"name":"c"},"services":[${services.join(',')}]}`;
   const before = inUse();
@@ -82,7 +82,7 @@ t.test('one string over the value limit is refused by its path, never echoed', a
   t.notMatch(err.message, 'SECRET-', 'the value is not in the message');
   const key = refusal(() => validateSpec({ ...minimal, services: [{ name: 's', image: 'x:1', labels: { ['k'.repeat(300)]: 'v' } }] }, { ...DEFAULT_SPEC_LIMITS, maxValueBytes: 256 }));
   t.match(key.message, 'the key is 300 bytes, over the limit of 256 bytes');
-  // The issue's bad file at small scale: one huge plain scalar.
+  // One huge plain scalar, as in `x: xxxx...`.
   const scalar = refusal(() => parseSpec(`x: ${'x'.repeat(1_000_000)}\n`, 'garbage.yaml'));
   t.match(scalar.message, 'x: the value is 1000000 bytes, over the limit of 262144 bytes');
 });
