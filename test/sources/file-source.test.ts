@@ -37,8 +37,8 @@ t.test('the agent answers /healthz within 100 ms while it rejects a 10 MB bad sp
   // The first run comes after the file source started watching.
   await agent.waitForLog('the first run', (l) => l.msg === 'no desired state yet; nothing to reconcile');
 
-  // 10 MB of `x: xxxx...` (here one multi-line plain scalar, which
-  // yaml takes over a second to read on this machine). Renamed in, as editors save.
+  // 10 MB of `x: xxxx...` (one multi-line plain scalar, which yaml takes over a second to read on
+  // this machine), renamed in as editors save.
   const bad = join(dir, 'bad.tmp');
   await writeFile(bad, `x: ${'xxxxxxxxxx\n  '.repeat(Math.ceil((10 * 1024 * 1024) / 13))}\n`);
 
