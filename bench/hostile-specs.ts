@@ -13,10 +13,9 @@ import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { Agent as HttpAgent, get } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { boundPort, startCoreflow } from '../test/helpers/controlplane-procs.ts';
+import { badSpecText, SPEC_REJECTED, startFileAgent, startHealthProbe } from '../test/helpers/hostile-spec.ts';
 
 const dir = await mkdtemp(join(tmpdir(), 'coreflow-bench-hostile-'));
-const REJECTED = 'spec rejected; the last good spec stays in force';
 
 /** Runs `coreflow plan` under /usr/bin/time; resolves with its exit code, wall ms, peak RSS and last stderr line. */
 function plan(args: string[]): Promise<{ code: number; ms: number; peakMb: number; said: string }> {
@@ -39,45 +38,27 @@ for (const [what, extra] of [['default limits', []], ['size limit raised to 64 M
   console.log(`plan, 3,561 services nested 1,500 deep (32 MB), ${what}: exit ${r.code} after ${Math.round(r.ms)} ms (CLI start included), peak RSS ${r.peakMb} MB: ${r.said}`);
 }
 
-const spec = join(dir, 'spec.yaml');
-await writeFile(spec, 'apiVersion: coreflow/v1\n');
-const sixteenMiB = String(16 * 1024 * 1024);
-const agent = startCoreflow(['agent', '--spec', spec, '--state-dir', join(dir, 'state'), '--host', '127.0.0.1', '--port', '0'], {
-  COREFLOW_LOG_LEVEL: 'info',
-  COREFLOW_SPEC_MAX_BYTES: sixteenMiB,
-  COREFLOW_SPEC_MAX_VALUE_BYTES: sixteenMiB,
-});
+const { agent, port, spec } = await startFileAgent(dir);
 try {
-  const port = await boundPort(agent, 'internal server listening');
-  await agent.waitForLog('the first run', (l) => l.msg === 'no desired state yet; nothing to reconcile');
-  const keepAlive = new HttpAgent({ keepAlive: true, maxSockets: 1 });
-  const fetch = (path: string) =>
-    new Promise<{ body: string; ms: number }>((resolve, reject) => {
-      const start = performance.now();
-      get({ host: '127.0.0.1', port, path, agent: keepAlive }, (res) => {
+  const keepAlive = new HttpAgent({ keepAlive: true });
+  const metrics = () =>
+    new Promise<string>((resolve, reject) => {
+      get({ host: '127.0.0.1', port, path: '/metrics', agent: keepAlive }, (res) => {
         let body = '';
         res.on('data', (c: Buffer) => (body += c.toString()));
-        res.on('end', () => resolve({ body, ms: performance.now() - start }));
+        res.on('end', () => resolve(body));
       }).on('error', reject);
     });
-  const lagMaxMs = async () => Number(/^coreflow_nodejs_eventloop_lag_max_seconds (\S+)$/m.exec((await fetch('/metrics')).body)?.[1] ?? NaN) * 1000;
+  const lagMaxMs = async () => Number(/^coreflow_nodejs_eventloop_lag_max_seconds (\S+)$/m.exec(await metrics())?.[1] ?? NaN) * 1000;
   const bad = join(dir, 'bad.tmp');
-  await writeFile(bad, `x: ${'xxxxxxxxxx\n  '.repeat(Math.ceil((10 * 1024 * 1024) / 13))}\n`);
+  await writeFile(bad, badSpecText());
   await lagMaxMs(); // resets the window
-  const latencies: number[] = [];
-  let probing = true;
-  const probes = (async () => {
-    while (probing) {
-      latencies.push((await fetch('/healthz')).ms);
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
-  })();
+  const probe = await startHealthProbe(port);
   const start = performance.now();
   await rename(bad, spec);
-  await agent.waitForLog('the 10 MB file rejected', (l) => l.msg === REJECTED && JSON.stringify(l.errors).includes('x: unknown key'), 300_000);
+  await agent.waitForLog('the 10 MB file rejected', (l) => l.msg === SPEC_REJECTED && JSON.stringify(l.errors).includes('x: unknown key'), 300_000);
   const window = performance.now() - start;
-  probing = false;
-  await probes;
+  const latencies = await probe.stop();
   const sorted = [...latencies].sort((a, b) => a - b);
   const pct = (p: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!.toFixed(1);
   console.log(
