@@ -15,6 +15,8 @@ import { registerRoutingEndpoints } from './routing/routing-endpoints.ts';
 import { InternalServer } from './server/internal-server.ts';
 import { DesiredState } from './sources/desired-state.ts';
 import { FileSource } from './sources/file-source.ts';
+import { specLimits } from './spec/limits.ts';
+import { OffThreadParser } from './spec/off-thread-parser.ts';
 
 /** Anything with a lifecycle that the agent starts and stops in order. */
 export interface Lifecycle {
@@ -31,7 +33,9 @@ export type ResultListener = (result: RunResult) => void;
  * between two actions.
  */
 export class Agent {
-  readonly desired = new DesiredState();
+  readonly desired: DesiredState;
+  /** Sources parse and validate documents here, off the event loop, within the spec limits. */
+  private readonly specParser: OffThreadParser;
   readonly server: InternalServer;
   /** Event bus, metrics (agent.observe.metrics: other parts set their gauges here), status, controllers. */
   readonly observe: AgentObservability;
@@ -52,6 +56,8 @@ export class Agent {
     readonly config: CoreflowConfig,
     readonly log: Logger,
   ) {
+    this.specParser = new OffThreadParser({ limits: specLimits(config), timeoutMs: config.specParseTimeoutMs, log: log.child({ component: 'spec-parser' }) });
+    this.desired = new DesiredState(this.specParser);
     this.server = new InternalServer({ host: config.host, port: config.port, readyTimeoutMs: config.readyTimeoutMs }, log.child({ component: 'internal-server' }));
     this.server.addReadiness({ name: 'docker', check: async () => (this.docker ? (await this.docker.docker.ping(), true) : 'not connected') });
     this.server.addReadiness({ name: 'desired-state', check: () => (this.desired.get() ? true : 'no valid desired state loaded') });
@@ -84,6 +90,8 @@ export class Agent {
       throw new CoreflowError('COREFLOW_ERR_USAGE', { details: 'standalone mode needs --spec FILE (or COREFLOW_SPEC); control-plane mode needs CLOUDLY_URL and JUMPCODE' });
     }
     await this.startPart({ name: 'internal-server', start: () => this.server.start(), stop: () => this.server.stop() });
+    // Started early: the worker warms up while Docker is connected.
+    await this.startPart({ name: 'spec-parser', start: async () => this.specParser.start(), stop: () => this.specParser.close() });
     this.docker = await connectDocker(config.dockerHost ? { host: config.dockerHost } : {});
     log.info({ endpoint: this.docker.endpoint, apiVersion: this.docker.apiVersion }, 'connected to Docker');
     const reconciler = new Reconciler({
