@@ -7,6 +7,7 @@ import { checkDocumentLimits, DEFAULT_SPEC_LIMITS, sizeError, type SpecLimits } 
 import { formatPath } from './path.ts';
 import { clusterSpecSchema } from './schema.ts';
 import type { ClusterSpec } from './types.ts';
+import { parseJsonObjectText } from './json-text.ts';
 import { parseYamlText } from './yaml-text.ts';
 
 export interface LoadedSpec {
@@ -25,6 +26,9 @@ export function issueLines(issues: readonly z.core.$ZodIssue[]): string[] {
       for (const key of issue.keys) lines.push(`${formatPath([...issue.path, key])}: unknown key`);
     } else if (issue.code === 'invalid_type' && issue.input === undefined) {
       lines.push(`${formatPath(issue.path)}: required`);
+    } else if (issue.code === 'invalid_key') {
+      // A record's key failed its own schema: say what that schema expects, not "Invalid key in record".
+      lines.push(`${formatPath(issue.path)}: ${issue.issues[0]?.message ?? issue.message}`);
     } else {
       lines.push(`${formatPath(issue.path)}: ${issue.message}`);
     }
@@ -87,11 +91,14 @@ export function specErrors(err: CoreflowError): string[] {
     .filter((l) => l !== '');
 }
 
-/** Parses YAML or JSON text (JSON is YAML) within the limits and validates it. */
+/**
+ * Parses YAML or JSON text within the limits and validates it. A JSON object is read by the native
+ * parser (what a program generating a large spec writes); anything else by the YAML parser.
+ */
 export function parseSpec(text: string, source = 'spec', limits: SpecLimits = DEFAULT_SPEC_LIMITS): LoadedSpec {
   const bytes = Buffer.byteLength(text);
   if (bytes > limits.maxBytes) throw sizeError(source, bytes, limits);
-  const doc = parseYamlText(text, source, limits);
+  const doc = parseJsonObjectText(text, source, limits.maxDepth) ?? parseYamlText(text, source, limits);
   if (doc === null || doc === undefined) {
     throw new CoreflowError('COREFLOW_ERR_SPEC_PARSE', { source, details: 'the document is empty' });
   }
