@@ -134,6 +134,15 @@ export function errorLogFields(err: unknown): { code: ErrorCode; err: unknown } 
   return err instanceof CoreflowError ? { code: err.code, err: err.message } : { code: 'COREFLOW_ERR_UNEXPECTED', err };
 }
 
+/**
+ * A CoreflowError that crossed a thread boundary as its code and parameters (structured clone
+ * keeps neither the class nor the code's type): the same error again, or COREFLOW_ERR_UNEXPECTED
+ * with the text when the code is not in the catalogue.
+ */
+export function rebuildError(code: string, params: ErrorParams | undefined, text: string): CoreflowError {
+  return code in errorCatalogue ? new CoreflowError(code as ErrorCode, params) : new CoreflowError('COREFLOW_ERR_UNEXPECTED', { details: text });
+}
+
 /** A message for any thrown value, for results and logs. Never includes stack traces. */
 export function errorText(err: unknown): string {
   if (err instanceof Error) return err.message;

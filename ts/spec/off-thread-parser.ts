@@ -1,5 +1,5 @@
 import { Worker } from 'node:worker_threads';
-import { CoreflowError, errorText } from '../errors.ts';
+import { CoreflowError, errorText, rebuildError } from '../errors.ts';
 import type { Logger } from '../observe/logger.ts';
 import { DEFAULT_SPEC_LIMITS, limitError, type SpecLimits } from './limits.ts';
 import { loadSpecFile, validateSpec, type LoadedSpec } from './parse.ts';
@@ -135,7 +135,7 @@ export class OffThreadParser implements SpecReader {
       const onMessage = (reply: ParseReply) => {
         if (reply.id !== id) return;
         if ('error' in reply) {
-          finish(() => reject(reply.error.code ? new CoreflowError(reply.error.code, reply.error.params) : failed(reply.error.message)));
+          finish(() => reject(reply.error.code ? rebuildError(reply.error.code, reply.error.params, reply.error.message) : failed(reply.error.message)));
           return;
         }
         if ('loaded' in reply) head = reply;
