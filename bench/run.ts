@@ -1,27 +1,49 @@
 /**
- * Measures what the design promises about cost (not asserted in tests):
- *   - a no-op reconcile at 10, 100 and 500 services: Docker API calls, writes, wall time;
- *   - converging 50 services from nothing, beside `docker stack deploy` of the same services.
- * Services have 0 replicas, so the numbers are coreflow's and the manager's, not the scheduler's.
- * Usage: npm run bench [-- --sizes 10,100,500 --converge 50]. Prints a table; cleans up after itself.
+ * `npm run bench`: what start-up, scale and memory cost, measured as an operator would (whole
+ * processes of the built CLI, not asserted in tests), against the local swarm:
+ *   - `coreflow plan` on a 1-service spec: wall time (median of 5) and peak memory (max RSS);
+ *   - `coreflow apply` vs `docker stack deploy --detach=true --resolve-image never` of the same N
+ *     services (default 500, 0 replicas): creating them from nothing, then a no-op;
+ *   - one in-process no-op run at N services: Docker API calls and writes;
+ *   - `coreflow agent` after converging M services (default 1,000): resident memory and its peak;
+ *   - the agent image: its size, and from `docker start` to 200 on /readyz (a spec with no services).
+ * Usage: npm run bench [-- --services 500 --agent-services 1000 --no-image]. Removes everything it
+ * creates (services, networks, the stack, the container and the image tag).
  */
-import { execFile } from 'node:child_process';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, statSync } from 'node:fs';
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { parseArgs, promisify } from 'node:util';
 import { stringify } from 'yaml';
+import { buildAgentImage } from '../test/helpers/image.ts';
 import { cleanupCluster, connect, runOnce, TEST_IMAGE, testDoc } from '../test/helpers/swarm.ts';
 
 const exec = promisify(execFile);
-const { values } = parseArgs({ options: { sizes: { type: 'string', default: '10,100,500' }, converge: { type: 'string', default: '50' } } });
-const sizes = values.sizes.split(',').map(Number);
-const convergeN = Number(values.converge);
+const root = new URL('..', import.meta.url).pathname;
+const { values } = parseArgs({
+  options: { services: { type: 'string', default: '500' }, 'agent-services': { type: 'string', default: '1000' }, 'no-image': { type: 'boolean', default: false } },
+});
+const n = Number(values.services);
+const agentN = Number(values['agent-services']);
 const { docker, calls } = await connect();
+const dir = await mkdtemp(join(tmpdir(), 'cf-bench-'));
+await chmod(dir, 0o755);
+const rows: string[] = [];
+const print = (line: string) => {
+  rows.push(line);
+  process.stderr.write(`${line}\n`);
+};
+const sec = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+const mib = (kb: number) => `${(kb / 1024).toFixed(0)} MiB`;
 
-function docWith(n: number, prefix: string) {
+function docWith(count: number, prefix: string) {
   const doc = testDoc(prefix);
-  doc.services = Array.from({ length: n }, (_, i) => ({
+  doc.services = Array.from({ length: count }, (_, i) => ({
     name: `${doc.cluster.name}-s${i}`,
     image: TEST_IMAGE,
     command: ['sleep', '3600'],
@@ -31,66 +53,159 @@ function docWith(n: number, prefix: string) {
   return doc;
 }
 
-const rows: string[] = [];
-const ms = (t0: number) => `${(performance.now() - t0).toFixed(0)} ms`;
-
-for (const n of sizes) {
-  const doc = docWith(n, `bench${n}`);
-  try {
-    const t0 = performance.now();
-    await runOnce(docker, doc);
-    const createTime = ms(t0);
-    calls.reset();
-    const t1 = performance.now();
-    const result = await runOnce(docker, doc);
-    rows.push(
-      `no-op reconcile, ${String(n).padStart(3)} services: ${calls.total()} API calls, ${calls.writes()} writes, ${ms(t1)} ` +
-        `(${result.summary.unchanged} unchanged; first converge took ${createTime}) calls=${JSON.stringify(calls.snapshot())}`,
-    );
-  } finally {
-    await cleanupCluster(docker, doc.cluster.name);
-  }
+async function specFile(doc: unknown, name: string): Promise<string> {
+  const file = join(dir, name);
+  await writeFile(file, JSON.stringify(doc), { mode: 0o644 });
+  return file;
 }
 
+/** Runs a whole process under GNU time: wall ms (measured here) and max RSS in KB. */
+async function timed(cmd: string, args: string[]): Promise<{ ms: number; maxRssKb: number; code: number }> {
+  const t0 = performance.now();
+  const child = spawn('/usr/bin/time', ['-f', '%M', cmd, ...args], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const [code] = (await once(child, 'exit')) as [number];
+  const ms = performance.now() - t0;
+  const maxRssKb = Number(err.trim().split('\n').at(-1));
+  if (code !== 0 && code !== 2) throw new Error(`${cmd} ${args.join(' ')} exited ${code}: ${err.slice(-800)}`);
+  return { ms, maxRssKb, code };
+}
+const coreflow = (args: string[]) => timed(process.execPath, ['bin/coreflow.js', ...args]);
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+if (!existsSync('/usr/bin/time')) throw new Error('the bench needs GNU time (/usr/bin/time; Debian package "time")');
+
+// 1. plan start-up on one service.
 {
-  const doc = docWith(convergeN, 'benchconv');
-  try {
-    calls.reset();
-    const t0 = performance.now();
-    const result = await runOnce(docker, doc);
-    rows.push(`coreflow converge ${convergeN} services from nothing: ${ms(t0)}, ${calls.total()} API calls (${result.summary.creates} created)`);
-  } finally {
-    await cleanupCluster(docker, doc.cluster.name);
-  }
-  const stack = `cfbench${Date.now() % 100000}`;
-  const dir = await mkdtemp(join(tmpdir(), 'cf-bench-'));
+  const doc = docWith(1, 'benchplan');
+  const file = await specFile(doc, 'plan1.json');
+  const runs = [];
+  for (let i = 0; i < 5; i++) runs.push(await coreflow(['plan', '--spec', file]));
+  print(`coreflow plan, 1 service: ${sec(median(runs.map((r) => r.ms)))} wall (median of 5), ${mib(Math.max(...runs.map((r) => r.maxRssKb)))} peak memory`);
+  const bare = await timed(process.execPath, ['-e', '0']);
+  print(`  for scale: bare node ${sec(bare.ms)}, ${mib(bare.maxRssKb)}`);
+}
+
+// 2. N services: coreflow apply vs docker stack deploy, whole processes, create then no-op.
+{
+  const doc = docWith(n, `bench${n}`);
+  const file = await specFile(doc, `apply${n}.json`);
+  const stack = `cfbench${process.pid}`;
   const compose = {
     version: '3.8',
     services: Object.fromEntries(
-      Array.from({ length: convergeN }, (_, i) => [
-        `s${i}`,
-        { image: TEST_IMAGE, command: ['sleep', '3600'], environment: { INDEX: String(i) }, deploy: { replicas: 0 } },
-      ]),
+      Array.from({ length: n }, (_, i) => [`s${i}`, { image: TEST_IMAGE, command: ['sleep', '3600'], environment: { INDEX: String(i) }, deploy: { replicas: 0 } }]),
     ),
   };
-  await writeFile(join(dir, 'stack.yml'), stringify(compose));
+  const stackFile = join(dir, 'stack.yml');
+  await writeFile(stackFile, stringify(compose));
+  const deploy = () => timed('docker', ['stack', 'deploy', '--detach=true', '--resolve-image', 'never', '-c', stackFile, stack]);
   try {
+    const cfCreate = await coreflow(['apply', '--spec', file]);
+    const dkCreate = await deploy();
+    const cfNoop = await coreflow(['apply', '--spec', file]);
+    const dkNoop = await deploy();
+    const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}x`;
+    print(`create ${n} services: coreflow apply ${sec(cfCreate.ms)}, docker stack deploy ${sec(dkCreate.ms)} (${ratio(cfCreate.ms, dkCreate.ms)})`);
+    print(`no-op at ${n} services: coreflow apply ${sec(cfNoop.ms)}, docker stack deploy ${sec(dkNoop.ms)} (${ratio(cfNoop.ms, dkNoop.ms)}); coreflow apply peak memory ${mib(cfNoop.maxRssKb)}`);
+    calls.reset();
     const t0 = performance.now();
-    await exec('docker', ['stack', 'deploy', '--resolve-image', 'never', '-c', join(dir, 'stack.yml'), stack]);
-    rows.push(`docker stack deploy of the same ${convergeN} services: ${ms(t0)}`);
-    const versions = async () =>
-      new Map((await docker.listServices({ filters: { label: [`com.docker.stack.namespace=${stack}`] } })).map((s) => [s.ID, s.Version?.Index]));
-    const before = await versions();
-    const t1 = performance.now();
-    await exec('docker', ['stack', 'deploy', '--resolve-image', 'never', '-c', join(dir, 'stack.yml'), stack]);
-    const took = ms(t1);
-    const after = await versions();
-    const rewritten = [...after].filter(([id, v]) => before.get(id) !== v).length;
-    rows.push(`docker stack deploy again, nothing changed: ${took}, ${rewritten} of ${after.size} services written (version changed)`);
+    const result = await runOnce(docker, doc);
+    print(`  in-process no-op run at ${n}: ${calls.total()} Docker API calls, ${calls.writes()} writes, ${result.summary.unchanged} unchanged, ${sec(performance.now() - t0)}`);
   } finally {
+    await cleanupCluster(docker, doc.cluster.name);
     await exec('docker', ['stack', 'rm', stack]).catch(() => undefined);
   }
 }
 
-process.stdout.write(`${rows.join('\n')}\n`);
+/** Resolves with the agent's first log line matching `pred`. */
+function waitForLog(lines: AsyncIterable<string>, pred: (l: Record<string, unknown>) => boolean): Promise<Record<string, unknown>> {
+  return (async () => {
+    for await (const line of lines) {
+      const l = JSON.parse(line) as Record<string, unknown>;
+      if (pred(l)) return l;
+    }
+    throw new Error('the agent exited');
+  })();
+}
+
+/** VmRSS and VmHWM (peak) of a process, in KB. */
+async function rss(pid: number): Promise<{ rssKb: number; peakKb: number }> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const kb = (key: string) => Number(new RegExp(`${key}:\\s+(\\d+)`).exec(status)?.[1]);
+  return { rssKb: kb('VmRSS'), peakKb: kb('VmHWM') };
+}
+
+/** Starts `coreflow agent` with these node flags on M services; its memory after the first run and 15 s later. */
+async function agentMemory(nodeFlags: string[]): Promise<string> {
+  const doc = docWith(agentN, 'benchagent');
+  const file = await specFile(doc, `agent${agentN}.json`);
+  const state = join(dir, `agent-state-${doc.cluster.name}`);
+  const args = [...nodeFlags, 'bin/coreflow.js', 'agent', '--spec', file, '--port', '0', '--host', '127.0.0.1', '--state-dir', state];
+  const agent = spawn(process.execPath, args, { cwd: root, env: { ...process.env, COREFLOW_LOG_LEVEL: 'info' }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const lines = createInterface({ input: agent.stderr! });
+  try {
+    const t0 = performance.now();
+    const first = await waitForLog(lines, (l) => l.msg === 'run finished');
+    const converged = performance.now() - t0;
+    const after = await rss(agent.pid!);
+    // The background controllers (task health every 5 s) keep running; what is resident then.
+    await new Promise((r) => setTimeout(r, 15_000));
+    const later = await rss(agent.pid!);
+    return (
+      `agent after converging ${agentN} services (${(first.summary as { creates: number }).creates} created in ${sec(converged)}; node ${nodeFlags.join(' ') || 'defaults'}): ` +
+      `${mib(after.rssKb)} resident, ${mib(later.rssKb)} 15 s later, ${mib(later.peakKb)} peak`
+    );
+  } finally {
+    agent.kill('SIGTERM');
+    await once(agent, 'exit');
+    await cleanupCluster(docker, doc.cluster.name);
+  }
+}
+
+// 3. Agent memory after converging M services: as the image and `npm start` run it, and with V8's defaults.
+print(await agentMemory(['--max-semi-space-size=1', '--optimize-for-size']));
+print(`  ${await agentMemory([])}`);
+
+// 4. The image: size, and start to /readyz.
+if (!values['no-image']) {
+  const image = `coreflow-bench:${process.pid}`;
+  await buildAgentImage(image);
+  const doc = testDoc('benchimage');
+  const file = await specFile(doc, 'image.json');
+  const port = await new Promise<number>((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => resolve(p));
+    });
+  });
+  const sock = '/var/run/docker.sock';
+  const { gid } = statSync(sock);
+  const container = `coreflow-bench-${process.pid}`;
+  try {
+    const size = Number((await exec('docker', ['image', 'inspect', '-f', '{{.Size}}', image])).stdout.trim());
+    await exec('docker', ['create', '--name', container, '--network', 'host', '-v', `${sock}:${sock}`, '--group-add', String(gid), '-v', `${file}:/spec.json:ro`,
+      '-e', `COREFLOW_PORT=${port}`, '-e', 'COREFLOW_HOST=127.0.0.1', image, 'agent', '--spec', '/spec.json']);
+    const t0 = performance.now();
+    await exec('docker', ['start', container]);
+    let ready = 0;
+    while (performance.now() - t0 < 30_000) {
+      const ok = await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok, () => false);
+      if (ok) {
+        ready = performance.now() - t0;
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    print(`agent image: ${(size / 1e6).toFixed(0)} MB; docker start to 200 on /readyz: ${ready ? sec(ready) : 'not within 30 s'} (spec with no services)`);
+  } finally {
+    await exec('docker', ['rm', '-f', '-v', container]).catch(() => undefined);
+    await exec('docker', ['image', 'rm', image]).catch(() => undefined);
+    await cleanupCluster(docker, doc.cluster.name);
+  }
+}
+
+await rm(dir, { recursive: true, force: true });
+process.stdout.write(`\n${rows.join('\n')}\n`);
 process.exit(0);

@@ -38,7 +38,8 @@ t.test('an error coreflow does not know gets COREFLOW_ERR_UNEXPECTED and keeps i
 function raisedErrors(): { where: string; code: string; params: string[] | undefined }[] {
   const out: { where: string; code: string; params: string[] | undefined }[] = [];
   const root = fileURLToPath(new URL('../ts', import.meta.url));
-  const files = readdirSync(root, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts'));
+  // errors.ts itself rebuilds errors from codes it checks against the catalogue.
+  const files = readdirSync(root, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts') && f !== 'errors.ts');
   for (const file of files) {
     const source = ts.createSourceFile(file, readFileSync(join(root, file), 'utf8'), ts.ScriptTarget.ES2022, true);
     const visit = (node: ts.Node): void => {

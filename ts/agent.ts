@@ -31,9 +31,10 @@ import { RoutingController, ROUTING_EVENT_TYPES } from './routing/routing-contro
 import { registerRoutingEndpoints } from './routing/routing-endpoints.ts';
 import { InternalServer } from './server/internal-server.ts';
 import { registerObserveRoutes } from './server/observe-routes.ts';
-import { controlPlaneSource } from './sources/controlplane-source.ts';
 import { DesiredState } from './sources/desired-state.ts';
 import { FileSource } from './sources/file-source.ts';
+import { specLimits } from './spec/limits.ts';
+import { OffThreadParser } from './spec/off-thread-parser.ts';
 
 export type ResultListener = (result: RunResult) => void;
 
@@ -47,14 +48,16 @@ interface Running {
 
 /**
  * The composition root: builds every part and starts them in this order: internal server,
- * Docker connection, engine (state file, reconciler, retry), Docker event stream, routing,
+ * spec parser, Docker connection, engine (state file, reconciler, retry), Docker event stream, routing,
  * desired-state source, resync schedule, background controllers; then the first run. `stop` stops
  * them in the reverse order; a run in progress stops between two actions and its Docker calls
  * are aborted.
  */
 export class Agent implements Lifecycle {
   readonly name = 'agent';
-  readonly desired = new DesiredState();
+  readonly desired: DesiredState;
+  /** Sources parse and validate documents here, off the event loop, within the spec limits. */
+  private readonly specParser: OffThreadParser;
   readonly server: InternalServer;
   readonly bus = new EventBus();
   /** Other parts set their gauges here (edge proxies, routes, control-plane link). */
@@ -81,6 +84,10 @@ export class Agent implements Lifecycle {
     readonly config: CoreflowConfig,
     readonly log: Logger,
   ) {
+    this.specParser = new OffThreadParser({ limits: specLimits(config), timeoutMs: config.specParseTimeoutMs, log: log.child({ component: 'spec-parser' }) });
+    this.desired = new DesiredState(this.specParser);
+    this.specParser = new OffThreadParser({ limits: specLimits(config), timeoutMs: config.specParseTimeoutMs, log: log.child({ component: 'spec-parser' }) });
+    this.desired = new DesiredState(this.specParser);
     this.server = new InternalServer({ host: config.host, port: config.port, readyTimeoutMs: config.readyTimeoutMs }, log.child({ component: 'internal-server' }));
     this.server.addReadiness({ name: 'docker', check: async () => (this.running ? (await this.running.docker.docker.ping(), true) : 'not connected') });
     this.server.addReadiness({ name: 'desired-state', check: () => (this.desired.get() ? true : 'no valid desired state loaded') });
@@ -126,6 +133,8 @@ export class Agent implements Lifecycle {
       throw new CoreflowError('COREFLOW_ERR_USAGE', { details: 'standalone mode needs --spec FILE (or COREFLOW_SPEC); control-plane mode needs CLOUDLY_URL and JUMPCODE' });
     }
     await this.startPart(this.server);
+    // Started early: the worker warms up while Docker is connected.
+    await this.startPart({ name: 'spec-parser', start: async () => this.specParser.start(), stop: () => this.specParser.close() });
 
     const docker = await connectDocker({ ...(config.dockerHost ? { host: config.dockerHost } : {}), timeoutMs: config.dockerTimeoutMs });
     log.info({ endpoint: docker.endpoint, apiVersion: docker.apiVersion }, 'connected to Docker');
@@ -163,8 +172,9 @@ export class Agent implements Lifecycle {
 
     // Control-plane mode (CLOUDLY_URL set): config fetched and pushed, a report after every run,
     // and routing's certificates from getCertificateForDomain. Standalone mode: the spec file.
+    // The control-plane client is loaded only in control-plane mode.
     const cp = config.cloudlyUrl
-      ? controlPlaneSource(config, this.desired, log.child({ component: 'controlplane-source' }), { taskCounts: () => this.taskCounts(), status: () => this.status() })
+      ? (await import('./sources/controlplane-source.ts')).controlPlaneSource(config, this.desired, log.child({ component: 'controlplane-source' }), { taskCounts: () => this.taskCounts(), status: () => this.status() })
       : undefined;
     if (cp) this.certificateProvider ??= cp;
     const routing = new RoutingController({

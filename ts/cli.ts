@@ -10,12 +10,24 @@ ${Object.entries(commands)
   .map(([name, c]) => `  ${name.padEnd(20)} ${c.summary}`)
   .join('\n')}
 
+  --version            print the version of coreflow
+
 common flags: --spec FILE, --docker-host URL, --state-dir DIR, --log-level LEVEL, --json, --verbose,
               --confirm-mass-deletion. See readme.md for every setting and its environment variable.
 `;
 
+/** The version in package.json, which sits one level above both ts/ and the built dist/. */
+async function version(): Promise<string> {
+  const { readFile } = await import('node:fs/promises');
+  return (JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+}
+
 /** Runs one command; resolves with the process exit code. */
 export async function main(argv: string[]): Promise<number> {
+  if (argv[0] === '--version') {
+    process.stdout.write(`coreflow ${await version()}\n`);
+    return 0;
+  }
   const two = `${argv[0] ?? ''} ${argv[1] ?? ''}`;
   const name = commands[two] ? two : argv[0] ?? '';
   const entry = commands[name];

@@ -89,6 +89,7 @@ export const errorCatalogue = {
     terminal: true,
     message: 'the desired-state document would be {size} bytes, over the {limit} bytes agents can receive in one protocol frame; nothing was changed',
   },
+  COREFLOW_ERR_SPEC_LIMIT: { terminal: true, message: '{where}: {what} is {value}, over the limit of {limit} (setting {setting})' },
 } as const satisfies Record<string, { terminal: boolean; message: string }>;
 
 export type ErrorCode = keyof typeof errorCatalogue;
@@ -131,6 +132,15 @@ export function errorCode(err: unknown): ErrorCode {
  */
 export function errorLogFields(err: unknown): { code: ErrorCode; err: unknown } {
   return err instanceof CoreflowError ? { code: err.code, err: err.message } : { code: 'COREFLOW_ERR_UNEXPECTED', err };
+}
+
+/**
+ * A CoreflowError that crossed a thread boundary as its code and parameters (structured clone
+ * keeps neither the class nor the code's type): the same error again, or COREFLOW_ERR_UNEXPECTED
+ * with the text when the code is not in the catalogue.
+ */
+export function rebuildError(code: string, params: ErrorParams | undefined, text: string): CoreflowError {
+  return code in errorCatalogue ? new CoreflowError(code as ErrorCode, params) : new CoreflowError('COREFLOW_ERR_UNEXPECTED', { details: text });
 }
 
 /** A message for any thrown value, for results and logs. Never includes stack traces. */

@@ -45,12 +45,14 @@ t.test('plan --json through a slow pipe: the whole document arrives and parses',
 
 t.test('an error through a slow pipe: every line and the code at the end arrive', async (t) => {
   const doc = testDoc('pipe');
-  doc.services = Array.from({ length: 3000 }, (_, i) => ({ name: `bad-${i}`, image: 123, scaleFactor: 'x' }));
+  // 100 problems (the most a rejection lists), each naming a 3,000-character label key: about
+  // 300 KB of error text, several times the pipe's buffer.
+  doc.services = Array.from({ length: 100 }, (_, i) => ({ name: `bad-${i}`, image: TEST_IMAGE, labels: { [`coreflow.${'k'.repeat(3000)}${i}`]: 'v' } }));
   const file = join(dir, 'invalid.json');
   await writeFile(file, JSON.stringify(doc));
   const out = await throughSlowPipe(['plan', '--spec', file], 'stderr');
   t.equal(out.code, 1);
   t.ok(out.text.length > 4 * 65536, `output of ${out.text.length} bytes`);
-  t.match(out.text, 'services[0].image: expected an image reference');
-  t.ok(out.text.trimEnd().endsWith('services[2999].scaleFactor: expected a whole number [COREFLOW_ERR_SPEC_INVALID]'), 'the last error and the code are there');
+  t.match(out.text, `services[0].labels.coreflow.${'k'.repeat(3000)}0:`);
+  t.ok(out.text.trimEnd().endsWith(`services[99].labels.coreflow.${'k'.repeat(3000)}99: label keys starting with "coreflow." are reserved [COREFLOW_ERR_SPEC_INVALID]`), 'the last error and the code are there');
 });

@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { loadConfig } from '../../ts/config/config.ts';
+import { hasEnvOverlay, loadConfig } from '../../ts/config/config.ts';
 import { CoreflowError } from '../../ts/errors.ts';
 
 async function dirWith(env: Record<string, string>): Promise<string> {
@@ -34,4 +34,15 @@ t.test('every invalid setting is named by its variable and flag', async (t) => {
   t.match(message, 'COREFLOW_PORT (--port): expected a port number');
   t.match(message, 'COREFLOW_LOG_LEVEL (--log-level)');
   t.match(message, 'COREFLOW_CONFIRM_MASS_DELETION (--confirm-mass-deletion): expected true or false');
+});
+
+t.test('qenv overlays are detected by cheap checks, so a process without one never loads qenv', async (t) => {
+  const empty = await mkdtemp(join(tmpdir(), 'cf-config-'));
+  const secrets = await mkdtemp(join(tmpdir(), 'cf-secrets-'));
+  t.equal(hasEnvOverlay(['COREFLOW_PORT'], empty, join(empty, 'no-such-dir')), false, 'nothing to read');
+  t.equal(hasEnvOverlay(['COREFLOW_PORT'], await dirWith({}), secrets), true, '.nogit/env.json');
+  await writeFile(join(secrets, 'other'), 'x');
+  t.equal(hasEnvOverlay(['COREFLOW_PORT'], empty, secrets), false, 'an unrelated Docker secret');
+  await writeFile(join(secrets, 'COREFLOW_PORT'), '4100');
+  t.equal(hasEnvOverlay(['COREFLOW_PORT'], empty, secrets), true, 'a Docker secret named like a setting');
 });

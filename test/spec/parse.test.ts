@@ -87,6 +87,22 @@ t.test('YAML syntax errors and empty documents are parse errors', async (t) => {
   t.throws(() => parseSpec('a: 1\na: 2\n', 'x.yaml'), { code: 'COREFLOW_ERR_SPEC_PARSE' });
 });
 
+t.test('a record key that fails its schema says what the key must be', async (t) => {
+  t.same(errorsOf(() => validateSpec({ ...minimal, services: [{ name: 's', image: 'x:1', labels: { 'coreflow.x': 'v' }, environment: { '1BAD': 'v' } }] })), [
+    'services[0].environment.1BAD: expected an environment variable name ([A-Za-z_][A-Za-z0-9_]*)',
+    'services[0].labels.coreflow.x: label keys starting with "coreflow." are reserved',
+  ]);
+});
+
+t.test('a JSON document: duplicate keys are refused as in YAML, with their line; a YAML flow mapping is not mistaken for JSON', async (t) => {
+  const text = `{\n  "apiVersion": "coreflow/v1",\n  "cluster": {"name": "demo", "na\\u006de": "again"}\n}`;
+  t.throws(() => parseSpec(text, 'x.json'), { code: 'COREFLOW_ERR_SPEC_PARSE', message: /cannot parse x\.json: Map keys must be unique \("name"\) at line 3, column 31/ });
+  t.throws(() => parseSpec('{"apiVersion": "coreflow/v1", "apiVersion": "coreflow/v1"}', 'y.json'), { code: 'COREFLOW_ERR_SPEC_PARSE', message: /"apiVersion"/ });
+  t.equal(parseSpec('{apiVersion: coreflow/v1, cluster: {name: demo}}').spec.cluster.name, 'demo', 'YAML flow style still reads as YAML');
+  t.throws(() => parseSpec('{"apiVersion": "coreflow/v1", "cluster": {"name": "demo"}, "services": [{"name": "s", "labels": {"a": "1", "a": "2"}}]}', 'z.json'), { code: 'COREFLOW_ERR_SPEC_PARSE', message: /"a"/ }, 'in nested objects too');
+  t.equal(parseSpec('{"apiVersion": "coreflow/v1", "cluster": {"name": "demo"}, "services": [{"name": "s", "image": "x:1"}, {"name": "t", "image": "x:1"}]}').spec.services.length, 2, 'equal keys in sibling objects are fine');
+});
+
 t.test('JSON documents parse too, and equal documents hash equally', async (t) => {
   const a = parseSpec(JSON.stringify({ ...minimal, services: [{ name: 's', image: 'x:1', environment: { A: '1', B: 2 } }] }));
   const b = parseSpec('apiVersion: coreflow/v1\ncluster: {name: demo}\nservices:\n  - {name: s, image: "x:1", environment: {B: "2", A: 1}}\n');

@@ -3,6 +3,7 @@ import { ControlPlane } from '../controlplane/control-plane.ts';
 import { readTokenFile } from '../controlplane/token.ts';
 import { CoreflowError } from '../errors.ts';
 import type { Logger } from '../observe/logger.ts';
+import { specLimits } from '../spec/limits.ts';
 import { parseAddr } from './addr.ts';
 import type { CliFlags } from './flags.ts';
 import { runUntilSignal } from './run-until-signal.ts';
@@ -18,6 +19,6 @@ export async function controlplaneCommand(flags: CliFlags, log: Logger): Promise
   if (typeof tokenFile !== 'string') throw new CoreflowError('COREFLOW_ERR_USAGE', { details: 'missing --token-file FILE (the agents\' JUMPCODE and the HTTP API bearer token)' });
   const { host, port } = parseAddr(typeof flags.extra.addr === 'string' ? flags.extra.addr : '127.0.0.1:4400');
   const token = await readTokenFile(tokenFile);
-  const cp = new ControlPlane({ specPath: config.spec, host, port, token, log, pingIntervalMs: config.pingIntervalMs });
+  const cp = new ControlPlane({ specPath: config.spec, host, port, token, log, pingIntervalMs: config.pingIntervalMs, specLimits: specLimits(config) });
   return runUntilSignal(cp, log, { stopTimeoutMs: config.stopTimeoutMs });
 }

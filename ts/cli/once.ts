@@ -5,6 +5,7 @@ import { Reconciler } from '../reconcile/reconciler.ts';
 import { defaultSteps } from '../chain-steps.ts';
 import { hasChanges } from '../reconcile/summarize.ts';
 import type { RunResult } from '../reconcile/types.ts';
+import { specLimits } from '../spec/limits.ts';
 import { loadSpecFile } from '../spec/parse.ts';
 import { formatResult } from './print-result.ts';
 import type { CliFlags } from './flags.ts';
@@ -15,7 +16,7 @@ import { dnsStepOptions } from '../dns/token.ts';
 export async function runOnce(flags: CliFlags, log: Logger, dryRun: boolean): Promise<RunResult> {
   const config = await loadConfig(flags.settings);
   if (!config.spec) throw new CoreflowError('COREFLOW_ERR_USAGE', { details: 'missing --spec FILE (or COREFLOW_SPEC)' });
-  const loaded = await loadSpecFile(config.spec);
+  const loaded = await loadSpecFile(config.spec, specLimits(config));
   const { docker } = await connectDocker(config.dockerHost ? { host: config.dockerHost } : {});
   const reconciler = new Reconciler({
     steps: defaultSteps(docker, { dns: dnsStepOptions(config) }),

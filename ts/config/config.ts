@@ -1,3 +1,5 @@
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { z } from 'zod';
 import { CoreflowError } from '../errors.ts';
 
@@ -38,6 +40,12 @@ export const settings = {
   retryMaxMs: { env: 'COREFLOW_RETRY_MAX_MS', flag: 'retry-max-ms', default: '300000', doc: 'Cap of the retry delay after transient Docker errors' },
   stopTimeoutMs: { env: 'COREFLOW_STOP_TIMEOUT_MS', flag: 'stop-timeout-ms', default: '10000', doc: 'Deadline of a clean stop after SIGTERM/SIGINT; past it (or on a second signal) the process exits at once' },
   readyTimeoutMs: { env: 'COREFLOW_READY_TIMEOUT_MS', flag: 'ready-timeout-ms', default: '2000', doc: 'Deadline of /readyz: a readiness check (e.g. the Docker ping) that has not answered by then fails with 503' },
+  specMaxBytes: { env: 'COREFLOW_SPEC_MAX_BYTES', flag: 'spec-max-bytes', default: '4194304', doc: 'Largest spec document: the file (checked before it is read) and a pushed or PATCHed document (as JSON)' },
+  specMaxDepth: { env: 'COREFLOW_SPEC_MAX_DEPTH', flag: 'spec-max-depth', default: '32', doc: 'Deepest nesting of objects and lists in a spec document' },
+  specMaxServices: { env: 'COREFLOW_SPEC_MAX_SERVICES', flag: 'spec-max-services', default: '2000', doc: 'Most services in one spec document' },
+  specMaxValueBytes: { env: 'COREFLOW_SPEC_MAX_VALUE_BYTES', flag: 'spec-max-value-bytes', default: '262144', doc: 'Largest single string (value or key) in a spec document' },
+  specMaxAliases: { env: 'COREFLOW_SPEC_MAX_ALIASES', flag: 'spec-max-aliases', default: '100', doc: 'Bound on YAML alias expansion (yaml maxAliasCount); 0 forbids aliases' },
+  specParseTimeoutMs: { env: 'COREFLOW_SPEC_PARSE_TIMEOUT_MS', flag: 'spec-parse-timeout-ms', default: '30000', doc: 'The agent stops parsing a spec (file or push) after this long and rejects it' },
   dockerTimeoutMs: { env: 'COREFLOW_DOCKER_TIMEOUT_MS', flag: 'docker-timeout-ms', default: '30000', doc: 'A Docker Engine request without an answer after this long fails (the next run retries)' },
 } as const;
 
@@ -79,6 +87,12 @@ const configSchema = z.strictObject({
   retryMaxMs: z.coerce.number({ error: 'expected milliseconds' }).int().min(10, { error: 'expected at least 10 ms' }),
   stopTimeoutMs: z.coerce.number({ error: 'expected milliseconds' }).int().min(100, { error: 'expected at least 100 ms' }),
   readyTimeoutMs: z.coerce.number({ error: 'expected milliseconds' }).int().min(10, { error: 'expected at least 10 ms' }),
+  specMaxBytes: z.coerce.number({ error: 'expected bytes' }).int().min(1024, { error: 'expected at least 1024 bytes' }),
+  specMaxDepth: z.coerce.number({ error: 'expected a number of levels' }).int().min(8, { error: 'expected at least 8 levels' }).max(256, { error: 'expected at most 256 levels' }),
+  specMaxServices: z.coerce.number({ error: 'expected a number of services' }).int().min(1, { error: 'expected at least 1' }),
+  specMaxValueBytes: z.coerce.number({ error: 'expected bytes' }).int().min(256, { error: 'expected at least 256 bytes' }),
+  specMaxAliases: z.coerce.number({ error: 'expected a number' }).int().min(0, { error: 'expected a number >= 0' }),
+  specParseTimeoutMs: z.coerce.number({ error: 'expected milliseconds' }).int().min(100, { error: 'expected at least 100 ms' }),
   dockerTimeoutMs: z.coerce.number({ error: 'expected milliseconds' }).int().min(100, { error: 'expected at least 100 ms' }),
 });
 
@@ -90,12 +104,35 @@ function modeIssues(config: z.output<typeof configSchema>): string[] {
 
 export type CoreflowConfig = Readonly<z.output<typeof configSchema>>;
 
-/** Reads variables from the environment and the .nogit overlays (env.json / env.yml). */
+/**
+ * Whether a source beside the process environment that qenv reads exists: .nogit/env.json,
+ * env.yml or env.yaml, a qenv.yml in `cwd`, or a Docker secret named like one of `names` (or a
+ * *secret.json*) under `secretsDir`. Cheap checks, so a process without an overlay never loads qenv.
+ */
+export function hasEnvOverlay(names: readonly string[], cwd: string, secretsDir = '/run/secrets'): boolean {
+  const files = ['.nogit/env.json', '.nogit/env.yml', '.nogit/env.yaml', 'qenv.yml'];
+  if (files.some((f) => existsSync(join(cwd, f)))) return true;
+  let secrets: string[];
+  try {
+    secrets = readdirSync(secretsDir);
+  } catch {
+    return false;
+  }
+  return secrets.some((s) => names.includes(s) || s.includes('secret.json'));
+}
+
+/**
+ * Reads variables from the environment and, where one exists, the overlays qenv reads (see
+ * hasEnvOverlay). qenv is loaded only then: its dependency tree costs about a second of start-up.
+ */
 export async function readEnv(names: readonly string[], cwd = process.cwd()): Promise<Record<string, string | undefined>> {
-  // Loaded on use: qenv's dependency tree costs about a second of start-up.
+  const out: Record<string, string | undefined> = {};
+  if (!hasEnvOverlay(names, cwd)) {
+    for (const name of names) out[name] = process.env[name];
+    return out;
+  }
   const { Qenv } = await import('@push.rocks/qenv');
   const qenv = new Qenv(cwd, `${cwd}/.nogit`, false);
-  const out: Record<string, string | undefined> = {};
   for (const name of names) out[name] = await qenv.getEnvVarOnDemand(name);
   return out;
 }

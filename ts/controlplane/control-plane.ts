@@ -1,6 +1,7 @@
 import type { Lifecycle } from '../lifecycle.ts';
 import type { Logger } from '../observe/logger.ts';
 import { InternalServer } from '../server/internal-server.ts';
+import type { SpecLimits } from '../spec/limits.ts';
 import { AgentHub } from './agent-hub.ts';
 import { DesiredStore } from './desired-store.ts';
 import { EventHub } from './event-hub.ts';
@@ -13,6 +14,8 @@ export interface ControlPlaneOptions {
   token: string;
   log: Logger;
   pingIntervalMs: number;
+  /** Limits on the spec file and on every PATCHed document (the defaults when not given). */
+  specLimits?: SpecLimits;
 }
 
 /**
@@ -29,7 +32,7 @@ export class ControlPlane implements Lifecycle {
 
   constructor(private readonly opts: ControlPlaneOptions) {
     this.log = opts.log.child({ component: 'controlplane' });
-    this.store = new DesiredStore(opts.specPath);
+    this.store = new DesiredStore(opts.specPath, opts.specLimits);
     this.server = new InternalServer({ host: opts.host, port: opts.port }, opts.log.child({ component: 'controlplane-http' }));
     this.agents = new AgentHub({ token: opts.token, store: this.store, events: this.events, log: opts.log.child({ component: 'controlplane-agents' }), pingIntervalMs: opts.pingIntervalMs });
     this.server.onUpgrade('/v1/agent', this.agents.upgrade);

@@ -1,10 +1,11 @@
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { CoreflowError, errorText, isCoreflowError } from '../errors.ts';
 import { writeFileAtomic } from '../fs/atomic-file.ts';
 import { MAX_DOCUMENT_BYTES } from '../protocol/envelope.ts';
-import { parseSpec, specErrors, validateSpec, type LoadedSpec } from '../spec/parse.ts';
+import { DEFAULT_SPEC_LIMITS, type SpecLimits } from '../spec/limits.ts';
+import { parseSpec, readSpecFile, specErrors, validateSpec, type LoadedSpec } from '../spec/parse.ts';
 
 export type UpdateOutcome =
   | { ok: true; changed: boolean; specHash: string }
@@ -24,19 +25,17 @@ export class DesiredStore {
   /** The spec file's permissions, kept on every rewrite (it may hold secret bundle values). */
   private mode = 0o600;
 
-  constructor(path: string) {
+  constructor(
+    path: string,
+    private readonly limits: SpecLimits = DEFAULT_SPEC_LIMITS,
+  ) {
     this.path = resolve(path);
   }
 
   /** Reads and validates the spec file; throws the spec errors when it is not valid. */
   async load(): Promise<LoadedSpec> {
-    let text: string;
-    try {
-      text = await readFile(this.path, 'utf8');
-    } catch (err) {
-      throw new CoreflowError('COREFLOW_ERR_SPEC_READ', { path: this.path, details: errorText(err) });
-    }
-    const loaded = parseSpec(text, this.path);
+    const text = await readSpecFile(this.path, this.limits);
+    const loaded = parseSpec(text, this.path, this.limits);
     this.mode = (await stat(this.path)).mode & 0o777;
     this.doc = parseYaml(text) as Record<string, unknown>;
     this.loaded = loaded;
@@ -76,7 +75,7 @@ export class DesiredStore {
   private async replace(next: Record<string, unknown>): Promise<UpdateOutcome> {
     let loaded: LoadedSpec;
     try {
-      loaded = validateSpec(next);
+      loaded = validateSpec(next, this.limits);
     } catch (err) {
       return { ok: false, errors: isCoreflowError(err, 'COREFLOW_ERR_SPEC_INVALID') ? specErrors(err) : [errorText(err)] };
     }

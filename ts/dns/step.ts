@@ -1,8 +1,8 @@
 import { CoreflowError } from '../errors.ts';
 import type { Action, RunContext, Step } from '../reconcile/types.ts';
 import type { ClusterSpec } from '../spec/types.ts';
-import { CloudflareDns, type CloudflareApiOptions } from './cloudflare-api.ts';
 import { routedHostsFromSpec, type RoutedHost } from '../spec/routed-hosts.ts';
+import type { CloudflareApiOptions, CloudflareDns } from './cloudflare-api.ts';
 import { desiredDnsRecords } from './desired.ts';
 import { planDns, type DnsPayload } from './plan.ts';
 import type { LiveRecord } from './records.ts';
@@ -49,6 +49,8 @@ export function dnsStep(opts: DnsStepOptions = {}): Step<DnsLive> {
       const token = await opts.token?.();
       if (!token) throw new CoreflowError('COREFLOW_ERR_DNS_NO_TOKEN');
       if (!api || token !== apiToken) {
+        // Loaded here, on the first run with a dns section: the Cloudflare SDK costs about a second of start-up.
+        const { CloudflareDns } = await import('./cloudflare-api.ts');
         api = new CloudflareDns({ ...opts.api, apiToken: token, ...(opts.baseURL ? { baseURL: opts.baseURL } : {}) });
         apiToken = token;
       }

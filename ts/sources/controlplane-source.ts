@@ -7,7 +7,7 @@ import type { AgentStatus } from '../observe/status.ts';
 import type { ResponseOf } from '../protocol/methods.ts';
 import type { RunResult } from '../reconcile/types.ts';
 import type { CertificateProvider } from '../routing/certificates.ts';
-import { specErrors, validateSpec } from '../spec/parse.ts';
+import { specErrors } from '../spec/parse.ts';
 import { controlPlaneCertificates } from './controlplane-certificates.ts';
 import { ControlPlaneConnection } from './controlplane-connection.ts';
 import { ControlPlaneReporter } from './controlplane-reporter.ts';
@@ -61,7 +61,7 @@ export class ControlPlaneSource implements CertificateProvider, Lifecycle {
   private firstOutcome: (() => void) | undefined;
 
   constructor(private readonly opts: ControlPlaneSourceOptions) {
-    this.saved = new SavedConfig(opts.stateDir);
+    this.saved = new SavedConfig(opts.stateDir, opts.desired.reader);
     this.connection = new ControlPlaneConnection(opts, {
       serve: (peer) => peer.handle('pushClusterConfig', (req) => this.accept(req.spec, `control plane push${req.reason ? ` (${req.reason})` : ''}`)),
       established: async (session) => {
@@ -135,7 +135,7 @@ export class ControlPlaneSource implements CertificateProvider, Lifecycle {
       const { log, desired } = this.opts;
       let loaded;
       try {
-        loaded = validateSpec(doc);
+        loaded = await desired.reader.validate(doc);
       } catch (err) {
         const errors = isCoreflowError(err, 'COREFLOW_ERR_SPEC_INVALID') ? specErrors(err) : [errorText(err)];
         log.error({ origin, errors, kept: desired.get()?.hash ?? null }, 'config rejected; the last good one stays in force');

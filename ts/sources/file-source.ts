@@ -2,7 +2,7 @@ import { watch, type FSWatcher } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { errorText, isCoreflowError } from '../errors.ts';
 import type { Logger } from '../observe/logger.ts';
-import { loadSpecFile, specErrors } from '../spec/parse.ts';
+import { specErrors } from '../spec/parse.ts';
 import type { DesiredState } from './desired-state.ts';
 
 /**
@@ -27,7 +27,7 @@ export class FileSource {
   /** Reads the file once; returns whether it was valid. */
   async load(): Promise<boolean> {
     try {
-      const loaded = await loadSpecFile(this.path);
+      const loaded = await this.desired.reader.loadFile(this.path);
       if (this.desired.offer(loaded, `file ${this.path}`)) this.log.info({ specHash: loaded.hash }, 'spec loaded');
       return true;
     } catch (err) {

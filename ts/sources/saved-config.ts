@@ -2,7 +2,8 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CoreflowError, errorText } from '../errors.ts';
 import { writeFileAtomic } from '../fs/atomic-file.ts';
-import { validateSpec, type LoadedSpec } from '../spec/parse.ts';
+import { inlineSpecReader, type SpecReader } from '../spec/off-thread-parser.ts';
+import type { LoadedSpec } from '../spec/parse.ts';
 
 /** The file in the state directory holding the last config the control plane gave and the agent accepted. */
 export const SAVED_CONFIG_FILE = 'controlplane-config.json';
@@ -14,7 +15,11 @@ export const SAVED_CONFIG_FILE = 'controlplane-config.json';
 export class SavedConfig {
   readonly path: string;
 
-  constructor(stateDir: string) {
+  /** `reader`: the agent's, so a config accepted under its limits is accepted again after a restart. */
+  constructor(
+    stateDir: string,
+    private readonly reader: SpecReader = inlineSpecReader(),
+  ) {
     this.path = join(stateDir, SAVED_CONFIG_FILE);
   }
 
@@ -38,6 +43,6 @@ export class SavedConfig {
     } catch (err) {
       throw new CoreflowError('COREFLOW_ERR_SPEC_PARSE', { source: this.path, details: errorText(err) });
     }
-    return validateSpec(parsed.spec);
+    return this.reader.validate(parsed.spec);
   }
 }

@@ -1,11 +1,14 @@
-import { readFile } from 'node:fs/promises';
-import { parse as parseYaml, YAMLParseError } from 'yaml';
+import { open, type FileHandle } from 'node:fs/promises';
 import type { z } from 'zod';
 import { CoreflowError, errorText } from '../errors.ts';
 import { dnsSpecErrors } from './dns-checks.ts';
 import { hashOf } from './hash.ts';
+import { checkDocumentLimits, DEFAULT_SPEC_LIMITS, sizeError, type SpecLimits } from './limits.ts';
+import { formatPath } from './path.ts';
 import { clusterSpecSchema } from './schema.ts';
 import type { ClusterSpec } from './types.ts';
+import { parseJsonObjectText } from './json-text.ts';
+import { parseYamlText } from './yaml-text.ts';
 
 export interface LoadedSpec {
   spec: ClusterSpec;
@@ -13,15 +16,8 @@ export interface LoadedSpec {
   hash: string;
 }
 
-/** `services[2].ports.web` from a path array. */
-export function formatPath(path: readonly PropertyKey[]): string {
-  let out = '';
-  for (const part of path) {
-    if (typeof part === 'number') out += `[${part}]`;
-    else out += out === '' ? String(part) : `.${String(part)}`;
-  }
-  return out === '' ? '(document)' : out;
-}
+/** A rejected document lists at most this many problems (and how many more there are). */
+export const MAX_LISTED_PROBLEMS = 100;
 
 export function issueLines(issues: readonly z.core.$ZodIssue[]): string[] {
   const lines: string[] = [];
@@ -30,6 +26,9 @@ export function issueLines(issues: readonly z.core.$ZodIssue[]): string[] {
       for (const key of issue.keys) lines.push(`${formatPath([...issue.path, key])}: unknown key`);
     } else if (issue.code === 'invalid_type' && issue.input === undefined) {
       lines.push(`${formatPath(issue.path)}: required`);
+    } else if (issue.code === 'invalid_key') {
+      // A record's key failed its own schema: say what that schema expects, not "Invalid key in record".
+      lines.push(`${formatPath(issue.path)}: ${issue.issues[0]?.message ?? issue.message}`);
     } else {
       lines.push(`${formatPath(issue.path)}: ${issue.message}`);
     }
@@ -64,19 +63,23 @@ function crossChecks(spec: ClusterSpec): string[] {
   return errors;
 }
 
+function invalid(lines: readonly string[]): CoreflowError {
+  const listed = lines.slice(0, MAX_LISTED_PROBLEMS).map((l) => `  - ${l}`);
+  if (lines.length > MAX_LISTED_PROBLEMS) listed.push(`  - (and ${lines.length - MAX_LISTED_PROBLEMS} more problems)`);
+  return new CoreflowError('COREFLOW_ERR_SPEC_INVALID', { details: listed.join('\n') });
+}
+
 /**
- * Validates a parsed document. Throws COREFLOW_ERR_SPEC_INVALID listing every problem with its
- * path; returns the defaulted spec otherwise.
+ * Validates a parsed document. Throws COREFLOW_ERR_SPEC_LIMIT when it is over a limit (checked
+ * first, on the plain value), COREFLOW_ERR_SPEC_INVALID listing the problems with their paths
+ * otherwise; returns the defaulted spec when it is valid.
  */
-export function validateSpec(doc: unknown): LoadedSpec {
+export function validateSpec(doc: unknown, limits: SpecLimits = DEFAULT_SPEC_LIMITS): LoadedSpec {
+  checkDocumentLimits(doc, limits);
   const result = clusterSpecSchema.safeParse(doc, { reportInput: true });
-  if (!result.success) {
-    throw new CoreflowError('COREFLOW_ERR_SPEC_INVALID', { details: issueLines(result.error.issues).map((l) => `  - ${l}`).join('\n') });
-  }
+  if (!result.success) throw invalid(issueLines(result.error.issues));
   const cross = crossChecks(result.data);
-  if (cross.length > 0) {
-    throw new CoreflowError('COREFLOW_ERR_SPEC_INVALID', { details: cross.map((l) => `  - ${l}`).join('\n') });
-  }
+  if (cross.length > 0) throw invalid(cross);
   return { spec: result.data, hash: hashOf(result.data) };
 }
 
@@ -88,27 +91,50 @@ export function specErrors(err: CoreflowError): string[] {
     .filter((l) => l !== '');
 }
 
-/** Parses YAML or JSON text (JSON is YAML) and validates it. */
-export function parseSpec(text: string, source = 'spec'): LoadedSpec {
-  let doc: unknown;
-  try {
-    doc = parseYaml(text, { prettyErrors: true, uniqueKeys: true });
-  } catch (err) {
-    const details = err instanceof YAMLParseError ? err.message.split('\n')[0] ?? err.message : errorText(err);
-    throw new CoreflowError('COREFLOW_ERR_SPEC_PARSE', { source, details });
-  }
+/**
+ * Parses YAML or JSON text within the limits and validates it. A JSON object is read by the native
+ * parser (what a program generating a large spec writes); anything else by the YAML parser.
+ */
+export function parseSpec(text: string, source = 'spec', limits: SpecLimits = DEFAULT_SPEC_LIMITS): LoadedSpec {
+  const bytes = Buffer.byteLength(text);
+  if (bytes > limits.maxBytes) throw sizeError(source, bytes, limits);
+  const doc = parseJsonObjectText(text, source, limits.maxDepth) ?? parseYamlText(text, source, limits);
   if (doc === null || doc === undefined) {
     throw new CoreflowError('COREFLOW_ERR_SPEC_PARSE', { source, details: 'the document is empty' });
   }
-  return validateSpec(doc);
+  return validateSpec(doc, limits);
 }
 
-export async function loadSpecFile(path: string): Promise<LoadedSpec> {
-  let text: string;
+/**
+ * Reads a spec file, refusing one over maxBytes by its size before reading it; the read stops at
+ * the limit too, should the file grow in between, so memory used stays within the limit.
+ */
+export async function readSpecFile(path: string, limits: SpecLimits = DEFAULT_SPEC_LIMITS): Promise<string> {
+  const where = `spec file ${path}`;
+  let file: FileHandle | undefined;
   try {
-    text = await readFile(path, 'utf8');
+    file = await open(path, 'r');
+    const { size } = await file.stat();
+    if (size > limits.maxBytes) throw sizeError(where, size, limits);
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for (;;) {
+      const chunk = Buffer.alloc(Math.min(Math.max(size - total, 65536), limits.maxBytes - total + 1));
+      const { bytesRead } = await file.read(chunk, 0, chunk.length, null);
+      if (bytesRead === 0) break;
+      total += bytesRead;
+      if (total > limits.maxBytes) throw sizeError(where, total, limits);
+      chunks.push(chunk.subarray(0, bytesRead));
+    }
+    return Buffer.concat(chunks, total).toString('utf8');
   } catch (err) {
+    if (err instanceof CoreflowError) throw err;
     throw new CoreflowError('COREFLOW_ERR_SPEC_READ', { path, details: errorText(err) });
+  } finally {
+    await file?.close();
   }
-  return parseSpec(text, path);
+}
+
+export async function loadSpecFile(path: string, limits: SpecLimits = DEFAULT_SPEC_LIMITS): Promise<LoadedSpec> {
+  return parseSpec(await readSpecFile(path, limits), path, limits);
 }
