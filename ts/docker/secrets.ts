@@ -19,17 +19,15 @@ export interface LiveSecret {
   labels: Record<string, string>;
 }
 
-
-/** Secrets (metadata only: Docker never returns a secret's data). One list call. */
-export async function listSecrets(docker: Docker, filters?: Record<string, string[]>, signal?: AbortSignal): Promise<LiveSecret[]> {
-  const query: Record<string, string> = filters ? { filters: JSON.stringify(filters) } : {};
-  const raw = await dockerRequest<RawSecret[]>(docker, { method: 'GET', path: '/secrets', query, ...(signal ? { signal } : {}) });
-  return raw.map((s) => ({ id: s.ID, name: s.Spec.Name, labels: s.Spec.Labels ?? {} }));
-}
-
-/** The run's list of every secret (one call, shared by the secrets, services and prune steps; see RunCache). */
+/**
+ * The run's list of every secret, metadata only (Docker never returns a secret's data): one call,
+ * shared by the secrets, services and prune steps (see RunCache).
+ */
 export function cachedSecrets(docker: Docker, ctx: Pick<RunContext, 'cache' | 'signal'>): Promise<LiveSecret[]> {
-  return ctx.cache.get('secrets', () => listSecrets(docker, undefined, ctx.signal));
+  return ctx.cache.get('secrets', async () => {
+    const raw = await dockerRequest<RawSecret[]>(docker, { method: 'GET', path: '/secrets', signal: ctx.signal });
+    return raw.map((s) => ({ id: s.ID, name: s.Spec.Name, labels: s.Spec.Labels ?? {} }));
+  });
 }
 
 /** Pure. The secrets of the deployable workload services (invalid or excluded records get none). */
