@@ -4,12 +4,11 @@ import type { Action, RunContext, Step } from '../reconcile/types.ts';
 import type { ClusterSpec } from '../spec/types.ts';
 import { cachedNetworks, listNetworks, type LiveNetwork } from './networks.ts';
 import { verifyImageAccess } from './registry-auth.ts';
-import { cachedSecrets, ownedSecretIds, withSecretIds } from './secrets.ts';
 import type { RawService } from './raw-types.ts';
 import { dockerRequest } from './request.ts';
+import { cachedSecrets, ownedSecretIds, withSecretIds } from './secrets.ts';
 import type { DesiredService, LiveService, ServiceRole } from './service-model.ts';
 import { planServices, type ServicePayload } from './service-plan.ts';
-
 
 function toLive(raw: RawService, networkNames: Map<string, string>): LiveService {
   const spec = structuredClone(raw.Spec);
