@@ -6,7 +6,6 @@ import { secretsInUse } from '../docker/secret-prune.ts';
 import type { Logger } from '../observe/logger.ts';
 import type { Controller } from './manager.ts';
 
-
 export interface GarbageCandidate {
   kind: 'network' | 'secret';
   id: string;

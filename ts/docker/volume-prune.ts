@@ -35,7 +35,6 @@ export function planVolumePrune(cluster: string, desired: ReadonlySet<string>, l
   return actions;
 }
 
-
 /**
  * Volumes are node-local: this sees the volumes of the node the agent runs on. The container
  * list is read only when there is a candidate, so a run without prunable volumes costs one call.
