@@ -41,9 +41,9 @@ try {
   const calls = agent.connection!.calls;
   for (const name of ['task-health', 'garbage']) {
     calls.reset();
-    const before = agent.observe.manager.states().find((c) => c.name === name)!.runs;
-    agent.observe.manager.kick(name);
-    await waitFor('run', async () => agent.observe.manager.states().find((c) => c.name === name)!.runs > before, 30_000, 10);
+    const before = agent.controllers.states().find((c) => c.name === name)!.runs;
+    agent.controllers.kick(name);
+    await waitFor('run', async () => agent.controllers.states().find((c) => c.name === name)!.runs > before, 30_000, 10);
     rows.push(`${name} run at ${n} services: ${calls.total()} API calls, ${calls.writes()} writes (${JSON.stringify(calls.snapshot())})`);
   }
 } finally {

@@ -10,7 +10,8 @@
  */
 import { silentLogger } from '../ts/observe/logger.ts';
 import { EDGE_PATH } from '../ts/routing/edge-hub.ts';
-import { RoutingController } from '../ts/routing/routing-controller.ts';
+import { DockerEventStream } from '../ts/docker/event-stream.ts';
+import { RoutingController, ROUTING_EVENT_TYPES } from '../ts/routing/routing-controller.ts';
 import { InternalServer } from '../ts/server/internal-server.ts';
 import { DesiredState } from '../ts/sources/desired-state.ts';
 import { HOSTNAME_WEB_COMMAND, TestEdgeClient } from '../test/helpers/routing.ts';
@@ -32,7 +33,8 @@ doc.services = [{ name: app, image: TEST_IMAGE, command: HOSTNAME_WEB_COMMAND, s
 doc.routing = { resyncSeconds: 60 };
 const desired = new DesiredState();
 const server = new InternalServer({ host: '127.0.0.1', port: 0 }, silentLogger());
-const controller = new RoutingController({ docker, desired: () => desired.get(), log: silentLogger(), edgeToken: TOKEN });
+const dockerEvents = new DockerEventStream(docker, { types: ROUTING_EVENT_TYPES, log: silentLogger() });
+const controller = new RoutingController({ docker, events: dockerEvents, desired: () => desired.get(), log: silentLogger(), edgeToken: TOKEN });
 let edge: TestEdgeClient | undefined;
 const stopEvents: (() => void)[] = [];
 try {
@@ -41,6 +43,7 @@ try {
   desired.offer(load(doc), 'bench');
   server.onUpgrade(EDGE_PATH, controller.edge.handleUpgrade);
   await server.start();
+  await dockerEvents.start();
   await controller.start();
   edge = await TestEdgeClient.connect(`ws://127.0.0.1:${server.port}${EDGE_PATH}`, TOKEN);
   await edge.waitForTable((r) => r[0]?.destinationIps.length === 3, 0, 120_000);
@@ -72,6 +75,7 @@ try {
   for (const s of stopEvents) s();
   edge?.close();
   await controller.stop();
+  await dockerEvents.stop();
   await server.stop();
   await cleanupCluster(docker, doc.cluster.name);
 }

@@ -151,9 +151,9 @@ t.test('a service changed by hand (docker service update) is healed in place', a
 
 t.test('a service whose command exits 1 is Degraded with the task error in /v1/status', async (t) => {
   const heard: AgentStatus[] = [];
-  const off = agent.observe.onStatus((s) => heard.push(s));
+  const off = agent.onStatus((s) => heard.push(s));
   t.teardown(off);
-  agent.observe.manager.kick('task-health');
+  agent.controllers.kick('task-health');
   const status = await waitFor('the failing service to be Degraded', async () => {
     const s = await getJson<AgentStatus>('/v1/status');
     const o = s.objects.find((x) => x.name === failing);

@@ -1,48 +1,76 @@
+import { join } from 'node:path';
 import cron, { type ScheduledTask } from 'node-cron';
+import { defaultSteps } from './chain-steps.ts';
 import type { CoreflowConfig } from './config/config.ts';
+import { DriftController, DRIFT_EVENT_TYPES } from './controllers/drift.ts';
+import { EventRetentionController } from './controllers/event-retention.ts';
+import { GarbageController } from './controllers/garbage.ts';
+import { ControllerManager } from './controllers/manager.ts';
+import { OwnedObjects } from './controllers/owned-objects.ts';
+import { TaskHealthController, type TaskCount } from './controllers/task-health.ts';
 import { connectDocker, type DockerConnection } from './docker/client.ts';
+import { DockerEventStream, type DockerEventSource } from './docker/event-stream.ts';
 import { dnsStepOptions } from './dns/token.ts';
-import { CoreflowError, errorLogFields } from './errors.ts';
+import { CoreflowError, errorLogFields, errorText } from './errors.ts';
 import { callGuarded } from './guarded.ts';
+import type { Lifecycle } from './lifecycle.ts';
+import { EventLog } from './observe/event-log.ts';
+import { EventBus } from './observe/events.ts';
 import type { Logger } from './observe/logger.ts';
-import { AgentObservability } from './observe/observability.ts';
+import { AgentMetrics } from './observe/metrics.ts';
+import { buildStatus, type AgentStatus } from './observe/status.ts';
+import { ErrorReporter } from './reconcile/error-reports.ts';
 import { Reconciler } from './reconcile/reconciler.ts';
-import { defaultSteps } from './reconcile/steps.ts';
+import { RetryScheduler } from './reconcile/retry.ts';
+import { runEventsObserver } from './reconcile/run-events.ts';
+import { recordRunMetrics } from './reconcile/run-metrics.ts';
+import { StateFile } from './reconcile/state-file.ts';
 import type { RunResult } from './reconcile/types.ts';
 import type { CertificateProvider } from './routing/certificates.ts';
-import { RoutingController } from './routing/routing-controller.ts';
+import { RoutingController, ROUTING_EVENT_TYPES } from './routing/routing-controller.ts';
 import { registerRoutingEndpoints } from './routing/routing-endpoints.ts';
 import { InternalServer } from './server/internal-server.ts';
+import { registerObserveRoutes } from './server/observe-routes.ts';
 import { DesiredState } from './sources/desired-state.ts';
 import { FileSource } from './sources/file-source.ts';
 import { specLimits } from './spec/limits.ts';
 import { OffThreadParser } from './spec/off-thread-parser.ts';
 
-/** Anything with a lifecycle that the agent starts and stops in order. */
-export interface Lifecycle {
-  name: string;
-  start(): Promise<void>;
-  stop(): Promise<void>;
-}
-
 export type ResultListener = (result: RunResult) => void;
 
+/** The parts that exist once Docker is connected (between start and stop). */
+interface Running {
+  docker: DockerConnection;
+  reconciler: Reconciler;
+  retry: RetryScheduler;
+  taskHealth: TaskHealthController;
+}
+
 /**
- * The composition root. Start order: internal server, Docker connection, desired-state source,
- * reconciler (first run), schedule; stop order is the reverse, and a run in progress stops
- * between two actions.
+ * The composition root: builds every part and starts them in this order: internal server,
+ * spec parser, Docker connection, engine (state file, reconciler, retry), Docker event stream, routing,
+ * desired-state source, resync schedule, background controllers; then the first run. `stop` stops
+ * them in the reverse order; a run in progress stops between two actions and its Docker calls
+ * are aborted.
  */
-export class Agent {
+export class Agent implements Lifecycle {
+  readonly name = 'agent';
   readonly desired: DesiredState;
   /** Sources parse and validate documents here, off the event loop, within the spec limits. */
   private readonly specParser: OffThreadParser;
   readonly server: InternalServer;
-  /** Event bus, metrics (agent.observe.metrics: other parts set their gauges here), status, controllers. */
-  readonly observe: AgentObservability;
+  readonly bus = new EventBus();
+  /** Other parts set their gauges here (edge proxies, routes, control-plane link). */
+  readonly metrics = new AgentMetrics();
+  readonly eventLog: EventLog;
+  readonly stateFile: StateFile;
+  readonly controllers: ControllerManager;
+  private readonly owned = new OwnedObjects();
+  private readonly errors: ErrorReporter;
   private readonly resultListeners = new Set<ResultListener>();
+  private readonly statusListeners = new Set<(s: AgentStatus) => void>();
   private readonly started: Lifecycle[] = [];
-  private reconciler: Reconciler | undefined;
-  private docker: DockerConnection | undefined;
+  private running: Running | undefined;
   private firstRunDone = false;
   /** The live route table and its sinks (edge WS, Caddy, Traefik); set once Docker is connected. */
   routing: RoutingController | undefined;
@@ -58,25 +86,40 @@ export class Agent {
   ) {
     this.specParser = new OffThreadParser({ limits: specLimits(config), timeoutMs: config.specParseTimeoutMs, log: log.child({ component: 'spec-parser' }) });
     this.desired = new DesiredState(this.specParser);
+    this.specParser = new OffThreadParser({ limits: specLimits(config), timeoutMs: config.specParseTimeoutMs, log: log.child({ component: 'spec-parser' }) });
+    this.desired = new DesiredState(this.specParser);
     this.server = new InternalServer({ host: config.host, port: config.port, readyTimeoutMs: config.readyTimeoutMs }, log.child({ component: 'internal-server' }));
-    this.server.addReadiness({ name: 'docker', check: async () => (this.docker ? (await this.docker.docker.ping(), true) : 'not connected') });
+    this.server.addReadiness({ name: 'docker', check: async () => (this.running ? (await this.running.docker.docker.ping(), true) : 'not connected') });
     this.server.addReadiness({ name: 'desired-state', check: () => (this.desired.get() ? true : 'no valid desired state loaded') });
     this.server.addReadiness({ name: 'first-run', check: () => (this.firstRunDone ? true : 'the first run has not finished') });
-    this.observe = new AgentObservability(config, log);
-    this.observe.registerRoutes(this.server);
+    this.eventLog = new EventLog(join(config.stateDir, 'events.jsonl'));
+    this.bus.subscribe((e) => void this.eventLog.append(e));
+    this.stateFile = new StateFile(config.stateDir);
+    this.errors = new ErrorReporter(this.bus);
+    this.controllers = new ControllerManager({ log: log.child({ component: 'controllers' }), metrics: this.metrics, defaultTimeoutMs: config.controllerTimeoutMs });
+    registerObserveRoutes(this.server.router, { metrics: this.metrics, bus: this.bus, status: () => this.status() });
   }
 
   get connection(): DockerConnection | undefined {
-    return this.docker;
+    return this.running?.docker;
   }
 
   get lastResult(): RunResult | undefined {
-    return this.reconciler?.lastResult;
+    return this.running?.reconciler.lastResult;
   }
 
   onResult(listener: ResultListener): () => void {
     this.resultListeners.add(listener);
     return () => this.resultListeners.delete(listener);
+  }
+
+  /**
+   * Hears the status after every run and whenever a service's health changes (the control-plane
+   * client forwards it with reportStatus). Returns the unsubscribe.
+   */
+  onStatus(listener: (s: AgentStatus) => void): () => void {
+    this.statusListeners.add(listener);
+    return () => this.statusListeners.delete(listener);
   }
 
   private async startPart(part: Lifecycle): Promise<void> {
@@ -89,45 +132,54 @@ export class Agent {
     if (!config.spec && !config.cloudlyUrl) {
       throw new CoreflowError('COREFLOW_ERR_USAGE', { details: 'standalone mode needs --spec FILE (or COREFLOW_SPEC); control-plane mode needs CLOUDLY_URL and JUMPCODE' });
     }
-    await this.startPart({ name: 'internal-server', start: () => this.server.start(), stop: () => this.server.stop() });
+    await this.startPart(this.server);
     // Started early: the worker warms up while Docker is connected.
     await this.startPart({ name: 'spec-parser', start: async () => this.specParser.start(), stop: () => this.specParser.close() });
-    this.docker = await connectDocker(config.dockerHost ? { host: config.dockerHost } : {});
-    log.info({ endpoint: this.docker.endpoint, apiVersion: this.docker.apiVersion }, 'connected to Docker');
+
+    const docker = await connectDocker({ ...(config.dockerHost ? { host: config.dockerHost } : {}), timeoutMs: config.dockerTimeoutMs });
+    log.info({ endpoint: docker.endpoint, apiVersion: docker.apiVersion }, 'connected to Docker');
+    const offCalls = docker.calls.onCall((c) => this.metrics.recordDockerCall(c));
+    const dockerEvents = new DockerEventStream(docker.docker, { types: [...new Set([...DRIFT_EVENT_TYPES, ...ROUTING_EVENT_TYPES])], log: log.child({ component: 'docker-events' }) });
+
+    // The engine: the chain, its retries with backoff and its state file.
+    const state = await this.stateFile.load();
+    if (state) log.info({ lineage: state.lineage, serial: state.serial, resources: state.resources.length }, 'state file loaded');
     const reconciler = new Reconciler({
-      steps: defaultSteps(this.docker.docker, { dns: dnsStepOptions(config) }),
+      steps: defaultSteps(docker.docker, { dns: dnsStepOptions(config) }),
       desired: () => this.desired.get(),
       log: log.child({ component: 'reconciler' }),
       confirmMassDeletion: config.confirmMassDeletion,
       runTimeoutMs: config.runTimeoutMs,
-      observer: this.observe.runObserver,
-      onResult: (r) => {
-        this.firstRunDone = true;
-        // Each hearer is guarded: one that throws is logged and stops neither the others nor the chain.
-        for (const l of [(x: RunResult) => this.observe.afterRun(x), ...this.resultListeners]) {
-          callGuarded(() => l(r), (err) => log.error(errorLogFields(err), 'result listener failed'));
-        }
+      observer: runEventsObserver(this.bus),
+      onResult: (r) => this.afterRun(r),
+    });
+    const trigger = (reason: string) => void reconciler.trigger(reason);
+    const retry = new RetryScheduler({ baseMs: config.retryBaseMs, maxMs: config.retryMaxMs, trigger, log: log.child({ component: 'retry' }) });
+    const taskHealth = this.buildControllers(docker, dockerEvents, trigger, () => reconciler.busy);
+    this.running = { docker, reconciler, retry, taskHealth };
+    await this.startPart({
+      name: 'engine',
+      start: async () => undefined,
+      stop: async () => {
+        retry.stop();
+        await reconciler.stop();
+        offCalls();
+        await this.eventLog.flush();
       },
     });
-    this.reconciler = reconciler;
-    await this.observe.loadState();
-    this.observe.attach({
-      connection: this.docker,
-      trigger: (reason) => void reconciler.trigger(reason),
-      busy: () => reconciler.busy,
-      spec: () => this.desired.get()?.spec,
-      lastResult: () => reconciler.lastResult,
-    });
-    await this.startPart({ name: 'reconciler', start: async () => undefined, stop: () => reconciler.stop() });
+
+    await this.startPart(dockerEvents);
+
     // Control-plane mode (CLOUDLY_URL set): config fetched and pushed, a report after every run,
     // and routing's certificates from getCertificateForDomain. Standalone mode: the spec file.
     // The control-plane client is loaded only in control-plane mode.
     const cp = config.cloudlyUrl
-      ? (await import('./sources/controlplane-source.ts')).controlPlaneSource(config, this.desired, log.child({ component: 'controlplane-source' }), { taskCounts: () => this.observe.taskCounts(), status: () => this.observe.status() })
+      ? (await import('./sources/controlplane-source.ts')).controlPlaneSource(config, this.desired, log.child({ component: 'controlplane-source' }), { taskCounts: () => this.taskCounts(), status: () => this.status() })
       : undefined;
     if (cp) this.certificateProvider ??= cp;
     const routing = new RoutingController({
-      docker: this.docker.docker,
+      docker: docker.docker,
+      events: dockerEvents,
       desired: () => this.desired.get(),
       log: log.child({ component: 'routing' }),
       edgeToken: config.edgeToken,
@@ -137,39 +189,122 @@ export class Agent {
     });
     this.routing = routing;
     registerRoutingEndpoints(this.server, routing, { desired: () => this.desired.get(), edgeToken: config.edgeToken });
-    await this.startPart({ name: 'routing', start: () => routing.start(), stop: () => routing.stop() });
-    const m = this.observe.metrics;
+    await this.startPart(routing);
+    const m = this.metrics;
     m.sampleOnScrape(() => (m.edgeProxiesConnected.set(routing.edge.connections), m.routes.set(routing.current?.table.routes.length ?? 0)));
     // After every run (services may have changed); Docker events and a resync timer do the rest.
     this.onResult(() => routing.trigger('reconcile run finished'));
+
     if (cp) {
       this.onResult((r) => cp.report(r));
       // The same status as /v1/status: also when a service's health changes between runs.
-      this.observe.onStatus(() => cp.statusChanged());
+      this.onStatus(() => cp.statusChanged());
       m.sampleOnScrape(() => m.controlplaneConnected.set(cp.connected ? 1 : 0));
-      await this.startPart({ name: 'controlplane-source', start: () => cp.start(), stop: () => cp.stop() });
+      await this.startPart(cp);
     } else {
       const source = new FileSource(config.spec!, this.desired, log.child({ component: 'file-source' }));
       await this.startPart({ name: 'file-source', start: async () => void (await source.start()), stop: async () => source.stop() });
     }
     // Subscribed after the first load: the start trigger below covers it.
-    this.desired.onChange((_l, origin) => void reconciler.trigger(`desired state changed (${origin})`));
+    this.desired.onChange((_l, origin) => trigger(`desired state changed (${origin})`));
+
     let schedule: ScheduledTask | undefined;
     await this.startPart({
       name: 'schedule',
-      start: async () => void (schedule = cron.schedule(config.resyncCron, () => void reconciler.trigger('scheduled resync'))),
+      start: async () => void (schedule = cron.schedule(config.resyncCron, () => trigger('scheduled resync'))),
       stop: async () => void (await schedule?.stop()),
     });
-    await this.startPart({ name: 'controllers', start: () => this.observe.startControllers(), stop: () => this.observe.stop() });
+    await this.startPart(this.controllers);
     await reconciler.trigger('start');
+  }
+
+  /** The background controllers (started last): task health, drift, garbage, event retention. */
+  private buildControllers(docker: DockerConnection, events: DockerEventSource, trigger: (reason: string) => void, busy: () => boolean): TaskHealthController {
+    const { config, log } = this;
+    const spec = () => this.desired.get()?.spec;
+    const taskHealth = new TaskHealthController({ docker: docker.docker, cluster: () => spec()?.cluster.name, intervalMs: config.taskHealthIntervalMs, bus: this.bus, onChange: () => this.statusChanged() });
+    this.controllers.register(taskHealth);
+    this.controllers.register(new DriftController({ events, log: log.child({ component: 'drift' }), owned: () => this.owned.current, trigger, busy, bus: this.bus }));
+    this.controllers.register(
+      new GarbageController({
+        docker: docker.docker,
+        log: log.child({ component: 'garbage' }),
+        desired: () => {
+          const s = spec();
+          return s ? { cluster: s.cluster.name, networks: Object.values(s.networks).map((n) => n.name) } : undefined;
+        },
+        busy,
+        trigger,
+        keep: () => this.owned.current,
+        intervalMs: config.garbageIntervalMs,
+        graceMs: config.garbageGraceMs,
+      }),
+    );
+    this.controllers.register(new EventRetentionController(this.eventLog, { maxAgeMs: config.eventLogMaxAgeHours * 3_600_000, maxBytes: config.eventLogMaxBytes }));
+    return taskHealth;
+  }
+
+  /**
+   * After every run of the chain: metrics, error reports, retries, state file, owned objects,
+   * status, then the listeners. Each hearer is guarded: one that throws is logged and stops
+   * neither the others nor the chain.
+   */
+  private afterRun(result: RunResult): void {
+    this.firstRunDone = true;
+    const hearers = [(r: RunResult) => this.recordRun(r), ...this.resultListeners];
+    for (const l of hearers) callGuarded(() => l(result), (err) => this.log.error(errorLogFields(err), 'result listener failed'));
+  }
+
+  private recordRun(result: RunResult): void {
+    recordRunMetrics(this.metrics, result);
+    if (result.dryRun) return;
+    this.owned.afterRun(result);
+    this.errors.afterRun(result);
+    this.running?.retry.afterRun(result);
+    this.stateFile.write(result).catch((err: unknown) => this.log.error({ err: errorText(err), path: this.stateFile.path }, 'cannot write the state file'));
+    // Health changes quickly after a run (new tasks): look now rather than at the next interval.
+    if (this.running) this.controllers.kick(this.running.taskHealth.name);
+    this.statusChanged();
+  }
+
+  private statusChanged(): void {
+    if (this.statusListeners.size === 0) return;
+    const s = this.status();
+    for (const l of this.statusListeners) {
+      try {
+        l(s);
+      } catch (err) {
+        this.log.warn({ err: errorText(err) }, 'status listener failed');
+      }
+    }
+  }
+
+  /** Running and desired tasks by service, from the task-health controller's last check. */
+  taskCounts(): Record<string, TaskCount> {
+    return Object.fromEntries(this.running?.taskHealth.counts ?? []);
+  }
+
+  status(): AgentStatus {
+    const r = this.running;
+    return buildStatus({
+      result: r?.reconciler.lastResult,
+      health: r?.taskHealth.health ?? new Map(),
+      healthCheckedAt: r?.taskHealth.checkedAt ?? 0,
+      busy: r?.reconciler.busy ?? false,
+      waiting: r?.retry.waiting ?? new Set(),
+      controllers: this.controllers.states(),
+      state: this.stateFile.identity,
+    });
   }
 
   /** Triggers a run now; resolves with the result of the run that covers it. */
   reconcile(reason: string): Promise<RunResult | undefined> {
-    return this.reconciler?.trigger(reason) ?? Promise.resolve(undefined);
+    return this.running?.reconciler.trigger(reason) ?? Promise.resolve(undefined);
   }
 
+  /** Aborts the Docker calls in flight first, so no part waits on a hung engine; then stops the parts in reverse order. */
   async stop(): Promise<void> {
+    this.running?.docker.close();
     while (this.started.length > 0) {
       const part = this.started.pop()!;
       await part.stop().catch((err: unknown) => this.log.error({ part: part.name, err: String(err) }, 'stop failed'));

@@ -1,6 +1,6 @@
-import type Docker from 'dockerode';
 import t from 'tap';
-import { DriftController, ownedNames } from '../../ts/controllers/drift.ts';
+import { DriftController } from '../../ts/controllers/drift.ts';
+import { ownedNames } from '../../ts/controllers/owned-objects.ts';
 import { EventBus } from '../../ts/observe/events.ts';
 import { silentLogger } from '../../ts/observe/logger.ts';
 import { until } from '../helpers/swarm.ts';
@@ -12,7 +12,7 @@ t.test('only changes to owned objects wake the chain, collapsed into one trigger
   const bus = new EventBus();
   let busy = false;
   const drift = new DriftController({
-    docker: {} as Docker,
+    events: { subscribe: () => () => undefined },
     log: silentLogger(),
     owned: () => new Set(['service/web', 'network/gw']),
     trigger: (r) => void triggers.push(r),

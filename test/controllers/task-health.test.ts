@@ -1,5 +1,6 @@
 import t from 'tap';
-import { serviceHealth, taskCount, type RawTask } from '../../ts/controllers/task-health.ts';
+import { serviceHealth, taskCount } from '../../ts/controllers/task-health.ts';
+import type { RawTask } from '../../ts/docker/raw-types.ts';
 
 const now = Date.parse('2026-01-01T12:00:00Z');
 const ago = (s: number) => new Date(now - s * 1000).toISOString();

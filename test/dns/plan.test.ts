@@ -1,5 +1,6 @@
 import t from 'tap';
-import { desiredDnsRecords, routedHostsFromSpec } from '../../ts/dns/desired.ts';
+import { desiredDnsRecords } from '../../ts/dns/desired.ts';
+import { routedHostsFromSpec } from '../../ts/spec/routed-hosts.ts';
 import { planDns } from '../../ts/dns/plan.ts';
 import { ownerComment, ownershipOf, type LiveRecord } from '../../ts/dns/records.ts';
 import { validateSpec } from '../../ts/spec/parse.ts';

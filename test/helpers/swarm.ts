@@ -4,7 +4,7 @@ import { connectDocker, type DockerConnection } from '../../ts/docker/client.ts'
 import { LABEL_CLUSTER, LABEL_MANAGED_BY, MANAGED_BY } from '../../ts/docker/labels.ts';
 import { silentLogger } from '../../ts/observe/logger.ts';
 import { Reconciler } from '../../ts/reconcile/reconciler.ts';
-import { defaultSteps } from '../../ts/reconcile/steps.ts';
+import { defaultSteps } from '../../ts/chain-steps.ts';
 import type { RunResult, Step } from '../../ts/reconcile/types.ts';
 import { validateSpec, type LoadedSpec } from '../../ts/spec/parse.ts';
 

@@ -6,7 +6,8 @@ import { MAX_FRAME_BYTES } from '../../ts/protocol/envelope.ts';
 import { EDGE_PATH, EdgeHub } from '../../ts/routing/edge-hub.ts';
 import type { RouteEntry } from '../../ts/routing/types.ts';
 import { InternalServer } from '../../ts/server/internal-server.ts';
-import { RoutingController } from '../../ts/routing/routing-controller.ts';
+import { DockerEventStream } from '../../ts/docker/event-stream.ts';
+import { RoutingController, ROUTING_EVENT_TYPES } from '../../ts/routing/routing-controller.ts';
 import type { LoadedSpec } from '../../ts/spec/parse.ts';
 import { TestEdgeClient, upgradeStatus } from '../helpers/routing.ts';
 import { connect, load, testDoc, until } from '../helpers/swarm.ts';
@@ -77,7 +78,8 @@ t.test('a wrong token gets 401 at all times; the right one waits for the first d
 t.test('the routing controller: before the first desired state, a wrong token gets 401 and the right one is accepted', async (t) => {
   const { docker } = await connect();
   let desired: LoadedSpec | undefined;
-  const controller = new RoutingController({ docker, desired: () => desired, log: silentLogger(), edgeToken: TOKEN });
+  const events = new DockerEventStream(docker, { types: ROUTING_EVENT_TYPES, log: silentLogger() });
+  const controller = new RoutingController({ docker, events, desired: () => desired, log: silentLogger(), edgeToken: TOKEN });
   const server = new InternalServer({ host: '127.0.0.1', port: 0 }, silentLogger());
   server.onUpgrade(EDGE_PATH, controller.edge.handleUpgrade);
   await server.start();

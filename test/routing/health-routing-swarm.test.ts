@@ -5,9 +5,9 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import t from 'tap';
 import { TaskHealthController } from '../../ts/controllers/task-health.ts';
-import { watchDockerEvents, type DockerEvent } from '../../ts/docker/event-stream.ts';
+import { DockerEventStream } from '../../ts/docker/event-stream.ts';
 import { silentLogger } from '../../ts/observe/logger.ts';
-import { RoutingController } from '../../ts/routing/routing-controller.ts';
+import { RoutingController, ROUTING_EVENT_TYPES } from '../../ts/routing/routing-controller.ts';
 import { cleanupCluster, connect, load, runOnce, TEST_IMAGE, testDoc, uniqueName, waitFor } from '../helpers/swarm.ts';
 
 /**
@@ -44,22 +44,22 @@ let loaded = load(doc);
 
 const health = new TaskHealthController({ docker, cluster: () => cluster, intervalMs: 1000 });
 const healthOf = async (service: string) => (await health.reconcile(), health.health.get(service));
-const routing = new RoutingController({ docker, desired: () => loaded, log: silentLogger(), debounceMs: 20 });
+const events = new DockerEventStream(docker, { types: ROUTING_EVENT_TYPES, log: silentLogger() });
+const routing = new RoutingController({ docker, events, desired: () => loaded, log: silentLogger(), debounceMs: 20 });
 const route = () => routing.current?.table.routes.find((r) => r.hostName === HOST);
 
 /** When each health_status event of this cluster's containers arrived (ms since the epoch). */
 const healthEvents: { action: string; at: number }[] = [];
-const stopEvents = watchDockerEvents(
-  docker,
-  (e: DockerEvent) => {
+events.subscribe({
+  onEvent: (e) => {
     if (e.Action.startsWith('health_status') && (e.Actor.Attributes?.['com.docker.swarm.service.name'] ?? '') === name) healthEvents.push({ action: e.Action, at: Date.now() });
   },
-  { filters: { type: ['container'] }, log: silentLogger() },
-);
+});
+await events.start();
 
 t.teardown(async () => {
-  stopEvents();
   await routing.stop();
+  await events.stop();
   await cleanupCluster(docker, cluster);
 });
 

@@ -2,7 +2,7 @@ import { loadConfig } from '../config/config.ts';
 import { connectDocker } from '../docker/client.ts';
 import type { Logger } from '../observe/logger.ts';
 import { Reconciler } from '../reconcile/reconciler.ts';
-import { defaultSteps } from '../reconcile/steps.ts';
+import { defaultSteps } from '../chain-steps.ts';
 import { hasChanges } from '../reconcile/summarize.ts';
 import type { RunResult } from '../reconcile/types.ts';
 import { specLimits } from '../spec/limits.ts';

@@ -1,12 +1,7 @@
 import { constants } from 'node:os';
 import { CoreflowError, errorText } from '../errors.ts';
+import type { Lifecycle } from '../lifecycle.ts';
 import type { Logger } from '../observe/logger.ts';
-
-/** Something a long-running command starts and stops (the agent, the control plane). */
-export interface Runnable {
-  start(): Promise<void>;
-  stop(): Promise<void>;
-}
 
 export interface RunOptions {
   /** The stop deadline (COREFLOW_STOP_TIMEOUT_MS): a stop still going after this long exits at once. */
@@ -24,7 +19,7 @@ export interface RunOptions {
  * during start stops what has started (start is not waited for). A failing start rejects (the
  * CLI reports it).
  */
-export async function runUntilSignal(part: Runnable, log: Logger, opts: RunOptions): Promise<number> {
+export async function runUntilSignal(part: Lifecycle, log: Logger, opts: RunOptions): Promise<number> {
   const exit = opts.exit ?? ((code: number) => process.exit(code));
   let stopping = false;
   let finished!: (code: number) => void;

@@ -29,10 +29,10 @@ export const settings = {
   cloudflareToken: { env: 'CLOUDFLARE_API_TOKEN', flag: 'cloudflare-token', default: undefined, doc: 'Cloudflare API token for the dns section (Zone:Read, DNS:Edit); never logged' },
   cloudflareTokenFile: { env: 'CLOUDFLARE_API_TOKEN_FILE', flag: 'cloudflare-token-file', default: undefined, doc: 'File holding the Cloudflare API token (read at every run; used when no token is given directly)' },
   cloudflareApiUrl: { env: 'COREFLOW_CLOUDFLARE_API_URL', flag: 'cloudflare-api-url', default: undefined, doc: 'Cloudflare API base URL (default https://api.cloudflare.com/client/v4)' },
-  // Observability and background controllers (issue 6).
+  // Observability and background controllers.
   taskHealthIntervalMs: { env: 'COREFLOW_TASK_HEALTH_INTERVAL_MS', flag: 'task-health-interval-ms', default: '5000', doc: 'How often the task-health controller reads tasks and update status' },
   garbageIntervalMs: { env: 'COREFLOW_GARBAGE_INTERVAL_MS', flag: 'garbage-interval-ms', default: '60000', doc: 'How often the garbage controller looks for unreferenced owned networks and secrets' },
-  garbageGraceMs: { env: 'COREFLOW_GARBAGE_GRACE_MS', flag: 'garbage-grace-ms', default: '300000', doc: 'Minimum age of an unreferenced owned network or secret before the garbage controller removes it' },
+  garbageGraceMs: { env: 'COREFLOW_GARBAGE_GRACE_MS', flag: 'garbage-grace-ms', default: '300000', doc: 'Minimum age of an unreferenced owned network or secret before the garbage controller wakes the chain to remove it' },
   controllerTimeoutMs: { env: 'COREFLOW_CONTROLLER_TIMEOUT_MS', flag: 'controller-timeout-ms', default: '30000', doc: 'A background controller run still going after this long is abandoned (the loop goes on)' },
   eventLogMaxBytes: { env: 'COREFLOW_EVENT_LOG_MAX_BYTES', flag: 'event-log-max-bytes', default: '10485760', doc: 'Size bound of the on-disk event log (events.jsonl in the state dir)' },
   eventLogMaxAgeHours: { env: 'COREFLOW_EVENT_LOG_MAX_AGE_HOURS', flag: 'event-log-max-age-hours', default: '168', doc: 'Events older than this are trimmed from the on-disk event log' },
@@ -46,6 +46,7 @@ export const settings = {
   specMaxValueBytes: { env: 'COREFLOW_SPEC_MAX_VALUE_BYTES', flag: 'spec-max-value-bytes', default: '262144', doc: 'Largest single string (value or key) in a spec document' },
   specMaxAliases: { env: 'COREFLOW_SPEC_MAX_ALIASES', flag: 'spec-max-aliases', default: '100', doc: 'Bound on YAML alias expansion (yaml maxAliasCount); 0 forbids aliases' },
   specParseTimeoutMs: { env: 'COREFLOW_SPEC_PARSE_TIMEOUT_MS', flag: 'spec-parse-timeout-ms', default: '30000', doc: 'The agent stops parsing a spec (file or push) after this long and rejects it' },
+  dockerTimeoutMs: { env: 'COREFLOW_DOCKER_TIMEOUT_MS', flag: 'docker-timeout-ms', default: '30000', doc: 'A Docker Engine request without an answer after this long fails (the next run retries)' },
 } as const;
 
 export type SettingKey = keyof typeof settings;
@@ -92,6 +93,7 @@ const configSchema = z.strictObject({
   specMaxValueBytes: z.coerce.number({ error: 'expected bytes' }).int().min(256, { error: 'expected at least 256 bytes' }),
   specMaxAliases: z.coerce.number({ error: 'expected a number' }).int().min(0, { error: 'expected a number >= 0' }),
   specParseTimeoutMs: z.coerce.number({ error: 'expected milliseconds' }).int().min(100, { error: 'expected at least 100 ms' }),
+  dockerTimeoutMs: z.coerce.number({ error: 'expected milliseconds' }).int().min(100, { error: 'expected at least 100 ms' }),
 });
 
 /** Rules across settings: control-plane mode needs a machine token. */

@@ -1,11 +1,12 @@
-import type Docker from 'dockerode';
-import { watchDockerEvents, type DockerEvent } from '../docker/event-stream.ts';
+import { Coalescer } from '../coalescer.ts';
+import type { DockerEvent, DockerEventSource } from '../docker/event-stream.ts';
 import type { EventBus } from '../observe/events.ts';
 import type { Logger } from '../observe/logger.ts';
 import type { Controller } from './manager.ts';
 
 export interface DriftOptions {
-  docker: Docker;
+  /** The agent's shared Docker event stream. */
+  events: DockerEventSource;
   log: Logger;
   /** The names (`service/web`, `network/x-gw`) of the objects coreflow owns now, from the last run. */
   owned: () => ReadonlySet<string>;
@@ -19,7 +20,8 @@ export interface DriftOptions {
   intervalMs?: number;
 }
 
-const WATCHED_TYPES = ['service', 'network', 'secret'];
+/** The Docker object types drift follows. */
+export const DRIFT_EVENT_TYPES = ['service', 'network', 'secret'];
 const KIND_OF: Record<string, string> = { service: 'service', network: 'network', secret: 'secret' };
 /** Changes to the object itself; not network connect/disconnect (every task start and stop). */
 const CHANGE_ACTIONS = new Set(['create', 'update', 'remove', 'destroy']);
@@ -37,28 +39,34 @@ const CHANGE_ACTIONS = new Set(['create', 'update', 'remove', 'destroy']);
 export class DriftController implements Controller {
   readonly name = 'drift';
   readonly intervalMs: number;
-  private stopWatch: (() => void) | undefined;
-  private debounce: NodeJS.Timeout | undefined;
-  private reasons = new Set<string>();
+  private unsubscribe: (() => void) | undefined;
+  /** Wakes within the debounce window collapse into one trigger. */
+  private readonly wakes: Coalescer<string, void>;
   private seen = 0;
 
   constructor(private readonly opts: DriftOptions) {
     this.intervalMs = opts.intervalMs ?? 30_000;
-  }
-
-  async start(): Promise<void> {
-    this.stopWatch = watchDockerEvents(
-      this.opts.docker,
-      (e) => this.onEvent(e),
-      { filters: { type: WATCHED_TYPES }, log: this.opts.log },
-      () => this.wake('Docker event stream reconnected'),
+    this.wakes = new Coalescer(
+      async (reasons) => {
+        const why = [...new Set(reasons)].join(', ');
+        this.opts.log.info({ why }, 'drift: waking the chain');
+        this.opts.trigger(why);
+      },
+      { delayMs: opts.debounceMs ?? 200 },
     );
   }
 
+  async start(): Promise<void> {
+    this.unsubscribe = this.opts.events.subscribe({
+      onEvent: (e) => this.onEvent(e),
+      onReconnect: () => this.wake('Docker event stream reconnected'),
+    });
+  }
+
   async stop(): Promise<void> {
-    this.stopWatch?.();
-    this.stopWatch = undefined;
-    clearTimeout(this.debounce);
+    this.unsubscribe?.();
+    this.unsubscribe = undefined;
+    await this.wakes.stop();
   }
 
   async reconcile(): Promise<number> {
@@ -86,26 +94,6 @@ export class DriftController implements Controller {
   }
 
   private wake(reason: string): void {
-    this.reasons.add(reason);
-    clearTimeout(this.debounce);
-    this.debounce = setTimeout(() => {
-      const why = [...this.reasons].join(', ');
-      this.reasons.clear();
-      this.opts.log.info({ why }, 'drift: waking the chain');
-      this.opts.trigger(why);
-    }, this.opts.debounceMs ?? 200);
+    void this.wakes.trigger(reason);
   }
-}
-
-/** `kind/name` of every object the run left in place (not deleted), for the drift watcher. */
-export function ownedNames(steps: readonly { actions: readonly { kind: string; name: string; type: string; status: string }[] }[]): Set<string> {
-  const out = new Set<string>();
-  for (const s of steps) {
-    for (const a of s.actions) {
-      if (a.type === 'delete' && a.status === 'succeeded') continue;
-      if (a.status === 'failed' && a.type === 'skip') continue;
-      out.add(`${a.kind === 'base-service' ? 'service' : a.kind}/${a.name}`);
-    }
-  }
-  return out;
 }

@@ -1,31 +1,10 @@
 import type Docker from 'dockerode';
 import { isOwned, ownedFilter } from '../docker/labels.ts';
+import type { RawNetwork, RawSecret, RawService } from '../docker/raw-types.ts';
 import { dockerRequest } from '../docker/request.ts';
 import { secretsInUse } from '../docker/secret-prune.ts';
-import type { EventBus } from '../observe/events.ts';
 import type { Logger } from '../observe/logger.ts';
 import type { Controller } from './manager.ts';
-
-interface RawNetwork {
-  Id: string;
-  Name: string;
-  Labels?: Record<string, string> | null;
-  Created?: string;
-}
-interface RawSecret {
-  ID: string;
-  CreatedAt?: string;
-  Spec: { Name: string; Labels?: Record<string, string> };
-}
-interface RawService {
-  Spec: {
-    Name: string;
-    TaskTemplate?: { Networks?: { Target: string }[]; ContainerSpec?: { Secrets?: { SecretID?: string; SecretName?: string }[] } };
-    Networks?: { Target: string }[];
-  };
-  PreviousSpec?: { TaskTemplate?: { ContainerSpec?: { Secrets?: { SecretID?: string; SecretName?: string }[] } } };
-  UpdateStatus?: { State?: string };
-}
 
 export interface GarbageCandidate {
   kind: 'network' | 'secret';
@@ -45,7 +24,7 @@ export function findGarbage(input: {
   desiredNetworks: ReadonlySet<string>;
   networks: readonly RawNetwork[];
   secrets: readonly RawSecret[];
-  services: readonly RawService[];
+  services: readonly Pick<RawService, 'Spec' | 'PreviousSpec' | 'UpdateStatus'>[];
   graceMs: number;
   /** `kind/name` of objects the last run kept (desired ones): never candidates. */
   keep?: ReadonlySet<string>;
@@ -76,23 +55,25 @@ export function findGarbage(input: {
 export interface GarbageOptions {
   docker: Docker;
   log: Logger;
-  /** The cluster and its desired base networks; undefined while there is no desired state (then nothing is removed). */
+  /** The cluster and its desired base networks; undefined while there is no desired state (then nothing is looked at). */
   desired: () => { cluster: string; networks: string[] } | undefined;
   /** Objects the last run kept as desired (`kind/name`): a secret the chain manages is never garbage. */
   keep?: () => ReadonlySet<string>;
   /** A run is going on: the chain may be between creating a secret and using it, so wait. */
   busy: () => boolean;
+  /** Wakes the chain, whose prune steps remove what is no longer desired (plan, guards, dry run). */
+  trigger: (reason: string) => void;
   intervalMs: number;
-  /** Minimum age of an object before it can be removed. Default 5 minutes. */
+  /** Minimum age of an object before it counts as garbage. Default 5 minutes. */
   graceMs?: number;
-  bus?: EventBus;
 }
 
 /**
- * Garbage: removes this cluster's owned networks and secrets that nothing references any more,
- * with the care of pruning: never an object without our labels, never while a run is going on
- * or without a desired state, and only an object found unreferenced on two runs in a row
- * (mark, then sweep). Returns how many it removed.
+ * Garbage: looks for this cluster's owned networks and secrets that nothing references any more
+ * and wakes the chain when it finds some, so that its prune steps remove them; it removes
+ * nothing itself. It looks with the care of pruning: never at objects without our labels, never
+ * while a run is going on or without a desired state, and an object counts only when found
+ * unreferenced, older than the grace time, on two looks in a row. Returns how many it found.
  */
 export class GarbageController implements Controller {
   readonly name = 'garbage';
@@ -109,28 +90,17 @@ export class GarbageController implements Controller {
     const { docker } = this.opts;
     const filters = JSON.stringify(ownedFilter(desired.cluster));
     const [networks, secrets, services] = await Promise.all([
-      dockerRequest<RawNetwork[]>(docker, { method: 'GET', path: '/networks', query: { filters } }),
-      dockerRequest<RawSecret[]>(docker, { method: 'GET', path: '/secrets', query: { filters } }),
-      dockerRequest<RawService[]>(docker, { method: 'GET', path: '/services' }),
+      dockerRequest<RawNetwork[]>(docker, { method: 'GET', path: '/networks', query: { filters }, signal }),
+      dockerRequest<RawSecret[]>(docker, { method: 'GET', path: '/secrets', query: { filters }, signal }),
+      dockerRequest<RawService[]>(docker, { method: 'GET', path: '/services', signal }),
     ]);
     const found = findGarbage({ cluster: desired.cluster, desiredNetworks: new Set(desired.networks), networks, secrets, services, graceMs: this.opts.graceMs ?? 300_000, ...(this.opts.keep ? { keep: this.opts.keep() } : {}) });
-    const keys = new Set(found.map((g) => `${g.kind}/${g.id}`));
-    const sweep = found.filter((g) => this.marked.has(`${g.kind}/${g.id}`));
-    this.marked = keys;
-    let removed = 0;
-    for (const g of sweep) {
-      if (signal.aborted || this.opts.busy()) break;
-      try {
-        await dockerRequest(docker, { method: 'DELETE', path: `/${g.kind}s/${g.id}` });
-        this.marked.delete(`${g.kind}/${g.id}`);
-        removed++;
-        this.opts.log.info({ kind: g.kind, name: g.name }, `garbage: removed unreferenced ${g.kind} ${g.name}`);
-        this.opts.bus?.emit({ type: 'apply.action', resourceType: this.name, kind: g.kind, name: g.name, summary: `delete ${g.kind} ${g.name}: no longer referenced`, details: { action: 'delete', status: 'succeeded' } });
-      } catch (err) {
-        // Still in use (a task is detaching) or already gone: the next run looks again.
-        this.opts.log.warn({ kind: g.kind, name: g.name, err: String(err) }, 'garbage: removal failed; will retry');
-      }
-    }
-    return removed;
+    const due = found.filter((g) => this.marked.has(`${g.kind}/${g.id}`));
+    this.marked = new Set(found.map((g) => `${g.kind}/${g.id}`));
+    if (due.length === 0 || signal.aborted || this.opts.busy()) return 0;
+    const names = due.map((g) => `${g.kind} ${g.name}`).join(', ');
+    this.opts.log.info({ garbage: names }, 'garbage: unreferenced owned objects; waking the chain');
+    this.opts.trigger(`garbage: ${names} no longer referenced`);
+    return due.length;
   }
 }

@@ -1,9 +1,11 @@
 import { CoreflowError, errorLogFields, errorText, isCoreflowError } from '../errors.ts';
+import type { Lifecycle } from '../lifecycle.ts';
 import type { Logger } from '../observe/logger.ts';
 import type { AgentMetrics } from '../observe/metrics.ts';
+import type { ControllerState } from '../observe/status.ts';
 
 /**
- * A background controller (seed 003): a name, an interval and an idempotent reconcile that
+ * A background controller: a name, an interval and an idempotent reconcile that
  * returns how many items it processed. It should stop soon after `signal` aborts (the per-run
  * timeout or the agent stopping); one that ignores it is abandoned by its loop, which goes on.
  */
@@ -13,17 +15,9 @@ export interface Controller {
   /** Per-run timeout; the manager's default when omitted. */
   timeoutMs?: number;
   reconcile(signal: AbortSignal): Promise<number>;
-}
-
-export interface ControllerState {
-  name: string;
-  running: boolean;
-  runs: number;
-  errors: number;
-  lastRunAt?: string;
-  lastDurationMs?: number;
-  lastItems?: number;
-  lastError?: string;
+  /** Optional lifecycle of a controller that also listens (drift): called by the manager's start and stop. */
+  start?(): Promise<void>;
+  stop?(): Promise<void>;
 }
 
 export interface ManagerOptions {
@@ -46,7 +40,8 @@ interface ControllerEntry {
  * A run that throws, rejects or exceeds its timeout is logged and counted; it never stops that
  * loop or the others. `kick(name)` runs a controller now (once) instead of waiting.
  */
-export class ControllerManager {
+export class ControllerManager implements Lifecycle {
+  readonly name = 'controllers';
   private readonly controllers = new Map<string, ControllerEntry>();
   private readonly stopping = new AbortController();
   private started = false;
@@ -72,6 +67,7 @@ export class ControllerManager {
   }
 
   async start(): Promise<void> {
+    for (const e of this.controllers.values()) await e.c.start?.();
     this.started = true;
     for (const [name, e] of this.controllers) {
       e.state.running = true;
@@ -84,10 +80,12 @@ export class ControllerManager {
     this.controllers.get(name)?.wake?.();
   }
 
+  /** Aborts the runs in flight (their signal) and resolves once every loop has ended. */
   async stop(): Promise<void> {
     this.stopping.abort();
     for (const e of this.controllers.values()) e.wake?.();
     await Promise.all([...this.controllers.values()].map((e) => e.loop));
+    for (const e of this.controllers.values()) await e.c.stop?.();
   }
 
   private async loop(name: string): Promise<void> {
@@ -123,9 +121,11 @@ export class ControllerManager {
         Promise.resolve().then(() => c.reconcile(signal)),
         new Promise<never>((_, reject) => {
           timer = setTimeout(() => {
-            run.abort();
             reject(new CoreflowError('COREFLOW_ERR_RUN_TIMEOUT', { timeoutMs }));
+            run.abort();
           }, timeoutMs);
+          // Stopping does not wait for a run that ignores its signal.
+          signal.addEventListener('abort', () => reject(new Error('the controllers are stopping')), { once: true });
         }),
       ]);
       state.lastItems = Number.isFinite(items) ? items : 0;
@@ -133,6 +133,8 @@ export class ControllerManager {
       this.opts.metrics?.recordReconcile(c.name, (Date.now() - started) / 1000, 'success', state.lastItems);
       if (state.lastItems > 0) log.debug({ items: state.lastItems }, 'controller run finished');
     } catch (err) {
+      // Ended by stop: not a failure of the controller.
+      if (this.stopping.signal.aborted) return;
       state.errors++;
       state.lastError = errorText(err);
       this.opts.metrics?.recordReconcile(c.name, (Date.now() - started) / 1000, 'error');

@@ -1,32 +1,13 @@
 import type Docker from 'dockerode';
 import { ownedFilter } from '../docker/labels.ts';
+import type { RawService as RawServiceFull, RawTask } from '../docker/raw-types.ts';
 import { dockerRequest } from '../docker/request.ts';
 import { failingCheckOutput, localTaskHealth, type ContainerHealth } from '../docker/task-container-health.ts';
 import type { EventBus } from '../observe/events.ts';
 import type { HealthInfo } from '../observe/status.ts';
 import type { Controller } from './manager.ts';
 
-interface RawService {
-  ID: string;
-  Spec: {
-    Name: string;
-    Mode?: { Replicated?: { Replicas?: number }; Global?: object };
-    TaskTemplate?: {
-      ContainerSpec?: { Healthcheck?: { Test?: string[] } };
-      Placement?: { Constraints?: string[]; MaxReplicas?: number };
-    };
-  };
-  UpdateStatus?: { State?: string; Message?: string };
-}
-
-export interface RawTask {
-  ID?: string;
-  ServiceID: string;
-  Slot?: number;
-  NodeID?: string;
-  DesiredState: string;
-  Status: { State: string; Err?: string; Message?: string; Timestamp?: string; ContainerStatus?: { ContainerID?: string } };
-}
+type RawService = Pick<RawServiceFull, 'ID' | 'Spec' | 'UpdateStatus'>;
 
 /** What is known of a service's health checks beyond its tasks' states. */
 export interface CheckState {
@@ -161,43 +142,43 @@ export class TaskHealthController implements Controller {
    * on this node that is unhealthy or not yet healthy, else from the container of the newest task
    * Docker stopped as unhealthy. One container inspect per candidate, at most three.
    */
-  private async checkOutput(tasks: readonly RawTask[], local: ReadonlyMap<string, ContainerHealth>, now: number): Promise<string | undefined> {
+  private async checkOutput(tasks: readonly RawTask[], local: ReadonlyMap<string, ContainerHealth>, now: number, signal?: AbortSignal): Promise<string | undefined> {
     const current = tasks.filter((t) => t.DesiredState === 'running' && t.ID !== undefined && local.has(t.ID) && local.get(t.ID) !== 'healthy');
     const stopped = tasks
       .filter((t) => FAILED_STATES.has(t.Status.State) && /unhealthy container/.test(t.Status.Err ?? '') && now - Date.parse(t.Status.Timestamp ?? '') < RECENT_FAILURE_MS)
       .sort((a, b) => Date.parse(b.Status.Timestamp ?? '') - Date.parse(a.Status.Timestamp ?? ''));
     for (const t of [...current, ...stopped].slice(0, 3)) {
       const id = t.Status.ContainerStatus?.ContainerID;
-      const output = id ? await failingCheckOutput(this.opts.docker, id) : undefined;
+      const output = id ? await failingCheckOutput(this.opts.docker, id, signal) : undefined;
       if (output !== undefined) return output;
     }
     return undefined;
   }
 
-  async reconcile(): Promise<number> {
+  async reconcile(signal?: AbortSignal): Promise<number> {
     const cluster = this.opts.cluster();
     if (!cluster) return 0;
     const started = Date.now();
     const { docker } = this.opts;
-    const services = await dockerRequest<RawService[]>(docker, { method: 'GET', path: '/services', query: { filters: JSON.stringify(ownedFilter(cluster)) } });
+    const services = await dockerRequest<RawService[]>(docker, { method: 'GET', path: '/services', query: { filters: JSON.stringify(ownedFilter(cluster)) }, ...(signal ? { signal } : {}) });
     const tasks =
       services.length === 0
         ? []
-        : await dockerRequest<RawTask[]>(docker, { method: 'GET', path: '/tasks', query: { filters: JSON.stringify({ service: services.map((s) => s.Spec.Name) }) } });
+        : await dockerRequest<RawTask[]>(docker, { method: 'GET', path: '/tasks', query: { filters: JSON.stringify({ service: services.map((s) => s.Spec.Name) }) }, ...(signal ? { signal } : {}) });
     const byService = new Map<string, RawTask[]>();
     for (const t of tasks) {
       const list = byService.get(t.ServiceID) ?? [];
       list.push(t);
       byService.set(t.ServiceID, list);
     }
-    const local = services.some(hasHealthcheck) ? await localTaskHealth(docker) : new Map<string, ContainerHealth>();
+    const local = services.some(hasHealthcheck) ? await localTaskHealth(docker, signal) : new Map<string, ContainerHealth>();
     const next = new Map<string, HealthInfo>();
     const counts = new Map<string, TaskCount>();
     for (const s of services) {
       const own = byService.get(s.ID) ?? [];
       let h = serviceHealth(s, own, started, { local });
       if (h.health !== 'Healthy' && hasHealthcheck(s)) {
-        const output = await this.checkOutput(own, local, started);
+        const output = await this.checkOutput(own, local, started, signal);
         if (output !== undefined) h = serviceHealth(s, own, started, { local, output });
       }
       next.set(s.Spec.Name, h);

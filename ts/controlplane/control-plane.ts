@@ -1,3 +1,4 @@
+import type { Lifecycle } from '../lifecycle.ts';
 import type { Logger } from '../observe/logger.ts';
 import { InternalServer } from '../server/internal-server.ts';
 import type { SpecLimits } from '../spec/limits.ts';
@@ -22,7 +23,8 @@ export interface ControlPlaneOptions {
  * (/v1/agent) and the HTTP API on one address. Start fails when the spec file is invalid; stop
  * writes the desired state back to the file.
  */
-export class ControlPlane {
+export class ControlPlane implements Lifecycle {
+  readonly name = 'controlplane';
   readonly store: DesiredStore;
   readonly events = new EventHub();
   readonly server: InternalServer;

@@ -1,27 +1,7 @@
 import { PROXIABLE_TYPES, type DnsSpec } from '../spec/dns-schema.ts';
-import type { ClusterSpec } from '../spec/types.ts';
-import { matchesAny, normalContent, normalName, zoneOf, type DesiredRecord } from './records.ts';
-
-/** A routed hostname and where it was declared (a spec path, or the route table). */
-export interface RoutedHost {
-  name: string;
-  source: string;
-}
-
-/**
- * The hostnames the spec routes: every workload service's `domains[].name` and `ports.custom`
- * hostnames. Services with a serviceCategory other than workload are not deployed, so not
- * published. The route table of the routing work can feed the planner the same way.
- */
-export function routedHostsFromSpec(spec: ClusterSpec): RoutedHost[] {
-  const out: RoutedHost[] = [];
-  spec.services.forEach((s, i) => {
-    if (s.serviceCategory !== undefined && s.serviceCategory !== 'workload') return;
-    s.domains.forEach((d, j) => out.push({ name: d.name, source: `services[${i}].domains[${j}].name` }));
-    for (const host of Object.keys(s.ports.custom)) out.push({ name: host, source: `services[${i}].ports.custom.${host}` });
-  });
-  return out;
-}
+import { matchesAny, normalName, zoneOf } from '../spec/dns-names.ts';
+import type { RoutedHost } from '../spec/routed-hosts.ts';
+import { normalContent, type DesiredRecord } from './records.ts';
 
 /** A hostname that cannot be published, with why (reported, never fatal for the others). */
 export interface DesiredProblem {

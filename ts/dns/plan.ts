@@ -1,7 +1,8 @@
 import { CoreflowError } from '../errors.ts';
 import type { Action } from '../reconcile/types.ts';
 import type { DesiredProblem } from './desired.ts';
-import { describeValue, normalContent, normalName, ownerComment, ownershipOf, type DesiredRecord, type LiveRecord, type RecordBody } from './records.ts';
+import { normalName } from '../spec/dns-names.ts';
+import { describeValue, normalContent, ownerComment, ownershipOf, type DesiredRecord, type LiveRecord, type RecordBody } from './records.ts';
 
 export const DNS_KIND = 'dns-record';
 

@@ -1,4 +1,5 @@
 import type { DnsRecordType } from '../spec/dns-schema.ts';
+import { normalName } from '../spec/dns-names.ts';
 
 /** The fields of a DNS record as the provider stores it. */
 export interface RecordFields {
@@ -58,11 +59,6 @@ export function ownershipOf(record: Pick<LiveRecord, 'comment'>, cluster: string
   return { owned: false, by: other ? `coreflow cluster ${other}` : 'coreflow (no cluster named)' };
 }
 
-/** Names compare case-insensitively and without a trailing dot. */
-export function normalName(name: string): string {
-  return name.toLowerCase().replace(/\.$/, '');
-}
-
 /** IPv6 in its canonical compressed form (what Cloudflare returns), via the URL parser. */
 function canonicalIpv6(v: string): string {
   try {
@@ -86,25 +82,6 @@ export function normalContent(type: string, content: string): string {
     default:
       return content;
   }
-}
-
-/** The zone a name belongs to: the longest zone it equals or ends with; undefined outside all. */
-export function zoneOf(name: string, zones: readonly string[]): string | undefined {
-  const n = normalName(name);
-  let best: string | undefined;
-  for (const z of zones) {
-    if ((n === z || n.endsWith(`.${z}`)) && (best === undefined || z.length > best.length)) best = z;
-  }
-  return best;
-}
-
-/** Whether `name` matches one of the patterns: exact names, or `*.suffix` for names under it. */
-export function matchesAny(name: string, patterns: readonly string[]): boolean {
-  const n = normalName(name);
-  return patterns.some((p) => {
-    const q = normalName(p);
-    return q.startsWith('*.') ? n.endsWith(q.slice(1)) : n === q;
-  });
 }
 
 /** A short human form of a record's value, for plan lines. */

@@ -1,8 +1,9 @@
 import { CoreflowError } from '../errors.ts';
 import type { Action, RunContext, Step } from '../reconcile/types.ts';
 import type { ClusterSpec } from '../spec/types.ts';
+import { routedHostsFromSpec, type RoutedHost } from '../spec/routed-hosts.ts';
 import type { CloudflareApiOptions, CloudflareDns } from './cloudflare-api.ts';
-import { desiredDnsRecords, routedHostsFromSpec, type RoutedHost } from './desired.ts';
+import { desiredDnsRecords } from './desired.ts';
 import { planDns, type DnsPayload } from './plan.ts';
 import type { LiveRecord } from './records.ts';
 

@@ -14,6 +14,8 @@ export interface DockerConnection {
   apiVersion: string;
   /** Where it connects, for messages: "unix:///var/run/docker.sock" or "tcp://host:2376". */
   endpoint: string;
+  /** Aborts every request in flight, streams included, and every later one: the agent is stopping. */
+  close(): void;
 }
 
 function compareVersions(a: string, b: string): number {
@@ -25,6 +27,17 @@ function compareVersions(a: string, b: string): number {
 export interface ConnectOptions {
   /** A unix socket path or a DOCKER_HOST-style URL; defaults to DOCKER_HOST, then /var/run/docker.sock. */
   host?: string;
+  /** A request without an answer after this long fails (COREFLOW_DOCKER_TIMEOUT_MS). Default 30 s. */
+  timeoutMs?: number;
+}
+
+const DEFAULT_DOCKER_TIMEOUT_MS = 30_000;
+
+interface DialOptions {
+  method: string;
+  path: string;
+  isStream?: boolean;
+  abortSignal?: AbortSignal;
 }
 
 function dockerOptions(host: string | undefined): { options: Docker.DockerOptions; endpoint: string } {
@@ -36,17 +49,36 @@ function dockerOptions(host: string | undefined): { options: Docker.DockerOption
   return { options: { host: url.hostname, port: Number(url.port || 2375), protocol: url.protocol === 'https:' ? 'https' : 'http' }, endpoint: h };
 }
 
-/** Wraps the modem so every request is counted with its outcome. */
-function instrument(docker: Docker, calls: ApiCallCounter): void {
-  const modem = docker.modem as unknown as { dial: (opts: { method: string; path: string }, cb: (err: unknown, data: unknown) => void) => void };
+/**
+ * Wraps the modem so every request is counted with its outcome and has a deadline: a request
+ * (not a stream such as /events) without an answer after `timeoutMs` is aborted and fails with
+ * COREFLOW_ERR_DOCKER_UNREACHABLE, whatever signal the caller passed as well (the run's).
+ * Returns `close`: it aborts every request in flight, streams included, and every later one.
+ */
+function instrument(docker: Docker, calls: ApiCallCounter, endpoint: string, timeoutMs: number): () => void {
+  const modem = docker.modem as unknown as { dial: (opts: DialOptions, cb: (err: unknown, data: unknown) => void) => void };
   const dial = modem.dial.bind(modem);
+  const inFlight = new Set<AbortController>();
+  let closed = false;
   modem.dial = (opts, cb) => {
     const operation = operationOf(opts.method, opts.path);
+    const deadline = opts.isStream ? undefined : AbortSignal.timeout(timeoutMs);
+    const own = new AbortController();
+    if (closed) own.abort();
+    inFlight.add(own);
+    opts.abortSignal = AbortSignal.any([own.signal, ...(opts.abortSignal ? [opts.abortSignal] : []), ...(deadline ? [deadline] : [])]);
     dial(opts, (err, data) => {
+      inFlight.delete(own);
       const status = err ? Number((err as { statusCode?: number }).statusCode ?? 0) : 200;
       calls.record({ operation, method: opts.method, status });
-      cb(err, data);
+      if (err && deadline?.aborted) {
+        cb(new CoreflowError('COREFLOW_ERR_DOCKER_UNREACHABLE', { endpoint, details: `no answer to ${operation} within ${timeoutMs} ms` }, { cause: err }), null);
+      } else cb(err, data);
     });
+  };
+  return () => {
+    closed = true;
+    for (const c of inFlight) c.abort();
   };
 }
 
@@ -59,12 +91,13 @@ export async function connectDocker(opts: ConnectOptions = {}): Promise<DockerCo
   const { options, endpoint } = dockerOptions(opts.host);
   const docker = new Docker(options);
   const calls = new ApiCallCounter();
-  instrument(docker, calls);
+  const close = instrument(docker, calls, endpoint, opts.timeoutMs ?? DEFAULT_DOCKER_TIMEOUT_MS);
   let engineVersion: string;
   try {
     const v = await docker.version();
     engineVersion = v.ApiVersion;
   } catch (err) {
+    if (err instanceof CoreflowError) throw err;
     throw new CoreflowError('COREFLOW_ERR_DOCKER_UNREACHABLE', { endpoint, details: errorText(err) }, { cause: err });
   }
   if (compareVersions(engineVersion, MIN_API_VERSION) < 0) {
@@ -81,5 +114,5 @@ export async function connectDocker(opts: ConnectOptions = {}): Promise<DockerCo
     throw new CoreflowError('COREFLOW_ERR_NOT_SWARM_MANAGER', { endpoint, state: state === 'active' ? 'active, worker' : state });
   }
   calls.reset();
-  return { docker, calls, apiVersion, endpoint };
+  return { docker, calls, apiVersion, endpoint, close };
 }

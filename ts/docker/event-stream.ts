@@ -1,6 +1,7 @@
 import type Docker from 'dockerode';
 import { exponentialMs } from '../backoff.ts';
 import { errorText } from '../errors.ts';
+import type { Lifecycle } from '../lifecycle.ts';
 import type { Logger } from '../observe/logger.ts';
 
 /** One message of the Engine's /events stream (the fields coreflow reads). */
@@ -13,10 +14,12 @@ export interface DockerEvent {
   timeNano?: number;
 }
 
-export interface EventStreamOptions {
+interface EventStreamOptions {
   /** Engine filters, e.g. { type: ['service', 'container'] }. */
   filters?: Record<string, string[]>;
   log: Logger;
+  /** Aborts the open request too (a stream still waiting for the engine's answer). */
+  signal?: AbortSignal;
   /** First reconnect delay; doubles up to maxBackoffMs. */
   backoffMs?: number;
   maxBackoffMs?: number;
@@ -28,7 +31,7 @@ export interface EventStreamOptions {
  * `onReconnect` is called each time it opens again, since events may have been missed: callers
  * resync then. Stop with the returned function.
  */
-export function watchDockerEvents(
+function watchDockerEvents(
   docker: Docker,
   onEvent: (e: DockerEvent) => void,
   opts: EventStreamOptions,
@@ -52,7 +55,7 @@ export function watchDockerEvents(
 
   const open = () => {
     if (stopped) return;
-    docker.getEvents({ filters: opts.filters ?? {} }, (err, s) => {
+    docker.getEvents({ filters: opts.filters ?? {}, ...(opts.signal ? { abortSignal: opts.signal } : {}) }, (err, s) => {
       if (stopped) {
         (s as unknown as { destroy?: () => void } | undefined)?.destroy?.();
         return;
@@ -93,4 +96,61 @@ export function watchDockerEvents(
     clearTimeout(healthy);
     (stream as unknown as { destroy?: () => void } | undefined)?.destroy?.();
   };
+}
+
+/** Hears the shared event stream: every event, and each reopening (events may have been missed). */
+export interface DockerEventListener {
+  onEvent(e: DockerEvent): void;
+  onReconnect?(): void;
+}
+
+/** Where parts subscribe to Docker events; returns the unsubscribe. */
+export interface DockerEventSource {
+  subscribe(listener: DockerEventListener): () => void;
+}
+
+/**
+ * The one Docker event stream of the agent, shared by drift and routing: one connection to
+ * /events for the object types they watch, fanned out to every subscriber. A subscriber that
+ * throws is logged and skipped for that event.
+ */
+export class DockerEventStream implements Lifecycle, DockerEventSource {
+  readonly name = 'docker-events';
+  private readonly listeners = new Set<DockerEventListener>();
+  private stopWatch: (() => void) | undefined;
+  private readonly stopping = new AbortController();
+
+  constructor(
+    private readonly docker: Docker,
+    private readonly opts: { types: readonly string[]; log: Logger },
+  ) {}
+
+  subscribe(listener: DockerEventListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  async start(): Promise<void> {
+    const each = (call: (l: DockerEventListener) => void) => {
+      for (const l of this.listeners) {
+        try {
+          call(l);
+        } catch (err) {
+          this.opts.log.warn({ err: errorText(err) }, 'Docker event listener failed');
+        }
+      }
+    };
+    this.stopWatch = watchDockerEvents(
+      this.docker,
+      (e) => each((l) => l.onEvent(e)),
+      { filters: { type: [...this.opts.types] }, log: this.opts.log, signal: this.stopping.signal },
+      () => each((l) => l.onReconnect?.()),
+    );
+  }
+
+  async stop(): Promise<void> {
+    this.stopping.abort();
+    this.stopWatch?.();
+    this.stopWatch = undefined;
+  }
 }

@@ -3,6 +3,7 @@ import type { Action, RunContext, Step } from '../reconcile/types.ts';
 import { hashOf } from '../spec/hash.ts';
 import type { ClusterSpec } from '../spec/types.ts';
 import { isOwned, LABEL_HASH, ownershipLabels } from './labels.ts';
+import type { RawNetwork } from './raw-types.ts';
 import { dockerRequest } from './request.ts';
 
 export interface LiveNetwork {
@@ -37,13 +38,13 @@ export function desiredNetworks(spec: ClusterSpec): DesiredNetwork[] {
 }
 
 /** The run's network list: listed once per run by whichever step asks first (RunCache). */
-export function cachedNetworks(docker: Docker, ctx: Pick<RunContext, 'cache'>): Promise<LiveNetwork[]> {
-  return ctx.cache.get('networks', () => listNetworks(docker));
+export function cachedNetworks(docker: Docker, ctx: Pick<RunContext, 'cache' | 'signal'>): Promise<LiveNetwork[]> {
+  return ctx.cache.get('networks', () => listNetworks(docker, ctx.signal));
 }
 
-export async function listNetworks(docker: Docker): Promise<LiveNetwork[]> {
-  const nets = await docker.listNetworks();
-  return nets.map((n) => ({ id: n.Id, name: n.Name, driver: n.Driver, labels: n.Labels ?? {} }));
+export async function listNetworks(docker: Docker, signal?: AbortSignal): Promise<LiveNetwork[]> {
+  const nets = await dockerRequest<RawNetwork[]>(docker, { method: 'GET', path: '/networks', ...(signal ? { signal } : {}) });
+  return nets.map((n) => ({ id: n.Id, name: n.Name, driver: n.Driver ?? '', labels: n.Labels ?? {} }));
 }
 
 /**
@@ -85,9 +86,9 @@ export function networksStep(docker: Docker): Step<LiveNetwork[]> {
     dependsOn: [],
     observe: (ctx) => cachedNetworks(docker, ctx),
     plan: (spec, live) => planNetworks(spec, live),
-    async apply(action) {
+    async apply(action, ctx) {
       const d = action.payload as DesiredNetwork;
-      await dockerRequest(docker, { method: 'POST', path: '/networks/create', body: d.body });
+      await dockerRequest(docker, { method: 'POST', path: '/networks/create', body: d.body, signal: ctx.signal });
     },
   };
 }
@@ -98,9 +99,9 @@ export function networkPruneStep(docker: Docker, dependsOn: string[]): Step<Live
     dependsOn,
     observe: (ctx) => cachedNetworks(docker, ctx),
     plan: (spec, live) => planNetworkPrune(spec, live),
-    async apply(action) {
+    async apply(action, ctx) {
       const n = action.payload as LiveNetwork;
-      await dockerRequest(docker, { method: 'DELETE', path: `/networks/${n.id}` });
+      await dockerRequest(docker, { method: 'DELETE', path: `/networks/${n.id}`, signal: ctx.signal });
     },
   };
 }

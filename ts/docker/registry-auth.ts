@@ -20,9 +20,8 @@ export function registryFor(spec: ClusterSpec, s: ServiceSpec): RegistrySpec | u
 }
 
 /** The image reference to deploy: a registry's host is put in front of a reference without one. */
-export function imageFor(spec: ClusterSpec, s: ServiceSpec): string {
+export function imageFor(spec: ClusterSpec, s: ServiceSpec, registry = registryFor(spec, s)): string {
   const image = s.image ?? '';
-  const registry = registryFor(spec, s);
   return registry && !imageHost(image) ? `${registry.url}/${image}` : image;
 }
 
@@ -57,9 +56,8 @@ export function imageReferenceProblem(image: string): string | undefined {
 }
 
 /** Pure. Problems with a service's registry that fail the service before anything is applied. */
-export function registryProblems(spec: ClusterSpec, s: ServiceSpec): string[] {
-  if (s.registry && !spec.registries.some((r) => r.id === s.registry)) return [`unknown registry "${s.registry}"`];
-  const r = registryFor(spec, s);
+export function registryProblems(spec: ClusterSpec, s: ServiceSpec, r = registryFor(spec, s)): string[] {
+  if (s.registry && !spec.registries.some((x) => x.id === s.registry)) return [`unknown registry "${s.registry}"`];
   if (r && (r.username === undefined) !== (r.password === undefined)) {
     return [`registry "${r.id}" has a ${r.username === undefined ? 'password' : 'username'} but no ${r.username === undefined ? 'username' : 'password'}`];
   }
@@ -84,9 +82,9 @@ const NOT_FOUND = /manifest unknown|not found|name unknown/i;
  * never start. Called only before a create or update, never on a no-op run.
  * Throws COREFLOW_ERR_REGISTRY_AUTH, COREFLOW_ERR_IMAGE_NOT_FOUND or COREFLOW_ERR_REGISTRY_UNREACHABLE.
  */
-export async function verifyImageAccess(docker: Docker, check: PullCheck, registryAuth: string | undefined): Promise<void> {
+export async function verifyImageAccess(docker: Docker, check: PullCheck, registryAuth: string | undefined, signal?: AbortSignal): Promise<void> {
   try {
-    await dockerRequest(docker, { method: 'GET', path: `/distribution/${check.image}/json`, ...(registryAuth ? { registryAuth } : {}) });
+    await dockerRequest(docker, { method: 'GET', path: `/distribution/${check.image}/json`, ...(registryAuth ? { registryAuth } : {}), ...(signal ? { signal } : {}) });
   } catch (err) {
     if (!isCoreflowError(err, 'COREFLOW_ERR_DOCKER_API')) throw err;
     const details = String(err.params.details ?? err.message);

@@ -9,6 +9,8 @@ export interface DockerRequest {
   body?: unknown;
   /** Base64url registry auth for the X-Registry-Auth header. */
   registryAuth?: string;
+  /** Aborts the request (the run stopping or timing out); the connection's deadline applies as well. */
+  signal?: AbortSignal;
 }
 
 interface ModemError {
@@ -29,7 +31,8 @@ export function dockerStatus(err: unknown): number {
 
 /**
  * One request to the Engine API with an explicit query and body (dockerode's helpers send the
- * body as query parameters too). Errors become COREFLOW_ERR_DOCKER_API with Docker's message.
+ * body as query parameters too). Errors become COREFLOW_ERR_DOCKER_API with Docker's message;
+ * a coded error of the connection (no answer before its deadline) is passed on as it is.
  */
 export function dockerRequest<T = unknown>(docker: Docker, req: DockerRequest): Promise<T> {
   const path = `${req.path}?`;
@@ -43,10 +46,12 @@ export function dockerRequest<T = unknown>(docker: Docker, req: DockerRequest): 
         method: req.method,
         options,
         ...(req.registryAuth ? { authconfig: { key: req.registryAuth } } : {}),
+        ...(req.signal ? { abortSignal: req.signal } : {}),
         statusCodes: { 200: true, 201: true, 204: true, 304: true, 400: 'bad parameter', 404: 'not found', 409: 'conflict', 500: 'server error', 503: 'node is not part of a swarm' },
       },
       (err, data) => {
-        if (err) {
+        if (err instanceof CoreflowError) reject(err);
+        else if (err) {
           reject(
             new CoreflowError(
               'COREFLOW_ERR_DOCKER_API',

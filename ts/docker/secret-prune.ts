@@ -1,19 +1,12 @@
 import type Docker from 'dockerode';
 import type { Action, Step } from '../reconcile/types.ts';
-import { isOwned, LABEL_KIND, ownedFilter } from './labels.ts';
+import type { DockerModelOf } from './desired-model.ts';
+import { isOwned, LABEL_KIND } from './labels.ts';
+import type { RawSecretRefs, RawService } from './raw-types.ts';
 import { dockerRequest } from './request.ts';
-import { desiredSecrets, LABEL_SECRET_SERVICE, listSecrets, type LiveSecret, type SeenSecrets } from './secrets.ts';
-import type { PlatformValues } from './secret-content.ts';
+import { cachedSecrets, LABEL_SECRET_SERVICE, type LiveSecret } from './secrets.ts';
 
-interface SecretRefs {
-  Secrets?: { SecretID?: string; SecretName?: string }[];
-}
-
-interface RawServiceRefs {
-  Spec: { Name: string; TaskTemplate?: { ContainerSpec?: SecretRefs } };
-  PreviousSpec?: { TaskTemplate?: { ContainerSpec?: SecretRefs } };
-  UpdateStatus?: { State?: string };
-}
+type RawServiceRefs = Pick<RawService, 'Spec' | 'PreviousSpec' | 'UpdateStatus'>;
 
 export interface SecretPruneLive {
   /** This cluster's owned secrets. */
@@ -28,7 +21,7 @@ const ROLLING = new Set(['updating', 'paused', 'rollback_started', 'rollback_pau
 /** Pure. Which secrets services still reference: their spec, and their previous spec while an update runs. */
 export function secretsInUse(services: readonly RawServiceRefs[]): Map<string, string> {
   const out = new Map<string, string>();
-  const add = (refs: SecretRefs | undefined, why: string) => {
+  const add = (refs: RawSecretRefs | undefined, why: string) => {
     for (const r of refs?.Secrets ?? []) {
       if (r.SecretID) out.set(r.SecretID, why);
       if (r.SecretName) out.set(r.SecretName, why);
@@ -59,25 +52,22 @@ export function planSecretPrune(cluster: string, desiredNames: ReadonlySet<strin
 }
 
 /** The garbage step for secrets: after the services, so rolled services no longer reference the old ones. */
-export function secretPruneStep(docker: Docker, dependsOn: string[], opts: { platformValues?: PlatformValues; seen?: SeenSecrets } = {}): Step<SecretPruneLive> {
+export function secretPruneStep(docker: Docker, dependsOn: string[], opts: { model: DockerModelOf }): Step<SecretPruneLive> {
   return {
     kind: 'secret-prune',
     dependsOn,
     async observe(ctx) {
       const cluster = ctx.spec.cluster.name;
-      const desired = new Set(desiredSecrets(ctx.spec, opts.platformValues).map((d) => d.name));
-      // Nothing owned and undesired when the secrets step looked: nothing to prune, no calls.
-      // (Secrets this run created are desired ones, so they cannot change that.)
-      const before = opts.seen?.of(ctx.runId);
-      if (before && !before.some((s) => isOwned(s.labels, cluster) && !desired.has(s.name))) return { secrets: [], inUse: new Map() };
-      const secrets = await listSecrets(docker, ownedFilter(cluster));
+      const desired = opts.model(ctx.spec, ctx).secretNames;
+      // The run's secret list (no call unless this run wrote): nothing owned and undesired, nothing to prune.
+      const secrets = (await cachedSecrets(docker, ctx)).filter((s) => isOwned(s.labels, cluster));
       if (!secrets.some((s) => !desired.has(s.name))) return { secrets: [], inUse: new Map() };
-      const services = await dockerRequest<RawServiceRefs[]>(docker, { method: 'GET', path: '/services' });
+      const services = await dockerRequest<RawServiceRefs[]>(docker, { method: 'GET', path: '/services', signal: ctx.signal });
       return { secrets, inUse: secretsInUse(services) };
     },
-    plan: (spec, live) => planSecretPrune(spec.cluster.name, new Set(desiredSecrets(spec, opts.platformValues).map((d) => d.name)), live),
-    async apply(action) {
-      await dockerRequest(docker, { method: 'DELETE', path: `/secrets/${(action.payload as LiveSecret).id}` });
+    plan: (spec, live, ctx) => planSecretPrune(spec.cluster.name, opts.model(spec, ctx).secretNames, live),
+    async apply(action, ctx) {
+      await dockerRequest(docker, { method: 'DELETE', path: `/secrets/${(action.payload as LiveSecret).id}`, signal: ctx.signal });
     },
   };
 }

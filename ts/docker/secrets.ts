@@ -1,12 +1,14 @@
 import type Docker from 'dockerode';
 import { CoreflowError } from '../errors.ts';
-import type { Action, Step } from '../reconcile/types.ts';
+import type { Action, RunContext, Step } from '../reconcile/types.ts';
 import type { ClusterSpec } from '../spec/types.ts';
-import { isOwned, LABEL_SERVICE, ownedFilter, ownershipLabels } from './labels.ts';
+import type { DockerModelOf } from './desired-model.ts';
+import { isOwned, LABEL_SERVICE, ownershipLabels } from './labels.ts';
+import type { RawSecret } from './raw-types.ts';
 import { dockerRequest } from './request.ts';
 import type { DockerServiceSpec } from './service-model.ts';
-import { workloadSecret, type PlatformValues, type WorkloadSecret } from './secret-content.ts';
-import { workloadProblems } from './workload.ts';
+import type { PlatformValues, WorkloadSecret } from './secret-content.ts';
+import { renderWorkloads } from './workload.ts';
 
 /** The label on an owned secret naming the service it belongs to. */
 export const LABEL_SECRET_SERVICE = LABEL_SERVICE;
@@ -17,28 +19,20 @@ export interface LiveSecret {
   labels: Record<string, string>;
 }
 
-interface RawSecret {
-  ID: string;
-  Spec: { Name: string; Labels?: Record<string, string> };
-}
-
-/** Secrets (metadata only: Docker never returns a secret's data). One list call. */
-export async function listSecrets(docker: Docker, filters?: Record<string, string[]>): Promise<LiveSecret[]> {
-  const query: Record<string, string> = filters ? { filters: JSON.stringify(filters) } : {};
-  const raw = await dockerRequest<RawSecret[]>(docker, { method: 'GET', path: '/secrets', query });
-  return raw.map((s) => ({ id: s.ID, name: s.Spec.Name, labels: s.Spec.Labels ?? {} }));
+/**
+ * The run's list of every secret, metadata only (Docker never returns a secret's data): one call,
+ * shared by the secrets, services and prune steps (see RunCache).
+ */
+export function cachedSecrets(docker: Docker, ctx: Pick<RunContext, 'cache' | 'signal'>): Promise<LiveSecret[]> {
+  return ctx.cache.get('secrets', async () => {
+    const raw = await dockerRequest<RawSecret[]>(docker, { method: 'GET', path: '/secrets', signal: ctx.signal });
+    return raw.map((s) => ({ id: s.ID, name: s.Spec.Name, labels: s.Spec.Labels ?? {} }));
+  });
 }
 
 /** Pure. The secrets of the deployable workload services (invalid or excluded records get none). */
 export function desiredSecrets(spec: ClusterSpec, platform?: PlatformValues): WorkloadSecret[] {
-  const out: WorkloadSecret[] = [];
-  for (const s of spec.services) {
-    if (s.serviceCategory !== undefined && s.serviceCategory !== 'workload') continue;
-    if (workloadProblems(spec, s).length > 0) continue;
-    const secret = workloadSecret(spec, s, platform);
-    if (secret) out.push(secret);
-  }
-  return out;
+  return renderWorkloads(spec, platform).secrets;
 }
 
 /** Shown instead of values wherever a secret appears in a plan or result. */
@@ -72,55 +66,38 @@ export function secretBody(cluster: string, d: WorkloadSecret): Record<string, u
   };
 }
 
-/**
- * What the secrets step saw in a run, handed to the prune step of the same run so that a run
- * with nothing to prune lists nothing more (a no-op costs one secret list call in all).
- */
-export class SeenSecrets {
-  private seen: { runId: string; secrets: LiveSecret[] } | undefined;
-
-  record(runId: string, secrets: LiveSecret[]): void {
-    this.seen = { runId, secrets };
-  }
-
-  /** The secrets listed in this run, or undefined when the secrets step did not list them. */
-  of(runId: string): LiveSecret[] | undefined {
-    return this.seen?.runId === runId ? this.seen.secrets : undefined;
-  }
-}
-
 export interface SecretsStepOptions {
-  platformValues?: PlatformValues;
-  seen?: SeenSecrets;
+  model: DockerModelOf;
 }
 
 /** Runs before the workload services; one failed secret fails only its service. */
-export function secretsStep(docker: Docker, opts: SecretsStepOptions = {}): Step<LiveSecret[]> {
+export function secretsStep(docker: Docker, opts: SecretsStepOptions): Step<LiveSecret[]> {
   return {
     kind: 'secrets',
     dependsOn: [],
     objectFailuresBlockDependents: false,
-    async observe(ctx) {
-      const live = await listSecrets(docker);
-      opts.seen?.record(ctx.runId, live);
-      return live;
-    },
-    plan: (spec, live) => planSecrets(desiredSecrets(spec, opts.platformValues), live, spec.cluster.name),
+    observe: (ctx) => cachedSecrets(docker, ctx),
+    plan: (spec, live, ctx) => planSecrets(opts.model(spec, ctx).workloads.secrets, live, spec.cluster.name),
     async apply(action, ctx) {
-      await dockerRequest(docker, { method: 'POST', path: '/secrets/create', body: secretBody(ctx.spec.cluster.name, action.payload as WorkloadSecret) });
+      const body = secretBody(ctx.spec.cluster.name, action.payload as WorkloadSecret);
+      await dockerRequest(docker, { method: 'POST', path: '/secrets/create', body, signal: ctx.signal });
     },
   };
 }
 
+/** Pure. The IDs of this cluster's owned secrets by name, for the services that mount them. */
+export function ownedSecretIds(secrets: readonly LiveSecret[], cluster: string): Map<string, string> {
+  return new Map(secrets.filter((s) => isOwned(s.labels, cluster)).map((s) => [s.name, s.id]));
+}
+
 /**
- * Fills in the SecretID of every secret a service spec mounts, from the owned secrets of its
- * cluster (one list call; only when a service is created or updated). The desired spec and its
- * hash depend on the secret's name only. Throws COREFLOW_ERR_SECRET_MISSING when one is absent.
+ * Pure. Fills in the SecretID of every secret a service spec mounts from `ids` (the run's owned
+ * secrets by name). The desired spec and its hash depend on the secret's name only. Throws
+ * COREFLOW_ERR_SECRET_MISSING when one is absent.
  */
-export async function resolveSecretIds(docker: Docker, cluster: string, spec: DockerServiceSpec): Promise<DockerServiceSpec> {
+export function withSecretIds(spec: DockerServiceSpec, ids: ReadonlyMap<string, string>): DockerServiceSpec {
   const refs = spec.TaskTemplate.ContainerSpec.Secrets ?? [];
   if (refs.length === 0) return spec;
-  const ids = new Map((await listSecrets(docker, ownedFilter(cluster))).map((s) => [s.name, s.id]));
   const resolved = refs.map((r) => {
     const id = ids.get(r.SecretName);
     if (!id) throw new CoreflowError('COREFLOW_ERR_SECRET_MISSING', { secret: r.SecretName, service: spec.Name });

@@ -1,21 +1,14 @@
 import type Docker from 'dockerode';
 import { isCoreflowError } from '../errors.ts';
-import type { Action, Step } from '../reconcile/types.ts';
+import type { Action, RunContext, Step } from '../reconcile/types.ts';
 import type { ClusterSpec } from '../spec/types.ts';
-import { LABEL_CLUSTER } from './labels.ts';
 import { cachedNetworks, listNetworks, type LiveNetwork } from './networks.ts';
 import { verifyImageAccess } from './registry-auth.ts';
-import { resolveSecretIds } from './secrets.ts';
+import type { RawService } from './raw-types.ts';
 import { dockerRequest } from './request.ts';
+import { cachedSecrets, ownedSecretIds, withSecretIds } from './secrets.ts';
 import type { DesiredService, LiveService, ServiceRole } from './service-model.ts';
 import { planServices, type ServicePayload } from './service-plan.ts';
-
-interface RawService {
-  ID: string;
-  Version: { Index: number };
-  Spec: Record<string, unknown> & { Name: string; Labels?: Record<string, string>; TaskTemplate?: { Networks?: { Target: string }[] } };
-  UpdateStatus?: { State?: string };
-}
 
 function toLive(raw: RawService, networkNames: Map<string, string>): LiveService {
   const spec = structuredClone(raw.Spec);
@@ -31,8 +24,8 @@ function toLive(raw: RawService, networkNames: Map<string, string>): LiveService
 }
 
 /** All services (one list call, whatever their number) with network IDs mapped to names. */
-export async function listLiveServices(docker: Docker, networks: () => Promise<LiveNetwork[]> = () => listNetworks(docker)): Promise<LiveService[]> {
-  const [raw, nets] = await Promise.all([dockerRequest<RawService[]>(docker, { method: 'GET', path: '/services' }), networks()]);
+export async function listLiveServices(docker: Docker, networks: () => Promise<LiveNetwork[]> = () => listNetworks(docker), signal?: AbortSignal): Promise<LiveService[]> {
+  const [raw, nets] = await Promise.all([dockerRequest<RawService[]>(docker, { method: 'GET', path: '/services', ...(signal ? { signal } : {}) }), networks()]);
   const names = new Map(nets.map((n) => [n.id, n.name]));
   return raw.map((r) => toLive(r, names));
 }
@@ -48,7 +41,7 @@ function isVersionConflict(err: unknown): boolean {
  * ServiceUpdate at the version just observed; on a version conflict (someone else updated it
  * meanwhile) inspect again and retry, up to MAX_CONFLICT_RETRIES times. Same service ID always.
  */
-export async function updateService(docker: Docker, id: string, version: number, d: DesiredService): Promise<void> {
+export async function updateService(docker: Docker, id: string, version: number, d: DesiredService, signal?: AbortSignal): Promise<void> {
   let v = version;
   for (let attempt = 0; ; attempt++) {
     try {
@@ -58,41 +51,49 @@ export async function updateService(docker: Docker, id: string, version: number,
         query: { version: v },
         body: d.spec,
         ...(d.registryAuth ? { registryAuth: d.registryAuth } : {}),
+        ...(signal ? { signal } : {}),
       });
       return;
     } catch (err) {
       if (!isVersionConflict(err) || attempt >= MAX_CONFLICT_RETRIES) throw err;
-      const fresh = await dockerRequest<RawService>(docker, { method: 'GET', path: `/services/${id}` });
+      const fresh = await dockerRequest<RawService>(docker, { method: 'GET', path: `/services/${id}`, ...(signal ? { signal } : {}) });
       v = fresh.Version.Index;
     }
   }
 }
 
-/**
- * What a create or update needs beyond the desired spec, read only then (a no-op run pays
- * nothing): the registry must accept the credentials for the image, and the secrets it mounts
- * get their IDs. Either failing fails this service alone.
- */
-async function prepareForApply(docker: Docker, d: DesiredService): Promise<DesiredService> {
-  if (d.pullCheck) await verifyImageAccess(docker, d.pullCheck, d.registryAuth);
-  const cluster = d.spec.Labels[LABEL_CLUSTER] ?? '';
-  return { ...d, spec: await resolveSecretIds(docker, cluster, d.spec) };
+/** What the services step reads: the services, and for workloads the IDs of this cluster's secrets. */
+export interface ServicesLive {
+  services: LiveService[];
+  /** Owned secret IDs by name (workload services mount them); empty for base services. */
+  secretIds: ReadonlyMap<string, string>;
 }
 
-export async function applyServiceAction(docker: Docker, action: Action): Promise<void> {
-  const { desired: planned, live } = action.payload as ServicePayload;
-  const desired = planned && (action.type === 'create' || action.type === 'update') ? await prepareForApply(docker, planned) : planned;
+/**
+ * What a create or update needs beyond the desired spec, checked only then (a no-op run pays
+ * nothing): the registry must accept the credentials for the image, and the secrets it mounts
+ * get their IDs from the run's list. Either failing fails this service alone.
+ */
+async function prepareForApply(docker: Docker, d: DesiredService, secretIds: ReadonlyMap<string, string>, signal: AbortSignal): Promise<DesiredService> {
+  if (d.pullCheck) await verifyImageAccess(docker, d.pullCheck, d.registryAuth, signal);
+  return { ...d, spec: withSecretIds(d.spec, secretIds) };
+}
+
+export async function applyServiceAction(docker: Docker, action: Action, live: ServicesLive, signal: AbortSignal): Promise<void> {
+  const { desired: planned, live: current } = action.payload as ServicePayload;
+  const desired = planned && (action.type === 'create' || action.type === 'update') ? await prepareForApply(docker, planned, live.secretIds, signal) : planned;
   if (action.type === 'create' && desired) {
     await dockerRequest(docker, {
       method: 'POST',
       path: '/services/create',
       body: desired.spec,
       ...(desired.registryAuth ? { registryAuth: desired.registryAuth } : {}),
+      signal,
     });
-  } else if (action.type === 'update' && desired && live) {
-    await updateService(docker, live.id, live.version, desired);
-  } else if (action.type === 'delete' && live) {
-    await dockerRequest(docker, { method: 'DELETE', path: `/services/${live.id}` });
+  } else if (action.type === 'update' && desired && current) {
+    await updateService(docker, current.id, current.version, desired, signal);
+  } else if (action.type === 'delete' && current) {
+    await dockerRequest(docker, { method: 'DELETE', path: `/services/${current.id}`, signal });
   }
 }
 
@@ -100,23 +101,28 @@ export interface ServiceStepOptions {
   kind: string;
   role: ServiceRole;
   dependsOn: string[];
-  desired: (spec: ClusterSpec) => DesiredService[];
+  /** The desired services of this role, from the run's model. */
+  desired: (spec: ClusterSpec, ctx: Pick<RunContext, 'model'>) => DesiredService[];
 }
 
 /** A chain step for one role of services (base or workload). */
-export function servicesStep(docker: Docker, opts: ServiceStepOptions): Step<LiveService[]> {
+export function servicesStep(docker: Docker, opts: ServiceStepOptions): Step<ServicesLive> {
   return {
     kind: opts.kind,
     dependsOn: opts.dependsOn,
     objectFailuresBlockDependents: opts.role === 'base',
-    observe: (ctx) => ctx.cache.get('services', () => listLiveServices(docker, () => cachedNetworks(docker, ctx))),
+    async observe(ctx) {
+      const services = await ctx.cache.get('services', () => listLiveServices(docker, () => cachedNetworks(docker, ctx), ctx.signal));
+      if (opts.role === 'base') return { services, secretIds: new Map() };
+      return { services, secretIds: ownedSecretIds(await cachedSecrets(docker, ctx), ctx.spec.cluster.name) };
+    },
     plan: (spec, live, ctx) =>
-      planServices(opts.desired(spec), live, {
+      planServices(opts.desired(spec, ctx), live.services, {
         cluster: spec.cluster.name,
         role: opts.role,
         guard: opts.role === 'workload',
         allowMassDeletion: ctx.confirmMassDeletion || spec.guards.allowMassDeletion,
       }),
-    apply: (action) => applyServiceAction(docker, action),
+    apply: (action, ctx, live) => applyServiceAction(docker, action, live, ctx.signal),
   };
 }

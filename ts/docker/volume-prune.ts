@@ -1,8 +1,10 @@
 import type Docker from 'dockerode';
 import type { Action, Step } from '../reconcile/types.ts';
+import type { DockerModelOf } from './desired-model.ts';
 import { isOwned, ownedFilter } from './labels.ts';
+import type { RawContainer, RawVolumes } from './raw-types.ts';
 import { dockerRequest } from './request.ts';
-import { desiredVolumeNames, LABEL_VOLUME_PRUNABLE, LABEL_VOLUME_SERVICE } from './volumes.ts';
+import { LABEL_VOLUME_PRUNABLE, LABEL_VOLUME_SERVICE } from './volumes.ts';
 
 export interface LiveVolume {
   name: string;
@@ -33,36 +35,28 @@ export function planVolumePrune(cluster: string, desired: ReadonlySet<string>, l
   return actions;
 }
 
-interface RawVolumes {
-  Volumes?: { Name: string; Labels?: Record<string, string> | null }[] | null;
-}
-
-interface RawContainer {
-  Mounts?: { Type?: string; Name?: string }[];
-}
-
 /**
  * Volumes are node-local: this sees the volumes of the node the agent runs on. The container
  * list is read only when there is a candidate, so a run without prunable volumes costs one call.
  */
-export function volumePruneStep(docker: Docker, dependsOn: string[]): Step<VolumePruneLive> {
+export function volumePruneStep(docker: Docker, dependsOn: string[], opts: { model: DockerModelOf }): Step<VolumePruneLive> {
   return {
     kind: 'volume-prune',
     dependsOn,
     async observe(ctx) {
       const { label } = ownedFilter(ctx.spec.cluster.name);
       const filters = JSON.stringify({ label: [...label, `${LABEL_VOLUME_PRUNABLE}=true`] });
-      const raw = await dockerRequest<RawVolumes>(docker, { method: 'GET', path: '/volumes', query: { filters } });
-      const desired = desiredVolumeNames(ctx.spec);
+      const raw = await dockerRequest<RawVolumes>(docker, { method: 'GET', path: '/volumes', query: { filters }, signal: ctx.signal });
+      const desired = opts.model(ctx.spec, ctx).volumeNames;
       const volumes = (raw.Volumes ?? []).map((v) => ({ name: v.Name, labels: v.Labels ?? {} }));
       if (!volumes.some((v) => !desired.has(v.name))) return { volumes, inUse: new Set() };
-      const containers = await dockerRequest<RawContainer[]>(docker, { method: 'GET', path: '/containers/json', query: { all: true } });
+      const containers = await dockerRequest<RawContainer[]>(docker, { method: 'GET', path: '/containers/json', query: { all: true }, signal: ctx.signal });
       const inUse = new Set(containers.flatMap((c) => (c.Mounts ?? []).filter((m) => m.Type === 'volume' && m.Name).map((m) => m.Name!)));
       return { volumes, inUse };
     },
-    plan: (spec, live) => planVolumePrune(spec.cluster.name, desiredVolumeNames(spec), live),
-    async apply(action) {
-      await dockerRequest(docker, { method: 'DELETE', path: `/volumes/${encodeURIComponent((action.payload as LiveVolume).name)}` });
+    plan: (spec, live, ctx) => planVolumePrune(spec.cluster.name, opts.model(spec, ctx).volumeNames, live),
+    async apply(action, ctx) {
+      await dockerRequest(docker, { method: 'DELETE', path: `/volumes/${encodeURIComponent((action.payload as LiveVolume).name)}`, signal: ctx.signal });
     },
   };
 }

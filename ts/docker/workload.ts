@@ -1,19 +1,31 @@
-import type { ClusterSpec, ServiceSpec } from '../spec/types.ts';
+import { notDeployedReason } from '../spec/service-category.ts';
+import type { ClusterSpec, RegistrySpec, ServiceSpec } from '../spec/types.ts';
 import { encodeRegistryAuth, imageFor, imageReferenceProblem, registryFor, registryProblems } from './registry-auth.ts';
-import { SECRET_FILE, workloadSecret, type PlatformValues } from './secret-content.ts';
+import { SECRET_FILE, workloadSecret, type PlatformValues, type WorkloadSecret } from './secret-content.ts';
 import type { DesiredService, DockerSecretRef, DockerServiceSpec } from './service-model.ts';
 import { renderWorkload, sealService } from './service-render.ts';
 import { mountProblems, renderMounts } from './volumes.ts';
+
+/** A record's registry, resolved once, and the image reference to deploy (its host in front). */
+interface Pull {
+  registry: RegistrySpec | undefined;
+  image: string;
+}
+
+function pullOf(spec: ClusterSpec, s: ServiceSpec): Pull {
+  const registry = registryFor(spec, s);
+  return { registry, image: imageFor(spec, s, registry) };
+}
 
 /**
  * Problems that make one workload record undeployable. Each fails that service alone (fail
  * small); the document as a whole was already validated.
  */
-export function workloadProblems(spec: ClusterSpec, s: ServiceSpec): string[] {
+export function workloadProblems(spec: ClusterSpec, s: ServiceSpec, pull = pullOf(spec, s)): string[] {
   const problems: string[] = [];
   if (!s.image) problems.push('no image: set image');
-  problems.push(...registryProblems(spec, s));
-  const badRef = s.image ? imageReferenceProblem(resolveImage(spec, s)) : undefined;
+  problems.push(...registryProblems(spec, s, pull.registry));
+  const badRef = s.image ? imageReferenceProblem(pull.image) : undefined;
   if (badRef) problems.push(badRef);
   const bundles = new Set(spec.secretBundles.map((b) => b.id));
   for (const id of [s.secretBundleId, ...s.additionalSecretBundleIds]) {
@@ -26,22 +38,14 @@ export function workloadProblems(spec: ClusterSpec, s: ServiceSpec): string[] {
   return problems;
 }
 
-/** The image reference to deploy (see imageFor: a declared registry's host is put in front). */
-export function resolveImage(spec: ClusterSpec, s: ServiceSpec): string {
-  return imageFor(spec, s);
-}
-
 /** The secret.json mount at /run/secrets/secret.json: root-owned, mode 0444 so a non-root task user can read it. */
 function secretRef(name: string): DockerSecretRef {
   return { SecretName: name, File: { Name: SECRET_FILE, UID: '0', GID: '0', Mode: 0o444 } };
 }
 
 /** A deployable record: rendered with its mounts and secret, sealed, with its registry credentials. */
-function desiredWorkload(spec: ClusterSpec, s: ServiceSpec, platform?: PlatformValues): DesiredService {
-  const image = resolveImage(spec, s);
-  const secret = workloadSecret(spec, s, platform);
+function desiredWorkload(spec: ClusterSpec, s: ServiceSpec, { registry, image }: Pull, secret: WorkloadSecret | undefined): DesiredService {
   const rendered = renderWorkload(spec, s, image, renderMounts(spec, s), secret ? [secretRef(secret.name)] : []);
-  const registry = registryFor(spec, s);
   const registryAuth = registry ? encodeRegistryAuth(registry) : undefined;
   return sealService(spec.cluster.name, 'workload', rendered, {
     ...(registryAuth ? { registryAuth } : {}),
@@ -54,20 +58,32 @@ function placeholder(name: string): DockerServiceSpec {
   return { Name: name, Labels: {}, TaskTemplate: { ContainerSpec: { Image: '' } }, Mode: { Replicated: { Replicas: 0 } } };
 }
 
-/**
- * Every workload record of the spec as a DesiredService: deployable, `invalid` (with the
- * reason) or `excluded` (a serviceCategory other than workload).
- */
-export function desiredWorkloads(spec: ClusterSpec, platform?: PlatformValues): DesiredService[] {
+/** The workload records rendered once: their services and the secrets of the deployable ones. */
+export interface RenderedWorkloads {
+  /** Every record: deployable, `invalid` (with the reason) or `excluded` (not deployed). */
+  services: DesiredService[];
+  /** The secrets of the deployable services (invalid or excluded records get none). */
+  secrets: WorkloadSecret[];
+}
+
+/** Pure. Renders every workload record of the spec, each secret once for its service and its mount. */
+export function renderWorkloads(spec: ClusterSpec, platform?: PlatformValues): RenderedWorkloads {
   const cluster = spec.cluster.name;
-  return spec.services.map((s) => {
-    if (s.serviceCategory !== undefined && s.serviceCategory !== 'workload') {
-      return sealService(cluster, 'workload', placeholder(s.name), {
-        excluded: `serviceCategory is "${s.serviceCategory}"; only workload records are deployed`,
-      });
-    }
-    const problems = workloadProblems(spec, s);
+  const secrets: WorkloadSecret[] = [];
+  const services = spec.services.map((s) => {
+    const excluded = notDeployedReason(s);
+    if (excluded) return sealService(cluster, 'workload', placeholder(s.name), { excluded });
+    const pull = pullOf(spec, s);
+    const problems = workloadProblems(spec, s, pull);
     if (problems.length > 0) return sealService(cluster, 'workload', placeholder(s.name), { invalid: problems.join('; ') });
-    return desiredWorkload(spec, s, platform);
+    const secret = workloadSecret(spec, s, platform);
+    if (secret) secrets.push(secret);
+    return desiredWorkload(spec, s, pull, secret);
   });
+  return { services, secrets };
+}
+
+/** Pure. Every workload record of the spec as a DesiredService (see renderWorkloads). */
+export function desiredWorkloads(spec: ClusterSpec, platform?: PlatformValues): DesiredService[] {
+  return renderWorkloads(spec, platform).services;
 }

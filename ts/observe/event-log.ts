@@ -1,6 +1,7 @@
 import { appendFile, mkdir, readFile, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { writeFileAtomic } from '../fs/atomic-file.ts';
+import { SerialQueue } from '../serial-queue.ts';
 import type { CoreflowEvent } from './events.ts';
 
 /**
@@ -9,24 +10,26 @@ import type { CoreflowEvent } from './events.ts';
  * only events younger than maxAgeMs and, of those, the newest that fit in maxBytes.
  */
 export class EventLog {
-  private queue: Promise<void> = Promise.resolve();
+  private readonly queue = new SerialQueue();
   private ready: Promise<unknown> | undefined;
 
   constructor(readonly path: string) {}
 
+  /** Queues one line; a failed append (disk full) loses that line only. */
   append(e: CoreflowEvent): Promise<void> {
     this.ready ??= mkdir(dirname(this.path), { recursive: true });
     const line = `${JSON.stringify(e)}\n`;
-    this.queue = this.queue.then(async () => {
-      await this.ready;
-      await appendFile(this.path, line, { mode: 0o600 });
-    }).catch(() => undefined);
-    return this.queue;
+    return this.queue
+      .run(async () => {
+        await this.ready;
+        await appendFile(this.path, line, { mode: 0o600 });
+      })
+      .catch(() => undefined);
   }
 
   /** Waits for queued appends. */
   flush(): Promise<void> {
-    return this.queue;
+    return this.queue.idle();
   }
 
   async read(): Promise<CoreflowEvent[]> {
@@ -46,7 +49,7 @@ export class EventLog {
 
   /** Returns how many lines were removed. */
   trim(limits: { maxAgeMs: number; maxBytes: number }, now = Date.now()): Promise<number> {
-    const run = this.queue.then(async () => {
+    return this.queue.run(async () => {
       const size = await stat(this.path).then((s) => s.size).catch(() => 0);
       if (size === 0) return 0;
       const lines = (await readFile(this.path, 'utf8')).split('\n').filter((l) => l.trim());
@@ -69,7 +72,5 @@ export class EventLog {
       await writeFileAtomic(this.path, kept.map((l) => `${l}\n`).join(''));
       return lines.length - kept.length;
     });
-    this.queue = run.then(() => undefined, () => undefined);
-    return run;
   }
 }

@@ -1,5 +1,4 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { ApiCallCounter } from '../docker/api-calls.ts';
 
 /**
  * The agent's Prometheus metrics, in the naming controller-runtime made standard. One instance
@@ -99,9 +98,9 @@ export class AgentMetrics {
     if (items > 0) this.itemsProcessed.inc({ controller }, items);
   }
 
-  /** Feeds coreflow_docker_requests_total from the connection's call counter; returns the unsubscribe. */
-  countDockerCalls(calls: ApiCallCounter): () => void {
-    return calls.onCall((c) => this.dockerRequests.inc({ operation: c.operation, code: String(c.status) }));
+  /** Counts one request to the Docker Engine (coreflow_docker_requests_total); status 0: no answer. */
+  recordDockerCall(call: { operation: string; status: number }): void {
+    this.dockerRequests.inc({ operation: call.operation, code: String(call.status) });
   }
 
   private readonly samplers: (() => void)[] = [];

@@ -1,7 +1,4 @@
-import type { ControllerState } from '../controllers/manager.ts';
-import type { ActionResult, RunResult } from '../reconcile/types.ts';
-
-/** The three status axes of seed 004 (Argo CD's vocabulary). */
+/** The three status axes (Argo CD's vocabulary). */
 export type SyncStatus = 'Synced' | 'OutOfSync' | 'Unknown';
 export type HealthStatus = 'Healthy' | 'Degraded' | 'Progressing' | 'Missing' | 'Suspended';
 export type OperationPhase = 'Idle' | 'Syncing' | 'Waiting';
@@ -33,8 +30,42 @@ export interface AgentStatus {
   controllers: ControllerState[];
 }
 
+/** What a background controller reports of itself (the controllers manager keeps it). */
+export interface ControllerState {
+  name: string;
+  running: boolean;
+  runs: number;
+  errors: number;
+  lastRunAt?: string;
+  lastDurationMs?: number;
+  lastItems?: number;
+  lastError?: string;
+}
+
+/** What the status reads of one object's result in a run (the engine's ActionResult has these). */
+export interface StatusAction {
+  kind: string;
+  name: string;
+  type: string;
+  status: string;
+  reason: string;
+  error?: string;
+}
+
+/** What the status reads of a run's result (the engine's RunResult has these). */
+export interface StatusRun {
+  runId: string;
+  trigger: string;
+  dryRun: boolean;
+  status: string;
+  finishedAt: string;
+  durationMs: number;
+  specHash: string;
+  steps: readonly { kind: string; status: string; error?: string; actions: readonly StatusAction[] }[];
+}
+
 export interface StatusInput {
-  result: RunResult | undefined;
+  result: StatusRun | undefined;
   /** By service name, from the task-health controller. */
   health: ReadonlyMap<string, HealthInfo>;
   /** When task health last looked (ms); a service it did not find after the last run is Missing. */
@@ -50,13 +81,13 @@ export interface StatusInput {
 const HEALTH_RANK: Record<HealthStatus, number> = { Healthy: 0, Suspended: 1, Progressing: 2, Missing: 3, Degraded: 4 };
 const SERVICE_KINDS = new Set(['service', 'base-service']);
 
-function objectSync(a: ActionResult): SyncStatus {
+function objectSync(a: StatusAction): SyncStatus {
   if (a.status === 'failed' || a.status === 'blocked' || a.status === 'planned') return 'OutOfSync';
   if (a.status === 'skipped' && a.error) return 'OutOfSync';
   return 'Synced';
 }
 
-function objectHealth(a: ActionResult, sync: SyncStatus, health: ReadonlyMap<string, HealthInfo>, checkedAfterRun: boolean): HealthInfo {
+function objectHealth(a: StatusAction, sync: SyncStatus, health: ReadonlyMap<string, HealthInfo>, checkedAfterRun: boolean): HealthInfo {
   const excluded = a.type === 'skip' && a.reason.includes('serviceCategory');
   if (excluded) return { health: 'Suspended', message: a.reason };
   if (SERVICE_KINDS.has(a.kind)) {

@@ -105,7 +105,7 @@ export const methods = {
 } as const;
 
 /**
- * One route of the table the agent hands to edge proxies (seed 001's IReverseProxyConfig): every
+ * One route of the table the agent hands to edge proxies (their IReverseProxyConfig): every
  * destination IP is tried with every port. Routing's RouteEntry is this type.
  */
 export const routeEntrySchema = z.strictObject({

@@ -3,8 +3,10 @@ import { errorCode, errorLogFields, errorText } from '../errors.ts';
 import { callGuarded } from '../guarded.ts';
 import type { Logger } from '../observe/logger.ts';
 import type { LoadedSpec } from '../spec/parse.ts';
+import { Coalescer } from '../coalescer.ts';
 import { orderSteps } from './order.ts';
 import { RunCache } from './run-cache.ts';
+import { RunModel } from './run-model.ts';
 import { notify, runChain } from './run-chain.ts';
 import { summarize } from './summarize.ts';
 import type { RunObserver, RunResult, Step } from './types.ts';
@@ -31,8 +33,7 @@ export interface ReconcilerOptions {
  */
 export class Reconciler {
   private readonly steps: Step[];
-  private running: Promise<RunResult | undefined> | undefined;
-  private pending: { reasons: string[]; promise: Promise<RunResult | undefined> } | undefined;
+  private readonly runs = new Coalescer<string, RunResult | undefined>((reasons) => this.runOnce(reasons.join(', ')));
   private readonly stopping = new AbortController();
   private last: RunResult | undefined;
   /** Terminal failures logged for the desired state `reportedFor` (see RunContext.reportedTerminal). */
@@ -48,41 +49,18 @@ export class Reconciler {
   }
 
   get busy(): boolean {
-    return this.running !== undefined;
+    return this.runs.busy;
   }
 
   /** Resolves with the result of the run that covers this trigger (undefined without a desired state). */
   trigger(reason: string): Promise<RunResult | undefined> {
-    if (this.stopping.signal.aborted) return Promise.resolve(undefined);
-    if (!this.running) {
-      this.running = this.runOnce(reason).finally(() => this.afterRun());
-      return this.running;
-    }
-    if (this.pending) {
-      this.pending.reasons.push(reason);
-      return this.pending.promise;
-    }
-    const reasons = [reason];
-    const current = this.running;
-    const promise = current.then(() => this.running!);
-    this.pending = { reasons, promise };
-    return promise;
-  }
-
-  private afterRun(): void {
-    this.running = undefined;
-    const next = this.pending;
-    this.pending = undefined;
-    if (next && !this.stopping.signal.aborted) {
-      this.running = this.runOnce(next.reasons.join(', ')).finally(() => this.afterRun());
-    }
+    return this.runs.trigger(reason);
   }
 
   /** Stops between actions; resolves when the current run (if any) has ended. */
   async stop(): Promise<void> {
     this.stopping.abort();
-    this.pending = undefined;
-    await this.running?.catch(() => undefined);
+    await this.runs.stop();
   }
 
   private async runOnce(trigger: string): Promise<RunResult | undefined> {
@@ -107,6 +85,7 @@ export class Reconciler {
     try {
       steps = await runChain(this.steps, {
         cache: new RunCache(),
+        model: new RunModel(),
         runId,
         spec: loaded.spec,
         dryRun: this.opts.dryRun ?? false,

@@ -3,6 +3,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { writeFileAtomic } from '../fs/atomic-file.ts';
+import { SerialQueue } from '../serial-queue.ts';
 import type { RunResult } from './types.ts';
 
 export const STATE_VERSION = 1;
@@ -26,7 +27,7 @@ const stateSchema = z.object({
   resources: z.array(resourceSchema),
 });
 
-/** Seed 004's state: what the agent last applied, with a lineage (this agent's history) and a serial (bumped per write). */
+/** The agent's state: what it last applied, with a lineage (this agent's history) and a serial (bumped per write). */
 export type AgentState = z.output<typeof stateSchema>;
 
 /**
@@ -40,7 +41,7 @@ export class StateFile {
   private current: AgentState | undefined;
   private lineage = randomBytes(8).toString('hex');
   private serial = 0;
-  private queue: Promise<unknown> = Promise.resolve();
+  private readonly queue = new SerialQueue();
 
   constructor(dir: string) {
     this.path = join(dir, 'state.json');
@@ -69,9 +70,7 @@ export class StateFile {
 
   /** Writes the state after a run; dry runs are ignored. Writes are queued: serials never repeat. */
   write(result: RunResult): Promise<AgentState | undefined> {
-    const next = this.queue.then(() => this.writeNow(result));
-    this.queue = next.catch(() => undefined);
-    return next;
+    return this.queue.run(() => this.writeNow(result));
   }
 
   private async writeNow(result: RunResult): Promise<AgentState | undefined> {

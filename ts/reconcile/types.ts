@@ -1,6 +1,7 @@
 import type { ErrorCode } from '../errors.ts';
 import type { Logger } from '../observe/logger.ts';
 import type { RunCache } from './run-cache.ts';
+import type { RunModel } from './run-model.ts';
 import type { ClusterSpec } from '../spec/types.ts';
 
 export type ActionType = 'create' | 'update' | 'delete' | 'skip';
@@ -84,6 +85,8 @@ export interface RunContext {
   signal: AbortSignal;
   /** Lists shared by the steps of this run; cleared after every write. */
   cache: RunCache;
+  /** The desired model of this run, derived once from `spec` and shared by the steps. */
+  model: RunModel;
   /** Optional observer of the run's lifecycle (events, metrics); the chain works without it. */
   observer?: RunObserver;
   /**
@@ -121,6 +124,6 @@ export interface Step<L = unknown> {
    */
   objectFailuresBlockDependents?: boolean;
   observe(ctx: RunContext): Promise<L>;
-  plan(spec: ClusterSpec, live: L, ctx: Pick<RunContext, 'confirmMassDeletion'>): Action[];
+  plan(spec: ClusterSpec, live: L, ctx: Pick<RunContext, 'confirmMassDeletion' | 'model'>): Action[];
   apply(action: Action, ctx: RunContext, live: L): Promise<void>;
 }

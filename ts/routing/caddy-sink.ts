@@ -1,5 +1,6 @@
 import { CoreflowError, errorText } from '../errors.ts';
 import type { Logger } from '../observe/logger.ts';
+import { SerialQueue } from '../serial-queue.ts';
 import { caddyConfig, caddyMarker } from './caddy-config.ts';
 import type { RouteEntry } from './types.ts';
 
@@ -26,7 +27,7 @@ export class CaddySink {
   private loadedHash: string | undefined;
   private admin: unknown;
   private adminRead = false;
-  private busy: Promise<void> = Promise.resolve();
+  private readonly queue = new SerialQueue();
   private verifiedAt = 0;
 
   constructor(private readonly opts: CaddySinkOptions) {}
@@ -38,8 +39,7 @@ export class CaddySink {
 
   /** Serialised: two publishes never race on Caddy. */
   publish(routes: RouteEntry[], hash: string): Promise<void> {
-    this.busy = this.busy.then(() => this.load(routes, hash));
-    return this.busy;
+    return this.queue.run(() => this.load(routes, hash));
   }
 
   private async call(method: string, path: string, body?: unknown): Promise<Response> {

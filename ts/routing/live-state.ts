@@ -1,5 +1,6 @@
 import type Docker from 'dockerode';
 import { LABEL_ROLE, ownedFilter } from '../docker/labels.ts';
+import type { RawTask } from '../docker/raw-types.ts';
 import { localTaskHealth } from '../docker/task-container-health.ts';
 import type { RoutingNetwork, RoutingService, RoutingTask } from './types.ts';
 
@@ -9,13 +10,7 @@ export interface RoutingLiveState {
   networks: RoutingNetwork[];
 }
 
-interface TaskInfo {
-  ID: string;
-  ServiceID: string;
-  DesiredState?: string;
-  Status?: { State?: string };
-  NetworksAttachments?: { Network?: { ID?: string }; Addresses?: string[] }[];
-}
+type TaskInfo = RawTask & { ID: string };
 
 /** Task JSON -> RoutingTask; addresses lose their prefix length ("10.0.1.5/24" -> "10.0.1.5"). */
 export function toRoutingTask(t: TaskInfo): RoutingTask {
@@ -33,14 +28,15 @@ export function toRoutingTask(t: TaskInfo): RoutingTask {
  * COREFLOW_ERR_DOCKER_API-style errors from dockerode on failure; the caller keeps the last table
  * then.
  */
-export async function readRoutingLiveState(docker: Docker, cluster: string, gatewayName: string): Promise<RoutingLiveState> {
+export async function readRoutingLiveState(docker: Docker, cluster: string, gatewayName: string, signal?: AbortSignal): Promise<RoutingLiveState> {
   const filters = ownedFilter(cluster);
-  const services = await docker.listServices({ filters: { label: [...filters.label, `${LABEL_ROLE}=workload`] } });
+  const abort = signal ? { abortSignal: signal } : {};
+  const services = await docker.listServices({ filters: { label: [...filters.label, `${LABEL_ROLE}=workload`] }, ...abort });
   const ids = new Set(services.map((s) => s.ID));
   const tasks =
-    ids.size === 0 ? [] : ((await docker.listTasks({ filters: { 'desired-state': ['running'], service: [...ids] } })) as TaskInfo[]);
-  const health = ids.size === 0 ? new Map() : await localTaskHealth(docker);
-  const networks = await docker.listNetworks({ filters: { name: [gatewayName] } });
+    ids.size === 0 ? [] : ((await docker.listTasks({ filters: { 'desired-state': ['running'], service: [...ids] }, ...abort })) as TaskInfo[]);
+  const health = ids.size === 0 ? new Map() : await localTaskHealth(docker, signal);
+  const networks = await docker.listNetworks({ filters: { name: [gatewayName] }, ...abort });
   return {
     services: services.map((s) => ({ id: s.ID, name: s.Spec?.Name ?? s.ID })),
     tasks: tasks

@@ -1,4 +1,5 @@
 import { hashOf } from '../spec/hash.ts';
+import { isDeployed } from '../spec/service-category.ts';
 import type { ClusterSpec, ServiceSpec } from '../spec/types.ts';
 import type { CertificateEntry, RouteEntry, RouteProblem, RouteTable, RoutingNetwork, RoutingService, RoutingTask } from './types.ts';
 
@@ -13,7 +14,7 @@ export interface WantedHost {
 /** The services the route table covers: workload records with at least one domain or custom hostname. */
 export function routedServices(spec: ClusterSpec): ServiceSpec[] {
   return spec.services.filter(
-    (s) => (s.serviceCategory === undefined || s.serviceCategory === 'workload') && (s.domains.length > 0 || Object.keys(s.ports.custom).length > 0),
+    (s) => isDeployed(s) && (s.domains.length > 0 || Object.keys(s.ports.custom).length > 0),
   );
 }
 

@@ -1,6 +1,8 @@
 import type Docker from 'dockerode';
-import { watchDockerEvents, type DockerEvent } from '../docker/event-stream.ts';
+import { Coalescer } from '../coalescer.ts';
+import type { DockerEvent, DockerEventSource } from '../docker/event-stream.ts';
 import { errorLogFields } from '../errors.ts';
+import type { Lifecycle } from '../lifecycle.ts';
 import type { Logger } from '../observe/logger.ts';
 import type { LoadedSpec } from '../spec/parse.ts';
 import type { ClusterSpec } from '../spec/types.ts';
@@ -11,6 +13,8 @@ import { readRoutingLiveState } from './live-state.ts';
 import { buildRouteTable, routedServices, routeTableHash, wantedHosts } from './route-table.ts';
 import type { RouteProblem, RouteTable } from './types.ts';
 
+/** The Docker object types routing follows. */
+export const ROUTING_EVENT_TYPES = ['container', 'service'];
 /** Container events that mean a task started, stopped or changed health on this node. */
 const CONTAINER_ACTIONS = new Set(['start', 'kill', 'die', 'stop', 'destroy']);
 /** Docker names health events "health_status: healthy" (or unhealthy, starting). */
@@ -24,6 +28,8 @@ const FOLLOW_UPS_MS = [100, 300, 1000];
 
 export interface RoutingControllerOptions {
   docker: Docker;
+  /** The agent's shared Docker event stream. */
+  events: DockerEventSource;
   desired: () => LoadedSpec | undefined;
   log: Logger;
   /** COREFLOW_EDGE_TOKEN; without it edge proxies cannot connect. */
@@ -53,25 +59,29 @@ export interface RoutingStatus {
  * are coalesced (one at a time, triggers during a build make one more). A failed build keeps the
  * last table in force.
  */
-export class RoutingController {
+export class RoutingController implements Lifecycle {
+  readonly name = 'routing';
   readonly edge: EdgeHub;
   private readonly certificates: CertificateStore;
   private caddy: { key: string; sink: CaddySink } | undefined;
   private table: { table: RouteTable; hash: string; builtAt: Date } | undefined;
   private problemsKey = '';
-  private stopEvents: (() => void) | undefined;
+  private unsubscribe: (() => void) | undefined;
   private resyncTimer: NodeJS.Timeout | undefined;
-  private debounce: NodeJS.Timeout | undefined;
   private readonly followUps = new Set<NodeJS.Timeout>();
-  private running: Promise<void> | undefined;
-  private dirty = false;
-  /** When the oldest trigger not yet covered by a build arrived, and why. */
-  private firstPending: { at: number; reason: string } | undefined;
+  /** Builds, one at a time; each covers every trigger since the last (when and why they came). */
+  private readonly builds: Coalescer<{ at: number; reason: string }, void>;
   private stopped = false;
+  /** Aborts a build's Docker calls when the controller stops. */
+  private readonly stopping = new AbortController();
   /** The cluster's workload service IDs and routed names as of the last build: other events are ignored. */
   private watched = { ids: new Set<string>(), names: new Set<string>() };
 
   constructor(private readonly opts: RoutingControllerOptions) {
+    this.builds = new Coalescer(
+      (pending) => this.build(pending[0]).catch((err: unknown) => this.opts.log.warn(errorLogFields(err), 'building the route table failed; the last table stays in force')),
+      { delayMs: opts.debounceMs ?? 20 },
+    );
     this.edge = new EdgeHub({
       token: opts.edgeToken,
       log: opts.log.child({ sink: 'edge' }),
@@ -117,12 +127,10 @@ export class RoutingController {
   }
 
   async start(): Promise<void> {
-    this.stopEvents = watchDockerEvents(
-      this.opts.docker,
-      (e) => this.onDockerEvent(e),
-      { filters: { type: ['container', 'service'] }, log: this.opts.log.child({ part: 'events' }) },
-      () => this.trigger('Docker event stream reconnected'),
-    );
+    this.unsubscribe = this.opts.events.subscribe({
+      onEvent: (e) => this.onDockerEvent(e),
+      onReconnect: () => this.trigger('Docker event stream reconnected'),
+    });
     this.trigger('start');
   }
 
@@ -156,22 +164,7 @@ export class RoutingController {
    */
   trigger(reason: string, at = Date.now()): void {
     if (this.stopped) return;
-    this.firstPending ??= { at, reason };
-    if (this.debounce) return;
-    this.debounce = setTimeout(() => {
-      this.debounce = undefined;
-      this.dirty = true;
-      if (!this.running) this.running = this.loop().finally(() => (this.running = undefined));
-    }, this.opts.debounceMs ?? 20);
-  }
-
-  private async loop(): Promise<void> {
-    while (this.dirty && !this.stopped) {
-      this.dirty = false;
-      const pending = this.firstPending;
-      this.firstPending = undefined;
-      await this.build(pending).catch((err: unknown) => this.opts.log.warn(errorLogFields(err), 'building the route table failed; the last table stays in force'));
-    }
+    void this.builds.trigger({ at, reason });
   }
 
   private armResync(spec: ClusterSpec | undefined): void {
@@ -184,7 +177,7 @@ export class RoutingController {
     const spec = this.spec();
     this.armResync(spec);
     if (!spec) return;
-    const live = await readRoutingLiveState(this.opts.docker, spec.cluster.name, spec.networks.gateway.name);
+    const live = await readRoutingLiveState(this.opts.docker, spec.cluster.name, spec.networks.gateway.name, this.stopping.signal);
     this.watched = { ids: new Set(live.services.map((s) => s.id)), names: new Set(routedServices(spec).map((s) => s.name)) };
     const hostNames = routedServices(spec).flatMap((s) => wantedHosts(s).hosts.filter((h) => h.tls).map((h) => h.hostName));
     const certs = await this.certificates.resolve(spec, hostNames);
@@ -231,12 +224,12 @@ export class RoutingController {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    this.stopEvents?.();
+    this.stopping.abort();
+    this.unsubscribe?.();
     clearTimeout(this.resyncTimer);
-    clearTimeout(this.debounce);
     for (const t of this.followUps) clearTimeout(t);
     this.followUps.clear();
-    await this.running?.catch(() => undefined);
+    await this.builds.stop();
     await this.edge.stop();
   }
 }

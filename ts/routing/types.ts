@@ -3,7 +3,7 @@ import type { RouteEntry } from '../protocol/methods.ts';
 
 /**
  * The route table and its inputs. One entry per hostname, in the shape edge proxies already
- * speak (seed 001's IReverseProxyConfig): every destination IP is tried with every port. The
+ * speak (IReverseProxyConfig of the edge proxies): every destination IP is tried with every port. The
  * entry's schema is the wire schema of updateRouting (ts/protocol/methods.ts), defined once.
  */
 export type { RouteEntry };

@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { errorText } from '../errors.ts';
+import type { Lifecycle } from '../lifecycle.ts';
 import type { Logger } from '../observe/logger.ts';
 import { Router, sendJson } from './http-router.ts';
 
@@ -32,7 +33,8 @@ async function withDeadline(check: ReadinessCheck['check'], ms: number): Promise
  * answers within that deadline, 503 naming what failed or did not answer), plus the routes and WebSocket endpoints other parts register. It starts
  * first and stops last.
  */
-export class InternalServer {
+export class InternalServer implements Lifecycle {
+  readonly name = 'internal-server';
   readonly router = new Router();
   private readonly upgrades = new Map<string, UpgradeHandler>();
   private readonly readiness: ReadinessCheck[] = [];

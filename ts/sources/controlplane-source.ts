@@ -1,6 +1,7 @@
 import type { CoreflowConfig } from '../config/config.ts';
 import type { TaskCount } from '../controllers/task-health.ts';
 import { errorText, isCoreflowError } from '../errors.ts';
+import type { Lifecycle } from '../lifecycle.ts';
 import type { Logger } from '../observe/logger.ts';
 import type { AgentStatus } from '../observe/status.ts';
 import type { ResponseOf } from '../protocol/methods.ts';
@@ -50,7 +51,8 @@ type PushAnswer = ResponseOf<'pushClusterConfig'>;
  * A lost connection changes nothing either: the last accepted config stays in force until a new
  * one is accepted.
  */
-export class ControlPlaneSource implements CertificateProvider {
+export class ControlPlaneSource implements CertificateProvider, Lifecycle {
+  readonly name = 'controlplane-source';
   private readonly connection: ControlPlaneConnection;
   private readonly reporter: ControlPlaneReporter;
   private readonly certificates: CertificateProvider;

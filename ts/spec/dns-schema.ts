@@ -5,7 +5,7 @@ import { hostname } from './primitives.ts';
  * The `dns` section: DNS records kept in step with the routed domains. Absent: coreflow makes no
  * DNS calls at all (and leaves records it made earlier as they are). docs/spec.md documents it.
  * Rules that span sections (every published domain inside a listed zone, no clashes with the
- * routed domains) live in ts/dns/spec-checks.ts.
+ * routed domains) live in dns-checks.ts.
  */
 
 export const DNS_RECORD_TYPES = ['A', 'AAAA', 'CNAME', 'TXT', 'MX'] as const;

@@ -1,7 +1,7 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import type { z } from 'zod';
-import { dnsSpecErrors } from '../dns/spec-checks.ts';
 import { CoreflowError, errorText } from '../errors.ts';
+import { dnsSpecErrors } from './dns-checks.ts';
 import { hashOf } from './hash.ts';
 import { checkDocumentLimits, DEFAULT_SPEC_LIMITS, sizeError, type SpecLimits } from './limits.ts';
 import { formatPath } from './path.ts';

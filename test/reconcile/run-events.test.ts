@@ -1,9 +1,9 @@
 import t from 'tap';
 import { CoreflowError } from '../../ts/errors.ts';
-import { ErrorReporter } from '../../ts/observe/error-reports.ts';
+import { ErrorReporter } from '../../ts/reconcile/error-reports.ts';
 import { EventBus } from '../../ts/observe/events.ts';
 import { silentLogger } from '../../ts/observe/logger.ts';
-import { runEventsObserver } from '../../ts/observe/run-events.ts';
+import { runEventsObserver } from '../../ts/reconcile/run-events.ts';
 import { Reconciler } from '../../ts/reconcile/reconciler.ts';
 import type { Step } from '../../ts/reconcile/types.ts';
 import { validateSpec } from '../../ts/spec/parse.ts';

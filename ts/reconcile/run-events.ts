@@ -1,5 +1,5 @@
-import type { ActionResult, RunObserver } from '../reconcile/types.ts';
-import type { EventBus } from './events.ts';
+import type { ActionResult, RunObserver } from './types.ts';
+import type { EventBus } from '../observe/events.ts';
 
 function counts(actions: readonly Pick<ActionResult, 'type'>[]): { creates: number; updates: number; deletes: number; skipped: number } {
   const c = { creates: 0, updates: 0, deletes: 0, skipped: 0 };
@@ -18,7 +18,7 @@ export function isDrift(a: Pick<ActionResult, 'reason'>): boolean {
 }
 
 /**
- * Turns a run's lifecycle into bus events, seed 004 style: per step plan.start, plan.complete
+ * Turns a run's lifecycle into bus events: per step plan.start, plan.complete
  * (counts), drift.detected (one per drifted object), and unless it is a dry run apply.start,
  * apply.action (one per applied or failed action), apply.complete; error for failed steps and
  * objects. Only kinds, names, reasons and statuses go in: never payloads.

@@ -1,5 +1,5 @@
-import type { RunResult } from '../reconcile/types.ts';
-import type { EventBus } from './events.ts';
+import type { RunResult } from './types.ts';
+import type { EventBus } from '../observe/events.ts';
 
 /**
  * Reports object failures on the bus as `error` events, a terminal one (bad input) once per

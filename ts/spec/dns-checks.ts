@@ -1,6 +1,6 @@
-import type { ClusterSpec } from '../spec/types.ts';
-import { routedHostsFromSpec } from './desired.ts';
-import { matchesAny, normalName, zoneOf } from './records.ts';
+import { matchesAny, normalName, zoneOf } from './dns-names.ts';
+import { routedHostsFromSpec } from './routed-hosts.ts';
+import type { ClusterSpec } from './types.ts';
 
 /**
  * Rules of the `dns` section that span the document, one line per problem with its path

@@ -1,0 +1,38 @@
+import type Docker from 'dockerode';
+import { dockerModelOf } from './docker/desired-model.ts';
+import { networkPruneStep, networksStep } from './docker/networks.ts';
+import type { PlatformValues } from './docker/secret-content.ts';
+import { secretPruneStep } from './docker/secret-prune.ts';
+import { secretsStep } from './docker/secrets.ts';
+import { servicesStep } from './docker/services.ts';
+import { volumePruneStep } from './docker/volume-prune.ts';
+import { dnsStep, type DnsStepOptions } from './dns/step.ts';
+import type { Step } from './reconcile/types.ts';
+
+/** What steps need beyond Docker: the dns step's token source and API URL, platform-provisioned values. */
+export interface StepOptions {
+  dns?: DnsStepOptions;
+  platformValues?: PlatformValues;
+}
+
+/**
+ * The chain, in dependency order: networks -> base services -> secrets -> workload services ->
+ * prune of secrets, volumes (prunable ones only) and networks no longer desired -> dns. Volumes are
+ * created by Docker on the node that runs the task, from the service's mounts. Routing runs as its
+ * own controller after each run. The Docker steps share one desired model per run (rendered
+ * services, secrets, volumes); `platformValues` supplies values provisioned for a service
+ * (platform bindings), merged into its secret below its own bundles.
+ */
+export function defaultSteps(docker: Docker, opts: StepOptions = {}): Step[] {
+  const model = dockerModelOf(opts.platformValues);
+  return [
+    networksStep(docker),
+    servicesStep(docker, { kind: 'base-services', role: 'base', dependsOn: ['networks'], desired: (spec, ctx) => model(spec, ctx).baseServices }),
+    secretsStep(docker, { model }),
+    servicesStep(docker, { kind: 'services', role: 'workload', dependsOn: ['networks', 'base-services', 'secrets'], desired: (spec, ctx) => model(spec, ctx).workloads.services }),
+    secretPruneStep(docker, ['secrets', 'services'], { model }),
+    volumePruneStep(docker, ['services'], { model }),
+    networkPruneStep(docker, ['base-services', 'services']),
+    dnsStep(opts.dns),
+  ] as Step[];
+}
