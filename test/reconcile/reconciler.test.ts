@@ -194,3 +194,37 @@ t.test('a throwing or rejecting result listener or observer is logged and never 
   const failures = lines.filter((l) => /listener failed|observer failed/.test(String(l.msg))).map((l) => (l.err as { message: string }).message);
   t.same(failures.sort(), ['listener rejects', 'listener throws', 'listener throws', 'observer rejects', 'observer throws'], 'each failure logged with its error');
 });
+
+t.test('a step applies at most applyConcurrency actions at once, and its results keep the plan order', async (t) => {
+  let inFlight = 0;
+  let most = 0;
+  const finishOrder: string[] = [];
+  const step: Step<null> = {
+    kind: 'many',
+    dependsOn: [],
+    applyConcurrency: 3,
+    observe: async () => null,
+    plan: (): Action[] => [
+      ...Array.from({ length: 8 }, (_, i): Action => ({ kind: 'thing', name: `t${i}`, type: 'create', reason: 'test' })),
+      { kind: 'thing', name: 'same', type: 'skip', reason: 'unchanged' },
+    ],
+    async apply(action) {
+      inFlight++;
+      most = Math.max(most, inFlight);
+      // Later actions finish first: t7 before t0.
+      for (let i = 0; i < 10 - Number(action.name.slice(1)); i++) await new Promise((r) => setImmediate(r));
+      inFlight--;
+      finishOrder.push(action.name);
+      if (action.name === 't4') throw new CoreflowError('COREFLOW_ERR_DOCKER_API', { operation: 'POST /things', status: 500, details: 'boom' });
+    },
+  };
+  const r = new Reconciler({ steps: [step], desired: () => doc('par'), log: silentLogger() });
+  const result = (await r.trigger('test'))!;
+  t.equal(most, 3, 'never more than three in flight');
+  t.not(finishOrder.join(), ['t0', 't1', 't2', 't3', 't4', 't5', 't6', 't7'].join(), 'they did run side by side');
+  t.same(
+    result.steps[0]!.actions.map((a) => [a.name, a.status]),
+    [...Array.from({ length: 8 }, (_, i) => [`t${i}`, i === 4 ? 'failed' : 'succeeded']), ['same', 'skipped']],
+    'one result per action, in the order planned; the failure stays with its object',
+  );
+});

@@ -97,6 +97,9 @@ export async function applyServiceAction(docker: Docker, action: Action, live: S
   }
 }
 
+/** Service creates, updates and removals in flight at once in one run. */
+export const SERVICE_APPLY_CONCURRENCY = 8;
+
 export interface ServiceStepOptions {
   kind: string;
   role: ServiceRole;
@@ -111,6 +114,8 @@ export function servicesStep(docker: Docker, opts: ServiceStepOptions): Step<Ser
     kind: opts.kind,
     dependsOn: opts.dependsOn,
     objectFailuresBlockDependents: opts.role === 'base',
+    // Services are independent of each other; the engine takes several writes at once.
+    applyConcurrency: SERVICE_APPLY_CONCURRENCY,
     async observe(ctx) {
       const services = await ctx.cache.get('services', () => listLiveServices(docker, () => cachedNetworks(docker, ctx), ctx.signal));
       if (opts.role === 'base') return { services, secretIds: new Map() };

@@ -49,36 +49,43 @@ async function runStep(step: Step, ctx: RunContext): Promise<StepResult> {
     return failed;
   }
   notify(ctx, 'stepPlanned', ctx.runId, step.kind, actions.map(describeAction), Date.now() - started, ctx.dryRun);
-  const results: ActionResult[] = [];
-  for (const action of actions) {
+  const applyOne = async (action: Action): Promise<ActionResult> => {
     const t0 = Date.now();
     const base = describeAction(action);
-    if (action.type === 'skip') {
-      results.push({ ...base, status: 'skipped', durationMs: 0 });
-    } else if (action.blocked) {
+    if (action.type === 'skip') return { ...base, status: 'skipped', durationMs: 0 };
+    if (action.blocked) {
       const again = action.blocked.status === 'failed' && !firstReport(ctx, `${action.kind}/${action.name}`, action.blocked.reason);
       log[again ? 'debug' : 'warn']({ action: base }, action.blocked.reason);
-      results.push({ ...base, status: action.blocked.status, error: action.blocked.reason, code: action.blocked.code, ...(action.blocked.status === 'failed' ? { terminal: true } : {}), durationMs: 0 });
-    } else if (ctx.dryRun) {
-      results.push({ ...base, status: 'planned', durationMs: 0 });
-    } else if (ctx.signal.aborted) {
-      results.push({ ...base, status: 'skipped', error: 'not applied: the run was stopped', durationMs: 0 });
-    } else {
-      try {
-        await step.apply(action, ctx, live);
-        log.info({ action: action.type, name: action.name, reason: action.reason }, `${action.type} ${action.kind} ${action.name}`);
-        results.push({ ...base, status: 'succeeded', durationMs: Date.now() - t0 });
-      } catch (err) {
-        const again = isTerminalError(err) && !firstReport(ctx, `${action.kind}/${action.name}`, errorText(err));
-        log[again ? 'debug' : 'error']({ action: action.type, name: action.name, ...errorLogFields(err) }, `${action.type} ${action.kind} ${action.name} failed`);
-        results.push({ ...base, status: 'failed', error: errorText(err), code: errorCode(err), ...(isTerminalError(err) ? { terminal: true } : {}), durationMs: Date.now() - t0 });
-      } finally {
-        // Whatever the write did (or half did), later steps must list again.
-        ctx.cache.clear();
-      }
-      notify(ctx, 'actionApplied', ctx.runId, step.kind, results[results.length - 1]!);
+      return { ...base, status: action.blocked.status, error: action.blocked.reason, code: action.blocked.code, ...(action.blocked.status === 'failed' ? { terminal: true } : {}), durationMs: 0 };
     }
-  }
+    if (ctx.dryRun) return { ...base, status: 'planned', durationMs: 0 };
+    if (ctx.signal.aborted) return { ...base, status: 'skipped', error: 'not applied: the run was stopped', durationMs: 0 };
+    let result: ActionResult;
+    try {
+      await step.apply(action, ctx, live);
+      log.info({ action: action.type, name: action.name, reason: action.reason }, `${action.type} ${action.kind} ${action.name}`);
+      result = { ...base, status: 'succeeded', durationMs: Date.now() - t0 };
+    } catch (err) {
+      const again = isTerminalError(err) && !firstReport(ctx, `${action.kind}/${action.name}`, errorText(err));
+      log[again ? 'debug' : 'error']({ action: action.type, name: action.name, ...errorLogFields(err) }, `${action.type} ${action.kind} ${action.name} failed`);
+      result = { ...base, status: 'failed', error: errorText(err), code: errorCode(err), ...(isTerminalError(err) ? { terminal: true } : {}), durationMs: Date.now() - t0 };
+    } finally {
+      // Whatever the write did (or half did), later steps must list again.
+      ctx.cache.clear();
+    }
+    notify(ctx, 'actionApplied', ctx.runId, step.kind, result);
+    return result;
+  };
+  // Results keep the plan's order whatever order the actions finish in.
+  const results: ActionResult[] = new Array(actions.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < actions.length) {
+      const i = next++;
+      results[i] = await applyOne(actions[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(step.applyConcurrency ?? 1, actions.length)) }, worker));
   const failed = results.filter((r) => r.status === 'failed');
   const status = failed.length > 0 && step.objectFailuresBlockDependents !== false ? 'failed' : 'succeeded';
   const error = status === 'failed' ? failed.map((r) => `${r.name}: ${r.error}`).join('; ') : undefined;

@@ -123,6 +123,11 @@ export interface Step<L = unknown> {
    * Workload services set it false: one broken service must not stop routing for the others.
    */
   objectFailuresBlockDependents?: boolean;
+  /**
+   * How many of this step's actions may be applied at once (default 1: one after the other).
+   * Only for steps whose objects do not depend on each other, such as services.
+   */
+  applyConcurrency?: number;
   observe(ctx: RunContext): Promise<L>;
   plan(spec: ClusterSpec, live: L, ctx: Pick<RunContext, 'confirmMassDeletion' | 'model'>): Action[];
   apply(action: Action, ctx: RunContext, live: L): Promise<void>;
