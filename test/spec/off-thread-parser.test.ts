@@ -7,6 +7,7 @@ import { DEFAULT_SPEC_LIMITS } from '../../ts/spec/limits.ts';
 import { OffThreadParser } from '../../ts/spec/off-thread-parser.ts';
 import { loadSpecFile, specErrors, validateSpec } from '../../ts/spec/parse.ts';
 import { refusalOf } from '../helpers/refusal.ts';
+import { until } from '../helpers/swarm.ts';
 
 const dir = await mkdtemp(join(tmpdir(), 'coreflow-parser-'));
 t.teardown(() => rm(dir, { recursive: true, force: true }));
@@ -66,5 +67,16 @@ t.test('a worker that runs out of memory rejects that document only', async (t) 
   t.match(err.message, `cannot parse spec file ${heavy}: the parser stopped`);
   t.match(err.message, /memory/);
   t.equal((await parser.loadFile(example)).spec.cluster.name, 'example', 'the next document parses');
+  t.equal(parser.workersStarted, 2);
+});
+
+t.test('an idle worker is stopped (its memory given back); the next document starts a new one', async (t) => {
+  const parser = new OffThreadParser({ limits: DEFAULT_SPEC_LIMITS, timeoutMs: 30_000, log: silentLogger(), idleMs: 50 });
+  t.teardown(() => parser.close());
+  const doc = { apiVersion: 'coreflow/v1', cluster: { name: 'idle' } };
+  t.equal((await parser.validate(doc)).spec.cluster.name, 'idle');
+  t.ok(parser.alive, 'the worker stays for the next document');
+  await until('the idle worker to stop', () => !parser.alive);
+  t.equal((await parser.validate(doc)).spec.cluster.name, 'idle', 'a later document is parsed by a new worker');
   t.equal(parser.workersStarted, 2);
 });

@@ -26,7 +26,15 @@ export interface OffThreadParserOptions {
   log: Logger;
   /** Heap bound of the worker (MB); over it the worker stops and the document is rejected. Default: Node's. */
   maxHeapMb?: number;
+  /** A worker idle this long is stopped (default IDLE_MS). */
+  idleMs?: number;
 }
+
+/**
+ * A worker with nothing to parse for this long is stopped: its isolate holds tens of MB, and an
+ * agent parses rarely (a changed file, a push). The next document starts a new one.
+ */
+const IDLE_MS = 30_000;
 
 /** A worker not ready after this long (or timeoutMs, when longer) is stopped and the document rejected. */
 const WORKER_START_MS = 30_000;
@@ -61,6 +69,8 @@ export class OffThreadParser implements SpecReader {
   private worker: RunningWorker | undefined;
   private queue: Promise<unknown> = Promise.resolve();
   private nextId = 0;
+  private pending = 0;
+  private idleTimer: NodeJS.Timeout | undefined;
   /** Workers started so far: one, unless one failed, ran over a deadline or was closed. */
   workersStarted = 0;
 
@@ -74,6 +84,11 @@ export class OffThreadParser implements SpecReader {
     return this.enqueue({ doc }, 'the document');
   }
 
+  /** Whether a worker runs now. */
+  get alive(): boolean {
+    return this.worker !== undefined;
+  }
+
   /** Starts the worker ahead of the first document (optional: a request starts one when needed). */
   start(): void {
     try {
@@ -85,14 +100,19 @@ export class OffThreadParser implements SpecReader {
 
   /** Stops the worker; a later request starts a new one. */
   async close(): Promise<void> {
+    clearTimeout(this.idleTimer);
     const running = this.worker;
     this.worker = undefined;
     await running?.worker.terminate();
   }
 
   private enqueue(body: { file: string } | { doc: unknown }, what: string): Promise<LoadedSpec> {
+    clearTimeout(this.idleTimer);
+    this.pending++;
     const next = this.queue.then(() => this.send(body, what));
-    this.queue = next.catch(() => undefined);
+    this.queue = next.catch(() => undefined).finally(() => {
+      if (--this.pending === 0) this.idleTimer = setTimeout(() => void this.close(), this.opts.idleMs ?? IDLE_MS).unref();
+    });
     return next;
   }
 
