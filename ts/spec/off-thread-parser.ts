@@ -31,10 +31,10 @@ export interface OffThreadParserOptions {
 }
 
 /**
- * A worker with nothing to parse for this long is stopped: its isolate holds tens of MB, and an
+ * A worker with nothing to parse for this long (10 s) is stopped: its isolate holds tens of MB, and an
  * agent parses rarely (a changed file, a push). The next document starts a new one.
  */
-const IDLE_MS = 30_000;
+const IDLE_MS = 10_000;
 
 /** A worker not ready after this long (or timeoutMs, when longer) is stopped and the document rejected. */
 const WORKER_START_MS = 30_000;
