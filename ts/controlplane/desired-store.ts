@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { CoreflowError, errorText, isCoreflowError } from '../errors.ts';
 import { writeFileAtomic } from '../fs/atomic-file.ts';
+import { SerialQueue } from '../serial-queue.ts';
 import { MAX_DOCUMENT_BYTES } from '../protocol/envelope.ts';
 import { DEFAULT_SPEC_LIMITS, type SpecLimits } from '../spec/limits.ts';
 import { parseSpec, readSpecFile, specErrors, validateSpec, type LoadedSpec } from '../spec/parse.ts';
@@ -21,7 +22,7 @@ export class DesiredStore {
   readonly path: string;
   private doc: Record<string, unknown> = {};
   private loaded: LoadedSpec | undefined;
-  private queue: Promise<unknown> = Promise.resolve();
+  private readonly queue = new SerialQueue();
   /** The spec file's permissions, kept on every rewrite (it may hold secret bundle values). */
   private mode = 0o600;
 
@@ -53,7 +54,7 @@ export class DesiredStore {
 
   /** Replaces the service with the same name, or adds it. */
   updateService(service: unknown): Promise<UpdateOutcome> {
-    return this.serial(async () => {
+    return this.queue.run(async () => {
       if (!service || typeof service !== 'object' || Array.isArray(service)) return { ok: false, errors: ['service: expected an object'] };
       const name = (service as { name?: unknown }).name;
       if (typeof name !== 'string' || name === '') return { ok: false, errors: ['service.name: required'] };
@@ -69,7 +70,7 @@ export class DesiredStore {
 
   /** Writes the current document back (clean exit). */
   persist(): Promise<void> {
-    return this.serial(() => writeFileAtomic(this.path, stringifyYaml(this.doc), this.mode));
+    return this.queue.run(() => writeFileAtomic(this.path, stringifyYaml(this.doc), this.mode));
   }
 
   private async replace(next: Record<string, unknown>): Promise<UpdateOutcome> {
@@ -90,11 +91,5 @@ export class DesiredStore {
     this.doc = next;
     this.loaded = loaded;
     return { ok: true, changed: true, specHash: loaded.hash };
-  }
-
-  private serial<T>(fn: () => Promise<T>): Promise<T> {
-    const next = this.queue.then(fn, fn);
-    this.queue = next.catch(() => undefined);
-    return next;
   }
 }

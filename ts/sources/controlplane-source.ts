@@ -7,6 +7,7 @@ import type { AgentStatus } from '../observe/status.ts';
 import type { ResponseOf } from '../protocol/methods.ts';
 import type { RunResult } from '../reconcile/types.ts';
 import type { CertificateProvider } from '../routing/certificates.ts';
+import { SerialQueue } from '../serial-queue.ts';
 import { specErrors } from '../spec/parse.ts';
 import { controlPlaneCertificates } from './controlplane-certificates.ts';
 import { ControlPlaneConnection } from './controlplane-connection.ts';
@@ -57,7 +58,7 @@ export class ControlPlaneSource implements CertificateProvider, Lifecycle {
   private readonly reporter: ControlPlaneReporter;
   private readonly certificates: CertificateProvider;
   private readonly saved: SavedConfig;
-  private saving: Promise<unknown> = Promise.resolve();
+  private readonly saving = new SerialQueue();
   private firstOutcome: (() => void) | undefined;
 
   constructor(private readonly opts: ControlPlaneSourceOptions) {
@@ -111,7 +112,7 @@ export class ControlPlaneSource implements CertificateProvider, Lifecycle {
   async stop(): Promise<void> {
     this.reporter.stop();
     await this.connection.stop();
-    await this.saving.catch(() => undefined);
+    await this.saving.idle();
   }
 
   /** Sends a run's report; kept (only the newest) until a connection is up when there is none. */
@@ -157,9 +158,7 @@ export class ControlPlaneSource implements CertificateProvider, Lifecycle {
       return { accepted: true, specHash: loaded.hash };
     };
     // One at a time, in arrival order, so the saved file and the desired state end on the newest.
-    const next = this.saving.then(run, run);
-    this.saving = next.catch(() => undefined);
-    return next;
+    return this.saving.run(run);
   }
 }
 
