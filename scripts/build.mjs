@@ -11,8 +11,9 @@
 //   - @push.rocks/qenv (loaded from node_modules only where an env overlay exists; its loader
 //     imports files by computed paths, which a bundle cannot hold);
 //   - packages dockerode loads eagerly for features coreflow never uses: ssh2 (the ssh:// transport;
-//     coreflow connects over unix sockets and tcp) and @grpc/grpc-js, @grpc/proto-loader (BuildKit
-//     sessions for image builds). They are replaced by a module that throws when used.
+//     coreflow connects over unix sockets and tcp), @grpc/grpc-js, @grpc/proto-loader, protobufjs
+//     (BuildKit sessions for image builds), tar-fs and @balena/dockerignore (image build contexts).
+//     They are replaced by a module that throws when used.
 // Type checking is `npm run typecheck` (tsc); esbuild only strips types.
 import { build } from 'esbuild';
 import { readdirSync, renameSync, rmSync } from 'node:fs';

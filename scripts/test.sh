@@ -8,5 +8,5 @@ started=$(mktemp)
 trap 'bash scripts/test-fixtures.sh stop "$started"; rm -f "$started"' EXIT
 COREFLOW_FIXTURES_STARTED="$started" bash scripts/test-fixtures.sh || exit 1
 npm run build || exit 1
-npx tsc --noEmit || exit 1
+npm run typecheck || exit 1
 npx tap "$@"

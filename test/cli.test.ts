@@ -1,29 +1,17 @@
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import t from 'tap';
+import { runProcess, type ProcessOutput } from './helpers/run-process.ts';
 import { cleanupCluster, connect, TEST_IMAGE, testDoc, waitFor, WEB_COMMAND } from './helpers/swarm.ts';
 
-const exec = promisify(execFile);
 const { docker } = await connect();
 const dir = await mkdtemp(join(tmpdir(), 'cf-cli-'));
 
-interface Out {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function coreflow(args: string[], env: Record<string, string> = {}): Promise<Out> {
-  try {
-    const r = await exec('node', ['bin/coreflow.js', ...args], { env: { ...process.env, ...env } });
-    return { code: 0, stdout: r.stdout, stderr: r.stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
+/** `node bin/coreflow.js ARGS` with extra environment variables. */
+function coreflow(args: string[], env: Record<string, string> = {}): Promise<ProcessOutput> {
+  return runProcess('node', ['bin/coreflow.js', ...args], { env: { ...process.env, ...env } });
 }
 
 const doc = testDoc('cli');

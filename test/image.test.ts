@@ -1,35 +1,20 @@
 // The agent image, built here the way CI and a machine without a registry build it (the base image
 // from scripts/base-image.sh, then the Dockerfile). Runs the built image against the local swarm
 // with the socket mounted, the container without a network.
-import { execFile } from 'node:child_process';
 import { chmod, mkdir, mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import t from 'tap';
 import { buildAgentImage } from './helpers/image.ts';
+import { runProcess } from './helpers/run-process.ts';
 import { connect, TEST_IMAGE, testDoc } from './helpers/swarm.ts';
 
 // Building the base image takes minutes on a fresh machine (seconds once it exists).
 t.setTimeout(30 * 60_000);
-const exec = promisify(execFile);
 const root = new URL('..', import.meta.url).pathname;
 const { docker } = await connect();
 
-interface Out {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-async function run(cmd: string, args: string[]): Promise<Out> {
-  try {
-    const r = await exec(cmd, args, { cwd: root, maxBuffer: 64 << 20 });
-    return { code: 0, stdout: r.stdout, stderr: r.stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const run = (cmd: string, args: string[]) => runProcess(cmd, args, { cwd: root });
 
 const doc = testDoc('image');
 const id = doc.cluster.name;

@@ -86,8 +86,6 @@ export class Agent implements Lifecycle {
   ) {
     this.specParser = new OffThreadParser({ limits: specLimits(config), timeoutMs: config.specParseTimeoutMs, log: log.child({ component: 'spec-parser' }) });
     this.desired = new DesiredState(this.specParser);
-    this.specParser = new OffThreadParser({ limits: specLimits(config), timeoutMs: config.specParseTimeoutMs, log: log.child({ component: 'spec-parser' }) });
-    this.desired = new DesiredState(this.specParser);
     this.server = new InternalServer({ host: config.host, port: config.port, readyTimeoutMs: config.readyTimeoutMs }, log.child({ component: 'internal-server' }));
     this.server.addReadiness({ name: 'docker', check: async () => (this.running ? (await this.running.docker.docker.ping(), true) : 'not connected') });
     this.server.addReadiness({ name: 'desired-state', check: () => (this.desired.get() ? true : 'no valid desired state loaded') });
@@ -270,13 +268,7 @@ export class Agent implements Lifecycle {
   private statusChanged(): void {
     if (this.statusListeners.size === 0) return;
     const s = this.status();
-    for (const l of this.statusListeners) {
-      try {
-        l(s);
-      } catch (err) {
-        this.log.warn({ err: errorText(err) }, 'status listener failed');
-      }
-    }
+    for (const l of this.statusListeners) callGuarded(() => l(s), (err) => this.log.warn(errorLogFields(err), 'status listener failed'));
   }
 
   /** Running and desired tasks by service, from the task-health controller's last check. */

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import t from 'tap';
+import { runProcess, type ProcessOutput } from '../helpers/run-process.ts';
 import { cleanupCluster, connect, TEST_IMAGE, testDoc, waitFor } from '../helpers/swarm.ts';
 
 /**
@@ -49,15 +50,8 @@ function write(value: string): Promise<void> {
   return writeFile(file, JSON.stringify(spec));
 }
 
-async function coreflow(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let out: { code: number; stdout: string; stderr: string };
-  try {
-    const r = await exec('node', ['bin/coreflow.js', ...args, '--spec', file], { env: { ...process.env, COREFLOW_LOG_LEVEL: 'trace' } });
-    out = { code: 0, stdout: r.stdout, stderr: r.stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    out = { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
+async function coreflow(args: string[]): Promise<ProcessOutput> {
+  const out = await runProcess('node', ['bin/coreflow.js', ...args, '--spec', file], { env: { ...process.env, COREFLOW_LOG_LEVEL: 'trace' } });
   seen.push(out.stdout, out.stderr);
   return out;
 }

@@ -1,5 +1,5 @@
 import { constants } from 'node:os';
-import { CoreflowError, errorText } from '../errors.ts';
+import { CoreflowError, errorLogFields, errorText } from '../errors.ts';
 import type { Lifecycle } from '../lifecycle.ts';
 import type { Logger } from '../observe/logger.ts';
 
@@ -34,13 +34,13 @@ export async function runUntilSignal(part: Lifecycle, log: Logger, opts: RunOpti
     log.info({ signal, deadlineMs: opts.stopTimeoutMs }, 'stopping');
     const deadline = setTimeout(() => {
       const err = new CoreflowError('COREFLOW_ERR_STOP_TIMEOUT', { timeoutMs: opts.stopTimeoutMs });
-      log.error({ code: err.code, err: err.message }, 'stop deadline passed; exiting');
+      log.error(errorLogFields(err), 'stop deadline passed; exiting');
       exit(1);
     }, opts.stopTimeoutMs);
     part.stop().then(
       () => 0,
       (err: unknown) => {
-        log.error({ err: errorText(err) }, 'stop failed');
+        log.error(errorLogFields(err), 'stop failed');
         return 1;
       },
     ).then((code) => {

@@ -59,6 +59,13 @@ export function taskCount(service: RawService, tasks: readonly RawTask[], local?
 export const RECENT_FAILURE_MS = 5 * 60_000;
 const FAILED_STATES = new Set(['failed', 'rejected']);
 
+/** Tasks that failed or were rejected within RECENT_FAILURE_MS, newest first. */
+function recentFailures(tasks: readonly RawTask[], now: number): RawTask[] {
+  return tasks
+    .filter((t) => FAILED_STATES.has(t.Status.State) && now - Date.parse(t.Status.Timestamp ?? '') < RECENT_FAILURE_MS)
+    .sort((a, b) => Date.parse(b.Status.Timestamp ?? '') - Date.parse(a.Status.Timestamp ?? ''));
+}
+
 /**
  * Pure. The health of one service from its update status and tasks:
  * - an update paused, or rolled back, is Degraded with Docker's message; an update or rollback
@@ -82,9 +89,7 @@ export function serviceHealth(service: RawService, tasks: readonly RawTask[], no
     return { health: 'Healthy', message: `${running}/${desired} task(s) running` };
   }
   if (checks?.output !== undefined) return { health: 'Degraded', message: `${running}/${desired} task(s) healthy; health check failing: ${checks.output}` };
-  const failures = tasks
-    .filter((t) => FAILED_STATES.has(t.Status.State) && now - Date.parse(t.Status.Timestamp ?? '') < RECENT_FAILURE_MS)
-    .sort((a, b) => Date.parse(b.Status.Timestamp ?? '') - Date.parse(a.Status.Timestamp ?? ''));
+  const failures = recentFailures(tasks, now);
   const pending = tasks.find((t) => t.DesiredState === 'running' && t.Status.State === 'pending' && t.Status.Err);
   const latest = failures[0];
   if (latest) {
@@ -144,9 +149,7 @@ export class TaskHealthController implements Controller {
    */
   private async checkOutput(tasks: readonly RawTask[], local: ReadonlyMap<string, ContainerHealth>, now: number, signal?: AbortSignal): Promise<string | undefined> {
     const current = tasks.filter((t) => t.DesiredState === 'running' && t.ID !== undefined && local.has(t.ID) && local.get(t.ID) !== 'healthy');
-    const stopped = tasks
-      .filter((t) => FAILED_STATES.has(t.Status.State) && /unhealthy container/.test(t.Status.Err ?? '') && now - Date.parse(t.Status.Timestamp ?? '') < RECENT_FAILURE_MS)
-      .sort((a, b) => Date.parse(b.Status.Timestamp ?? '') - Date.parse(a.Status.Timestamp ?? ''));
+    const stopped = recentFailures(tasks, now).filter((t) => /unhealthy container/.test(t.Status.Err ?? ''));
     for (const t of [...current, ...stopped].slice(0, 3)) {
       const id = t.Status.ContainerStatus?.ContainerID;
       const output = id ? await failingCheckOutput(this.opts.docker, id, signal) : undefined;

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { CoreflowError, errorText } from '../errors.ts';
+import { CoreflowError, errorLogFields, errorText } from '../errors.ts';
 import type { Logger } from '../observe/logger.ts';
 import { CLOSE_CODES, MAX_FRAME_BYTES, PROTOCOL_VERSION } from '../protocol/envelope.ts';
 import { methods } from '../protocol/methods.ts';
@@ -67,7 +67,7 @@ export class AgentHub {
     peer.handle('getIdentityByToken', (req) => {
       if (!tokenMatches(req.token, this.opts.token)) {
         const refused = new CoreflowError('COREFLOW_ERR_AUTH', { details: 'the token does not match' });
-        log.warn({ code: refused.code, err: refused.message }, 'agent presented a wrong token; closing');
+        log.warn(errorLogFields(refused), 'agent presented a wrong token; closing');
         events.publish('agent', { reason: 'agent rejected: wrong token', agentId: id, remote });
         setTimeout(() => peer.close(CLOSE_CODES.auth, 'wrong token'), 0);
         throw refused;

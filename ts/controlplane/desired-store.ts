@@ -1,12 +1,12 @@
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
+import { stringify as stringifyYaml } from 'yaml';
 import { CoreflowError, errorText, isCoreflowError } from '../errors.ts';
 import { writeFileAtomic } from '../fs/atomic-file.ts';
 import { SerialQueue } from '../serial-queue.ts';
 import { MAX_DOCUMENT_BYTES } from '../protocol/envelope.ts';
 import { DEFAULT_SPEC_LIMITS, type SpecLimits } from '../spec/limits.ts';
-import { parseSpec, readSpecFile, specErrors, validateSpec, type LoadedSpec } from '../spec/parse.ts';
+import { parseSpecText, readSpecFile, specErrors, validateSpec, type LoadedSpec } from '../spec/parse.ts';
 
 export type UpdateOutcome =
   | { ok: true; changed: boolean; specHash: string }
@@ -36,9 +36,11 @@ export class DesiredStore {
   /** Reads and validates the spec file; throws the spec errors when it is not valid. */
   async load(): Promise<LoadedSpec> {
     const text = await readSpecFile(this.path, this.limits);
-    const loaded = parseSpec(text, this.path, this.limits);
+    // The document as written (defaults not expanded into the file) and its validated form.
+    const doc = parseSpecText(text, this.path, this.limits);
+    const loaded = validateSpec(doc, this.limits);
     this.mode = (await stat(this.path)).mode & 0o777;
-    this.doc = parseYaml(text) as Record<string, unknown>;
+    this.doc = doc as Record<string, unknown>;
     this.loaded = loaded;
     return loaded;
   }

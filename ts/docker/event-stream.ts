@@ -1,6 +1,7 @@
 import type Docker from 'dockerode';
 import { exponentialMs } from '../backoff.ts';
-import { errorText } from '../errors.ts';
+import { errorLogFields, errorText } from '../errors.ts';
+import { callGuarded } from '../guarded.ts';
 import type { Lifecycle } from '../lifecycle.ts';
 import type { Logger } from '../observe/logger.ts';
 
@@ -132,13 +133,7 @@ export class DockerEventStream implements Lifecycle, DockerEventSource {
 
   async start(): Promise<void> {
     const each = (call: (l: DockerEventListener) => void) => {
-      for (const l of this.listeners) {
-        try {
-          call(l);
-        } catch (err) {
-          this.opts.log.warn({ err: errorText(err) }, 'Docker event listener failed');
-        }
-      }
+      for (const l of this.listeners) callGuarded(() => call(l), (err) => this.opts.log.warn(errorLogFields(err), 'Docker event listener failed'));
     };
     this.stopWatch = watchDockerEvents(
       this.docker,

@@ -78,7 +78,7 @@ export interface RouteTableInput {
  * fails. Any other task takes traffic once the swarm reports it running, which for a service with
  * a health check is after its first passing check.
  */
-export function takesTraffic(t: RoutingTask): boolean {
+function takesTraffic(t: RoutingTask): boolean {
   if (t.desiredState !== 'running') return false;
   if (t.health !== undefined) return t.health === 'healthy' && (t.state === 'running' || t.state === 'starting');
   return t.state === 'running';

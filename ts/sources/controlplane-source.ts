@@ -15,8 +15,6 @@ import { ControlPlaneReporter } from './controlplane-reporter.ts';
 import type { DesiredState } from './desired-state.ts';
 import { SavedConfig } from './saved-config.ts';
 
-export { agentUrl } from './controlplane-connection.ts';
-
 export interface ControlPlaneSourceOptions {
   /** CLOUDLY_URL; http(s) is mapped to ws(s), an empty path becomes /v1/agent. */
   url: string;

@@ -5,7 +5,7 @@ import { CoreflowError } from '../errors.ts';
  * keeps the last of two equal keys without a word; a spec must not lose a value that way. Linear in
  * the text; `text` must already be valid JSON.
  */
-export function firstDuplicateKey(text: string): { key: string; offset: number } | undefined {
+function firstDuplicateKey(text: string): { key: string; offset: number } | undefined {
   const objects: (Set<string> | undefined)[] = [];
   let expectKey = false;
   for (let i = 0; i < text.length; i++) {

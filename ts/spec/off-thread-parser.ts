@@ -1,6 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import { CoreflowError, errorText, rebuildError } from '../errors.ts';
 import type { Logger } from '../observe/logger.ts';
+import { SerialQueue } from '../serial-queue.ts';
 import { DEFAULT_SPEC_LIMITS, limitError, type SpecLimits } from './limits.ts';
 import { loadSpecFile, validateSpec, type LoadedSpec } from './parse.ts';
 import type { ParseReply, ParseRequest } from './parse-worker.ts';
@@ -67,7 +68,7 @@ interface RunningWorker {
  */
 export class OffThreadParser implements SpecReader {
   private worker: RunningWorker | undefined;
-  private queue: Promise<unknown> = Promise.resolve();
+  private readonly queue = new SerialQueue();
   private nextId = 0;
   private pending = 0;
   private idleTimer: NodeJS.Timeout | undefined;
@@ -109,8 +110,8 @@ export class OffThreadParser implements SpecReader {
   private enqueue(body: { file: string } | { doc: unknown }, what: string): Promise<LoadedSpec> {
     clearTimeout(this.idleTimer);
     this.pending++;
-    const next = this.queue.then(() => this.send(body, what));
-    this.queue = next.catch(() => undefined).finally(() => {
+    const next = this.queue.run(() => this.send(body, what));
+    void next.catch(() => undefined).finally(() => {
       if (--this.pending === 0) this.idleTimer = setTimeout(() => void this.close(), this.opts.idleMs ?? IDLE_MS).unref();
     });
     return next;

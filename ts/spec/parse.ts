@@ -92,17 +92,23 @@ export function specErrors(err: CoreflowError): string[] {
 }
 
 /**
- * Parses YAML or JSON text within the limits and validates it. A JSON object is read by the native
- * parser (what a program generating a large spec writes); anything else by the YAML parser.
+ * YAML or JSON text to the plain document, within the limits, not yet validated. A JSON object is
+ * read by the native parser (what a program generating a large spec writes); anything else by the
+ * YAML parser.
  */
-export function parseSpec(text: string, source = 'spec', limits: SpecLimits = DEFAULT_SPEC_LIMITS): LoadedSpec {
+export function parseSpecText(text: string, source = 'spec', limits: SpecLimits = DEFAULT_SPEC_LIMITS): unknown {
   const bytes = Buffer.byteLength(text);
   if (bytes > limits.maxBytes) throw sizeError(source, bytes, limits);
   const doc = parseJsonObjectText(text, source, limits.maxDepth) ?? parseYamlText(text, source, limits);
   if (doc === null || doc === undefined) {
     throw new CoreflowError('COREFLOW_ERR_SPEC_PARSE', { source, details: 'the document is empty' });
   }
-  return validateSpec(doc, limits);
+  return doc;
+}
+
+/** Parses YAML or JSON text within the limits and validates it. */
+export function parseSpec(text: string, source = 'spec', limits: SpecLimits = DEFAULT_SPEC_LIMITS): LoadedSpec {
+  return validateSpec(parseSpecText(text, source, limits), limits);
 }
 
 /**
