@@ -1,5 +1,14 @@
 import { join } from 'node:path';
 import cron, { type ScheduledTask } from 'node-cron';
+import { agentEndpoint } from './backup/agent-endpoint.ts';
+import { ArchiveStore } from './backup/archive-store.ts';
+import { BackupManager } from './backup/backup-manager.ts';
+import { registerBackupRoutes } from './backup/backup-routes.ts';
+import { BackupSchedule } from './backup/backup-schedule.ts';
+import { ServiceHolds } from './backup/service-holds.ts';
+import { Transfers, TRANSFER_PATH } from './backup/transfers.ts';
+import { coreflowVersion } from './backup/version.ts';
+import type { AgentEndpoint } from './backup/volume-job.ts';
 import { defaultSteps } from './chain-steps.ts';
 import type { CoreflowConfig } from './config/config.ts';
 import { DriftController, DRIFT_EVENT_TYPES } from './controllers/drift.ts';
@@ -66,6 +75,11 @@ export class Agent implements Lifecycle {
   readonly stateFile: StateFile;
   readonly controllers: ControllerManager;
   private readonly owned = new OwnedObjects();
+  /** Services a backup or restore holds out of reconciling (scaled to 0 for the while). */
+  private readonly holds = new ServiceHolds();
+  /** Backups and restores of services' volumes; set once Docker is connected. */
+  backups: BackupManager | undefined;
+  backupSchedule: BackupSchedule | undefined;
   private readonly errors: ErrorReporter;
   private readonly resultListeners = new Set<ResultListener>();
   private readonly statusListeners = new Set<(s: AgentStatus) => void>();
@@ -140,10 +154,15 @@ export class Agent implements Lifecycle {
     const dockerEvents = new DockerEventStream(docker.docker, { types: [...new Set([...DRIFT_EVENT_TYPES, ...ROUTING_EVENT_TYPES])], log: log.child({ component: 'docker-events' }) });
 
     // The engine: the chain, its retries with backoff and its state file.
+    const backups = this.buildBackups(docker);
     const state = await this.stateFile.load();
     if (state) log.info({ lineage: state.lineage, serial: state.serial, resources: state.resources.length }, 'state file loaded');
     const reconciler = new Reconciler({
-      steps: defaultSteps(docker.docker, { dns: dnsStepOptions(config) }),
+      steps: defaultSteps(docker.docker, {
+        dns: dnsStepOptions(config),
+        held: this.holds.reason,
+        beforeVolumeRemoval: async (v, signal) => void (await backups.snapshotUnmounted(v.name, v.labels, signal)),
+      }),
       desired: () => this.desired.get(),
       log: log.child({ component: 'reconciler' }),
       confirmMassDeletion: config.confirmMassDeletion,
@@ -172,7 +191,7 @@ export class Agent implements Lifecycle {
     // and routing's certificates from getCertificateForDomain. Standalone mode: the spec file.
     // The control-plane client is loaded only in control-plane mode.
     const cp = config.cloudlyUrl
-      ? (await import('./sources/controlplane-source.ts')).controlPlaneSource(config, this.desired, log.child({ component: 'controlplane-source' }), { taskCounts: () => this.taskCounts(), status: () => this.status() })
+      ? (await import('./sources/controlplane-source.ts')).controlPlaneSource(config, this.desired, log.child({ component: 'controlplane-source' }), { taskCounts: () => this.taskCounts(), status: () => this.status(), backups })
       : undefined;
     if (cp) this.certificateProvider ??= cp;
     const routing = new RoutingController({
@@ -212,8 +231,43 @@ export class Agent implements Lifecycle {
       start: async () => void (schedule = cron.schedule(config.resyncCron, () => trigger('scheduled resync'))),
       stop: async () => void (await schedule?.stop()),
     });
+    const backupSchedule = new BackupSchedule({ manager: backups, spec: () => this.desired.get()?.spec, log: log.child({ component: 'backup-schedule' }) });
+    this.backupSchedule = backupSchedule;
+    this.desired.onChange(() => backupSchedule.sync());
+    await this.startPart(backupSchedule);
     await this.startPart(this.controllers);
     await reconciler.trigger('start');
+  }
+
+  /**
+   * Backups: the archive store, the per-transfer grants job tasks use (TRANSFER_PATH) and the
+   * /v1/backups API, behind COREFLOW_ADMIN_TOKEN.
+   */
+  private buildBackups(docker: DockerConnection): BackupManager {
+    const { config, log } = this;
+    const store = new ArchiveStore(config.backupDir ?? join(config.stateDir, 'backups'));
+    const transfers = new Transfers(store);
+    this.server.onUpgrade(TRANSFER_PATH, transfers.handleUpgrade);
+    transfers.register(this.server.router);
+    let endpoint: AgentEndpoint | undefined;
+    const spec = () => this.desired.get()?.spec;
+    const manager = new BackupManager({
+      docker: docker.docker,
+      store,
+      transfers,
+      holds: this.holds,
+      bus: this.bus,
+      log: log.child({ component: 'backup' }),
+      image: config.backupImage,
+      jobTimeoutMs: config.backupTimeoutMs,
+      version: coreflowVersion(),
+      cluster: () => spec()?.cluster.name,
+      consistency: (service) => spec()?.services.find((s) => s.name === service)?.backup?.consistency ?? 'live',
+      endpoint: async () => (endpoint ??= await agentEndpoint({ addr: config.backupAgentAddr, network: config.backupNetwork, port: this.server.port, docker: docker.docker })),
+    });
+    registerBackupRoutes(this.server.router, manager, { adminToken: config.adminToken });
+    this.backups = manager;
+    return manager;
   }
 
   /** The background controllers (started last): task health, drift, garbage, event retention. */

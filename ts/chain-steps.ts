@@ -5,7 +5,7 @@ import type { PlatformValues } from './docker/secret-content.ts';
 import { secretPruneStep } from './docker/secret-prune.ts';
 import { secretsStep } from './docker/secrets.ts';
 import { servicesStep } from './docker/services.ts';
-import { volumePruneStep } from './docker/volume-prune.ts';
+import { volumePruneStep, type VolumeRemovalHook } from './docker/volume-prune.ts';
 import { dnsStep, type DnsStepOptions } from './dns/step.ts';
 import type { Step } from './reconcile/types.ts';
 
@@ -13,6 +13,10 @@ import type { Step } from './reconcile/types.ts';
 export interface StepOptions {
   dns?: DnsStepOptions;
   platformValues?: PlatformValues;
+  /** Why a workload service is held out of reconciling for now (a backup or restore), or undefined. */
+  held?: (service: string) => string | undefined;
+  /** Runs before a prunable backup-enabled volume is removed (a snapshot); a throw keeps the volume. */
+  beforeVolumeRemoval?: VolumeRemovalHook;
 }
 
 /**
@@ -29,9 +33,9 @@ export function defaultSteps(docker: Docker, opts: StepOptions = {}): Step[] {
     networksStep(docker),
     servicesStep(docker, { kind: 'base-services', role: 'base', dependsOn: ['networks'], desired: (spec, ctx) => model(spec, ctx).baseServices }),
     secretsStep(docker, { model }),
-    servicesStep(docker, { kind: 'services', role: 'workload', dependsOn: ['networks', 'base-services', 'secrets'], desired: (spec, ctx) => model(spec, ctx).workloads.services }),
+    servicesStep(docker, { kind: 'services', role: 'workload', dependsOn: ['networks', 'base-services', 'secrets'], desired: (spec, ctx) => model(spec, ctx).workloads.services, ...(opts.held ? { held: opts.held } : {}) }),
     secretPruneStep(docker, ['secrets', 'services'], { model }),
-    volumePruneStep(docker, ['services'], { model }),
+    volumePruneStep(docker, ['services'], { model, ...(opts.beforeVolumeRemoval ? { beforeRemoval: opts.beforeVolumeRemoval } : {}) }),
     networkPruneStep(docker, ['base-services', 'services']),
     dnsStep(opts.dns),
   ] as Step[];

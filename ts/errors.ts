@@ -90,6 +90,16 @@ export const errorCatalogue = {
     message: 'the desired-state document would be {size} bytes, over the {limit} bytes agents can receive in one protocol frame; nothing was changed',
   },
   COREFLOW_ERR_SPEC_LIMIT: { terminal: true, message: '{where}: {what} is {value}, over the limit of {limit} (setting {setting})' },
+  COREFLOW_ERR_BACKUP_UNKNOWN_SERVICE: { terminal: true, message: 'service {service} is not a service of cluster {cluster}; nothing was backed up or restored' },
+  COREFLOW_ERR_BACKUP_UNKNOWN_VOLUME: { terminal: true, message: 'service {service} has no backup-enabled volume "{volume}" (its backup-enabled volumes: {volumes}); nothing was done' },
+  COREFLOW_ERR_BACKUP_NO_VOLUMES: { terminal: true, message: 'service {service} has no backup-enabled volume: set backup: true on a volume of the service in the spec' },
+  COREFLOW_ERR_BACKUP_BUSY: { terminal: true, message: 'a {kind} ({id}) of {service} is still running; nothing was started. Wait for it to end (coreflow backup list, events backup.*/restore.*)' },
+  COREFLOW_ERR_BACKUP_NOT_FOUND: { terminal: true, message: 'no backup {id} (coreflow backup list shows the backups)' },
+  COREFLOW_ERR_BACKUP_DIGEST: { terminal: true, message: 'the archive {path} does not match its recorded digest (expected {expected}, got {actual}); it is refused and nothing was restored' },
+  COREFLOW_ERR_BACKUP_ARCHIVE_MISSING: { terminal: true, message: 'the archive {digest} is not in the backup directory ({path}); nothing was restored' },
+  COREFLOW_ERR_BACKUP_TRANSFER: { terminal: false, message: 'the archive transfer failed: {details}' },
+  COREFLOW_ERR_BACKUP_JOB: { terminal: false, message: 'the backup job {job} failed: {details}' },
+  COREFLOW_ERR_BACKUP_INVALID: { terminal: true, message: '{details}' },
 } as const satisfies Record<string, { terminal: boolean; message: string }>;
 
 export type ErrorCode = keyof typeof errorCatalogue;

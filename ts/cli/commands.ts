@@ -40,4 +40,24 @@ export const commands: Record<string, CommandEntry> = {
     extra: { agent: { type: 'string' } },
     load: async () => (await import('./status-command.ts')).statusCommand,
   },
+  'backup create': {
+    summary: 'back up a service\'s backup-enabled volumes on a running agent: SERVICE [--volume V] [--agent HOST:PORT]',
+    extra: { agent: { type: 'string' }, volume: { type: 'string' } },
+    load: async () => (await import('./backup-command.ts')).backupCreate,
+  },
+  'backup list': {
+    summary: 'list the backups of a running agent: [SERVICE] [--agent HOST:PORT]',
+    extra: { agent: { type: 'string' } },
+    load: async () => (await import('./backup-command.ts')).backupList,
+  },
+  'backup restore': {
+    summary: 'restore a backup: BACKUP_ID [--volume V] [--to-volume NEW] [--agent HOST:PORT]',
+    extra: { agent: { type: 'string' }, volume: { type: 'string' }, 'to-volume': { type: 'string' } },
+    load: async () => (await import('./backup-command.ts')).backupRestore,
+  },
+  'backup delete': {
+    summary: 'delete a backup: BACKUP_ID [--agent HOST:PORT]',
+    extra: { agent: { type: 'string' } },
+    load: async () => (await import('./backup-command.ts')).backupDelete,
+  },
 };

@@ -47,6 +47,12 @@ export const settings = {
   specMaxAliases: { env: 'COREFLOW_SPEC_MAX_ALIASES', flag: 'spec-max-aliases', default: '100', doc: 'Bound on YAML alias expansion (yaml maxAliasCount); 0 forbids aliases' },
   specParseTimeoutMs: { env: 'COREFLOW_SPEC_PARSE_TIMEOUT_MS', flag: 'spec-parse-timeout-ms', default: '30000', doc: 'The agent stops parsing a spec (file or push) after this long and rejects it' },
   dockerTimeoutMs: { env: 'COREFLOW_DOCKER_TIMEOUT_MS', flag: 'docker-timeout-ms', default: '30000', doc: 'A Docker Engine request without an answer after this long fails (the next run retries)' },
+  adminToken: { env: 'COREFLOW_ADMIN_TOKEN', flag: 'admin-token', default: undefined, doc: 'Token for the internal endpoints that change things (/v1/backups; Authorization: Bearer) and the CLI commands that call them; unset refuses them. Prefer the env var: flags show in ps' },
+  backupDir: { env: 'COREFLOW_BACKUP_DIR', flag: 'backup-dir', default: undefined, doc: 'Where backups are stored (archives by sha256, manifests); default <state dir>/backups' },
+  backupImage: { env: 'COREFLOW_BACKUP_IMAGE', flag: 'backup-image', default: 'busybox:1.36', doc: 'Image of the one-off jobs that copy volumes (needs busybox sh, tar, nc, wget, du)' },
+  backupNetwork: { env: 'COREFLOW_BACKUP_NETWORK', flag: 'backup-network', default: 'host', doc: 'Network the backup jobs attach to in order to reach the agent: host (the node\'s network), or an attachable overlay the agent is on' },
+  backupAgentAddr: { env: 'COREFLOW_BACKUP_AGENT_ADDR', flag: 'backup-agent-addr', default: undefined, doc: 'HOST:PORT at which backup jobs reach the agent\'s internal server; default the manager\'s swarm address and COREFLOW_PORT' },
+  backupTimeoutMs: { env: 'COREFLOW_BACKUP_TIMEOUT_MS', flag: 'backup-timeout-ms', default: '3600000', doc: 'A backup or restore job of one volume still running after this long fails' },
 } as const;
 
 export type SettingKey = keyof typeof settings;
@@ -94,6 +100,12 @@ const configSchema = z.strictObject({
   specMaxAliases: z.coerce.number({ error: 'expected a number' }).int().min(0, { error: 'expected a number >= 0' }),
   specParseTimeoutMs: z.coerce.number({ error: 'expected milliseconds' }).int().min(100, { error: 'expected at least 100 ms' }),
   dockerTimeoutMs: z.coerce.number({ error: 'expected milliseconds' }).int().min(100, { error: 'expected at least 100 ms' }),
+  adminToken: z.string().min(16, { error: 'expected a token of at least 16 characters' }).optional(),
+  backupDir: z.string().min(1).optional(),
+  backupImage: z.string().min(1),
+  backupNetwork: z.string().min(1),
+  backupAgentAddr: z.string().regex(/^[^\s:]+:\d{1,5}$/, { error: 'expected HOST:PORT' }).optional(),
+  backupTimeoutMs: z.coerce.number({ error: 'expected milliseconds' }).int().min(1000, { error: 'expected at least 1000 ms' }),
 });
 
 /** Rules across settings: control-plane mode needs a machine token. */

@@ -106,6 +106,8 @@ export interface ServiceStepOptions {
   dependsOn: string[];
   /** The desired services of this role, from the run's model. */
   desired: (spec: ClusterSpec, ctx: Pick<RunContext, 'model'>) => DesiredService[];
+  /** Why a service is held out of reconciling for now (a restore in progress): its actions become skips. */
+  held?: (name: string) => string | undefined;
 }
 
 /** A chain step for one role of services (base or workload). */
@@ -121,13 +123,20 @@ export function servicesStep(docker: Docker, opts: ServiceStepOptions): Step<Ser
       if (opts.role === 'base') return { services, secretIds: new Map() };
       return { services, secretIds: ownedSecretIds(await cachedSecrets(docker, ctx), ctx.spec.cluster.name) };
     },
-    plan: (spec, live, ctx) =>
-      planServices(opts.desired(spec, ctx), live.services, {
+    plan: (spec, live, ctx) => {
+      const actions = planServices(opts.desired(spec, ctx), live.services, {
         cluster: spec.cluster.name,
         role: opts.role,
         guard: opts.role === 'workload',
         allowMassDeletion: ctx.confirmMassDeletion || spec.guards.allowMassDeletion,
-      }),
+      });
+      const held = opts.held;
+      if (!held) return actions;
+      return actions.map((a) => {
+        const why = a.type === 'skip' ? undefined : held(a.name);
+        return why ? { kind: a.kind, name: a.name, payload: a.payload, type: 'skip' as const, reason: `held: ${why}` } : a;
+      });
+    },
     apply: (action, ctx, live) => applyServiceAction(docker, action, live, ctx.signal),
   };
 }

@@ -1,10 +1,14 @@
 import type Docker from 'dockerode';
+import { isCoreflowError } from '../errors.ts';
 import type { Action, Step } from '../reconcile/types.ts';
 import type { DockerModelOf } from './desired-model.ts';
 import { isOwned, ownedFilter } from './labels.ts';
 import type { RawContainer, RawVolumes } from './raw-types.ts';
 import { dockerRequest } from './request.ts';
-import { LABEL_VOLUME_PRUNABLE, LABEL_VOLUME_SERVICE } from './volumes.ts';
+import { LABEL_VOLUME_BACKUP, LABEL_VOLUME_PRUNABLE, LABEL_VOLUME_SERVICE } from './volumes.ts';
+
+/** Called before a backup-enabled volume is removed; a throw keeps the volume (the action fails). */
+export type VolumeRemovalHook = (volume: LiveVolume, signal: AbortSignal) => Promise<void>;
 
 export interface LiveVolume {
   name: string;
@@ -39,7 +43,7 @@ export function planVolumePrune(cluster: string, desired: ReadonlySet<string>, l
  * Volumes are node-local: this sees the volumes of the node the agent runs on. The container
  * list is read only when there is a candidate, so a run without prunable volumes costs one call.
  */
-export function volumePruneStep(docker: Docker, dependsOn: string[], opts: { model: DockerModelOf }): Step<VolumePruneLive> {
+export function volumePruneStep(docker: Docker, dependsOn: string[], opts: { model: DockerModelOf; beforeRemoval?: VolumeRemovalHook }): Step<VolumePruneLive> {
   return {
     kind: 'volume-prune',
     dependsOn,
@@ -56,7 +60,23 @@ export function volumePruneStep(docker: Docker, dependsOn: string[], opts: { mod
     },
     plan: (spec, live, ctx) => planVolumePrune(spec.cluster.name, opts.model(spec, ctx).volumeNames, live),
     async apply(action, ctx) {
-      await dockerRequest(docker, { method: 'DELETE', path: `/volumes/${encodeURIComponent((action.payload as LiveVolume).name)}`, signal: ctx.signal });
+      const volume = action.payload as LiveVolume;
+      const path = `/volumes/${encodeURIComponent(volume.name)}`;
+      if (!opts.beforeRemoval || volume.labels[LABEL_VOLUME_BACKUP] !== 'true') {
+        await dockerRequest(docker, { method: 'DELETE', path, signal: ctx.signal });
+        return;
+      }
+      await opts.beforeRemoval(volume, ctx.signal);
+      // The snapshot job's container goes away shortly after its service: retry while in use.
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await dockerRequest(docker, { method: 'DELETE', path, signal: ctx.signal });
+          return;
+        } catch (err) {
+          if (attempt >= 50 || !isCoreflowError(err, 'COREFLOW_ERR_DOCKER_API') || Number(err.params.status) !== 409) throw err;
+          await new Promise((r) => setTimeout(r, 200));
+        }
+      }
     },
   };
 }

@@ -102,6 +102,18 @@ export const methods = {
     response: z.strictObject({ domain: z.string(), certPem: z.string(), keyPem: z.string(), expiresAt: isoTime }),
     timeoutMs: 60_000,
   },
+  /** Served by the agent: starts a backup and answers at once; progress and the end are events. */
+  executeServiceBackup: {
+    request: z.strictObject({ service: z.string().min(1), volume: z.string().min(1).optional() }),
+    response: z.strictObject({ backupId: z.string() }),
+    timeoutMs: 30_000,
+  },
+  /** Served by the agent: starts a restore and answers at once; progress and the end are events. */
+  executeServiceRestore: {
+    request: z.strictObject({ backupId: z.string().min(1), volume: z.string().min(1).optional(), toVolume: z.string().min(1).optional() }),
+    response: z.strictObject({ restoreId: z.string(), backupId: z.string() }),
+    timeoutMs: 30_000,
+  },
 } as const;
 
 /**

@@ -1,3 +1,5 @@
+import type { BackupManager } from '../backup/backup-manager.ts';
+import { serveBackups } from '../backup/backup-methods.ts';
 import type { CoreflowConfig } from '../config/config.ts';
 import type { TaskCount } from '../controllers/task-health.ts';
 import { errorText, isCoreflowError } from '../errors.ts';
@@ -35,6 +37,8 @@ export interface ControlPlaneSourceOptions {
   taskCounts?: () => Record<string, TaskCount>;
   /** The agent's three-axis status (/v1/status) for reports; without it, the status the last run alone gives. */
   status?: () => AgentStatus;
+  /** Serves executeServiceBackup / executeServiceRestore to the control plane when given. */
+  backups?: BackupManager;
   /** Health reports between runs: at most one per this many ms (default 5000). */
   healthReportIntervalMs?: number;
 }
@@ -62,7 +66,10 @@ export class ControlPlaneSource implements CertificateProvider, Lifecycle {
   constructor(private readonly opts: ControlPlaneSourceOptions) {
     this.saved = new SavedConfig(opts.stateDir, opts.desired.reader);
     this.connection = new ControlPlaneConnection(opts, {
-      serve: (peer) => peer.handle('pushClusterConfig', (req) => this.accept(req.spec, `control plane push${req.reason ? ` (${req.reason})` : ''}`)),
+      serve: (peer) => {
+        peer.handle('pushClusterConfig', (req) => this.accept(req.spec, `control plane push${req.reason ? ` (${req.reason})` : ''}`));
+        if (opts.backups) serveBackups(peer, opts.backups);
+      },
       established: async (session) => {
         const config = await session.peer.request('getClusterConfig', {});
         await this.accept(config.spec, 'control plane (getClusterConfig)');
@@ -165,7 +172,7 @@ export function controlPlaneSource(
   config: CoreflowConfig,
   desired: DesiredState,
   log: Logger,
-  extra: Pick<ControlPlaneSourceOptions, 'taskCounts' | 'status'> = {},
+  extra: Pick<ControlPlaneSourceOptions, 'taskCounts' | 'status' | 'backups'> = {},
 ): ControlPlaneSource {
   return new ControlPlaneSource({
     url: config.cloudlyUrl!,

@@ -22,6 +22,16 @@ const volume = z.strictObject({
   readOnly: z.boolean().default(false),
 });
 
+/** Backups of the service's backup-enabled volumes (docs/backup.md). */
+const backupPolicy = z.strictObject({
+  /** A cron expression (5 fields, or 6 with seconds) for scheduled backups. */
+  schedule: z.string().regex(/^(\S+\s+){4,5}\S+$/, { error: 'expected a cron expression with 5 or 6 fields' }).optional(),
+  /** How many scheduled backups are kept; older ones are deleted after each scheduled backup. */
+  keep: z.number().int().min(1, { error: 'expected at least 1' }).optional(),
+  /** live: copy while the service runs; stop: scale the service to 0 for the copy and back. */
+  consistency: z.enum(['live', 'stop'], { error: 'expected "live" or "stop"' }).default('live'),
+});
+
 const domain = z.strictObject({
   name: hostname,
   port: port.optional(),
@@ -74,6 +84,7 @@ const serviceFields = z.strictObject({
     })
     .prefault({}),
   volumes: z.array(volume).default([]),
+  backup: backupPolicy.optional(),
   /** Records with a category other than "workload" are skipped with a reason. */
   serviceCategory: z.string().optional(),
   update: updatePolicy.prefault({}),

@@ -1,0 +1,240 @@
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import t from 'tap';
+import { ArchiveStore } from '../../ts/backup/archive-store.ts';
+import { BackupManager } from '../../ts/backup/backup-manager.ts';
+import { BackupSchedule } from '../../ts/backup/backup-schedule.ts';
+import { ServiceHolds } from '../../ts/backup/service-holds.ts';
+import { Transfers, TRANSFER_PATH } from '../../ts/backup/transfers.ts';
+import { defaultSteps } from '../../ts/chain-steps.ts';
+import { derivedVolumeName } from '../../ts/docker/volumes.ts';
+import { isCoreflowError } from '../../ts/errors.ts';
+import { EventBus } from '../../ts/observe/events.ts';
+import { silentLogger } from '../../ts/observe/logger.ts';
+import { InternalServer } from '../../ts/server/internal-server.ts';
+import { cleanupCluster, connect, runOnce, TEST_IMAGE, testDoc, waitFor } from '../helpers/swarm.ts';
+
+const exec = promisify(execFile);
+
+/** Seeds /data once (a later start keeps what is there), then idles. */
+const SEED = [
+  'if [ ! -e /data/.seeded ]; then',
+  '  busybox mkdir -p "/data/sub/dir with space"',
+  '  echo "hello backup" > /data/hello.txt',
+  '  busybox seq 1 30000 > "/data/sub/dir with space/numbers.txt"',
+  '  busybox head -c 300000 /dev/urandom > /data/random.bin',
+  '  busybox touch /data/.seeded',
+  'fi',
+  'exec sleep 100000',
+].join('\n');
+
+/** The cluster's volumes, once the removed services' containers are gone. */
+async function removeVolumes(docker: import('dockerode'), cluster: string): Promise<void> {
+  await waitFor('the test volumes removed', async () => {
+    const left = ((await docker.listVolumes()).Volumes ?? []).filter((v) => v.Name.startsWith(`${cluster}-`));
+    for (const v of left) await docker.getVolume(v.Name).remove().catch(() => undefined);
+    return left.length === 0;
+  }, 60_000, 500).catch(() => undefined);
+}
+
+const FILES = ['hello.txt', 'sub/dir with space/numbers.txt', 'random.bin'];
+
+async function runningContainer(docker: import('dockerode'), service: string): Promise<string> {
+  return waitFor(`a running task of ${service}`, async () => {
+    const tasks = await docker.listTasks({ filters: { service: [service], 'desired-state': ['running'] } });
+    const running = tasks.find((x) => x.Status?.State === 'running' && x.Status.ContainerStatus?.ContainerID);
+    return running?.Status?.ContainerStatus?.ContainerID;
+  }, 60_000);
+}
+
+async function fileHashes(container: string): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const f of FILES) {
+    const { stdout } = await exec('docker', ['exec', container, 'busybox', 'sha256sum', `/data/${f}`]);
+    out[f] = stdout.split(' ')[0]!;
+  }
+  return out;
+}
+
+t.test('a volume backed up by a Swarm job, the files deleted, restored byte for byte; bad input refused', async (t) => {
+  const { docker } = await connect();
+  const doc = testDoc('bk');
+  const cluster = doc.cluster.name;
+  const service = `${cluster}-db`;
+  const plain = `${cluster}-plain`;
+  doc.services = [
+    { name: service, image: TEST_IMAGE, command: ['sh', '-c', SEED], volumes: [{ mountPath: '/data', backup: true }, { mountPath: '/scratch' }] },
+    { name: plain, image: TEST_IMAGE, command: ['sleep', '100000'], volumes: [{ mountPath: '/data' }] },
+  ];
+  const dir = await mkdtemp(join(tmpdir(), 'cf-backup-'));
+  const server = new InternalServer({ host: '0.0.0.0', port: 0 }, silentLogger());
+  const store = new ArchiveStore(dir);
+  const transfers = new Transfers(store);
+  server.onUpgrade(TRANSFER_PATH, transfers.handleUpgrade);
+  transfers.register(server.router);
+  await server.start();
+  const bus = new EventBus(1000);
+  const events: string[] = [];
+  bus.subscribe((e) => events.push(`${e.type} ${e.name ?? ''}`));
+  const holds = new ServiceHolds();
+  const manager = new BackupManager({
+    docker,
+    store,
+    transfers,
+    holds,
+    bus,
+    log: silentLogger(),
+    image: TEST_IMAGE,
+    endpoint: async () => ({ host: '127.0.0.1', port: server.port, network: 'host' }),
+    jobTimeoutMs: 60_000,
+    cluster: () => cluster,
+    consistency: () => 'live',
+    version: '0.0.0-test',
+  });
+  t.teardown(async () => {
+    await cleanupCluster(docker, cluster);
+    await removeVolumes(docker, cluster);
+    await server.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const first = await runOnce(docker, doc);
+  t.equal(first.status, 'succeeded', JSON.stringify(first.steps.map((s) => s.error ?? '')));
+  const serviceId = (await docker.getService(service).inspect()).ID as string;
+  const container = await runningContainer(docker, service);
+  const before = await waitFor('seeded files', async () => fileHashes(container).catch(() => undefined));
+
+  // Bad input: nothing starts.
+  await t.rejects(manager.backup(`${cluster}-nope`), { code: 'COREFLOW_ERR_BACKUP_UNKNOWN_SERVICE' });
+  await t.rejects(manager.backup(plain), { code: 'COREFLOW_ERR_BACKUP_NO_VOLUMES' });
+  await t.rejects(manager.backup(service, { volume: '/scratch' }), { code: 'COREFLOW_ERR_BACKUP_UNKNOWN_VOLUME' });
+  await t.rejects(manager.restore('bk-nope'), { code: 'COREFLOW_ERR_BACKUP_NOT_FOUND' });
+  t.same(await store.list(), [], 'no backup from bad input');
+
+  // Backup.
+  const started = await manager.backup(service);
+  t.match(started.operation, { kind: 'backup', service, state: 'running' }, 'answers at once with the operation');
+  const manifest = await started.done;
+  const volume = derivedVolumeName(service, '/data');
+  t.match(manifest, { id: started.operation.id, service, serviceId, cluster, reason: 'manual', consistency: 'live', coreflowVersion: '0.0.0-test' });
+  t.equal(manifest.volumes.length, 1);
+  const archive = manifest.volumes[0]!;
+  t.match(archive, { volume, mountPath: '/data', node: String, digest: /^sha256:[0-9a-f]{64}$/ });
+  const stored = await readFile(store.objectPath(archive.digest));
+  t.equal(stored.length, archive.size, 'the size is the archive size');
+  t.equal(`sha256:${createHash('sha256').update(stored).digest('hex')}`, archive.digest, 'stored under its own sha256');
+  t.ok(stored.length > 400_000, 'the archive holds the files');
+  t.equal(transfers.open, 0, 'the upload grant is closed');
+  t.same((await docker.listServices({ filters: { label: ['coreflow.backup-job'] } })).filter((s) => JSON.stringify(s).includes(cluster)), [], 'the job service is gone');
+  t.same((await store.list(service)).map((m) => m.id), [manifest.id], 'listed');
+
+  // Data loss.
+  await exec('docker', ['exec', container, 'busybox', 'rm', '-rf', '/data/hello.txt', '/data/sub', '/data/random.bin']);
+  await t.rejects(fileHashes(container), 'the files are gone');
+
+  // A restore and a second one at the same time: the second is refused.
+  const restoring = await manager.restore(manifest.id);
+  await t.rejects(manager.restore(manifest.id), { code: 'COREFLOW_ERR_BACKUP_BUSY' }, 'a second restore while one runs');
+  await t.rejects(manager.backup(service), { code: 'COREFLOW_ERR_BACKUP_BUSY' }, 'a backup while a restore runs');
+  await restoring.done;
+  t.equal(restoring.operation.state, 'succeeded');
+  t.equal((await docker.getService(service).inspect()).ID, serviceId, 'same service ID');
+  t.equal((await docker.getService(service).inspect()).Spec.Mode.Replicated.Replicas, 1, 'scaled back');
+  const after = await runningContainer(docker, service);
+  t.not(after, container, 'the service was scaled to 0 and back');
+  t.same(await fileHashes(after), before, 'every file back, byte for byte');
+  t.equal((await exec('docker', ['exec', after, 'cat', '/data/hello.txt'])).stdout, 'hello backup\n');
+  const all = await store.list(service);
+  t.same(all.map((m) => m.reason), ['manual', 'before-restore'], 'a snapshot was taken before the restore overwrote the volume');
+  t.ok(events.includes(`backup.complete ${service}`) && events.includes(`restore.complete ${service}`), 'events');
+
+  // A damaged archive: refused, nothing changes.
+  const object = store.objectPath(archive.digest);
+  const bytes = await readFile(object);
+  bytes[1000] = bytes[1000]! ^ 0xff;
+  await writeFile(object, bytes);
+  const versionBefore = (await docker.getService(service).inspect()).Version.Index;
+  const bad = await manager.restore(manifest.id);
+  await t.rejects(bad.done, { code: 'COREFLOW_ERR_BACKUP_DIGEST' });
+  t.equal(bad.operation.code, 'COREFLOW_ERR_BACKUP_DIGEST');
+  t.equal((await docker.getService(service).inspect()).Version.Index, versionBefore, 'the service was not touched');
+  t.equal(await runningContainer(docker, service), after, 'the same task runs');
+  t.same(await fileHashes(after), before, 'the data is unchanged');
+  t.equal((await store.list(service)).length, 2, 'no snapshot either');
+  t.ok(isCoreflowError(await bad.done.catch((e: unknown) => e)));
+});
+
+t.test('scheduled backups keep exactly `keep`; a prunable backup-enabled volume is snapshotted before its removal', async (t) => {
+  const { docker } = await connect();
+  const doc = testDoc('bks');
+  const cluster = doc.cluster.name;
+  const service = `${cluster}-app`;
+  doc.services = [
+    { name: service, image: TEST_IMAGE, command: ['sh', '-c', 'echo kept > /data/f.txt; exec sleep 100000'], volumes: [{ mountPath: '/data', backup: true, prunable: true }], backup: { schedule: '0 3 * * *', keep: 2 } },
+  ];
+  const dir = await mkdtemp(join(tmpdir(), 'cf-backup-'));
+  const server = new InternalServer({ host: '0.0.0.0', port: 0 }, silentLogger());
+  const store = new ArchiveStore(dir);
+  const transfers = new Transfers(store);
+  server.onUpgrade(TRANSFER_PATH, transfers.handleUpgrade);
+  transfers.register(server.router);
+  await server.start();
+  const manager = new BackupManager({
+    docker, store, transfers, holds: new ServiceHolds(), bus: new EventBus(), log: silentLogger(), image: TEST_IMAGE,
+    endpoint: async () => ({ host: '127.0.0.1', port: server.port, network: 'host' }),
+    jobTimeoutMs: 60_000, cluster: () => cluster, consistency: () => consistency, version: '0.0.0-test',
+  });
+  let consistency: 'live' | 'stop' = 'stop';
+  const volume = derivedVolumeName(service, '/data');
+  t.teardown(async () => {
+    await cleanupCluster(docker, cluster);
+    await removeVolumes(docker, cluster);
+    await server.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+  t.equal((await runOnce(docker, doc)).status, 'succeeded');
+  const container = await runningContainer(docker, service);
+  const serviceId = (await docker.getService(service).inspect()).ID as string;
+
+  // The schedule: timers come from the desired state; ticks are triggered here.
+  const ticks = new Map<string, () => void>();
+  let spec = (await import('../helpers/swarm.ts')).load(doc).spec;
+  const schedule = new BackupSchedule({ manager, spec: () => spec, log: silentLogger(), cron: (expr, tick) => (ticks.set(expr, tick), { stop: () => ticks.delete(expr) }) });
+  await schedule.start();
+  t.same(schedule.scheduled, [service]);
+  t.ok(ticks.has('0 3 * * *'));
+  const manual = await (await manager.backup(service)).done;
+  t.equal(manual.consistency, 'stop', 'consistency stop recorded');
+  t.equal((await docker.getService(service).inspect()).ID, serviceId, 'stop consistency: same service ID');
+  t.equal((await docker.getService(service).inspect()).Spec.Mode.Replicated.Replicas, 1, 'scaled back after the copy');
+  t.not(await runningContainer(docker, service), container, 'the task was stopped for the copy');
+  consistency = 'live';
+  for (let i = 0; i < 3; i++) await schedule.tick(service);
+  const scheduled = (await store.list(service)).filter((m) => m.reason === 'schedule');
+  t.equal(scheduled.length, 2, 'exactly keep=2 scheduled backups');
+  t.ok((await store.list(service)).some((m) => m.id === manual.id), 'a manual backup is not removed by retention');
+  t.equal((await readdir(join(dir, 'objects'))).length, new Set((await store.list()).flatMap((m) => m.volumes.map((v) => v.digest))).size, 'archives of deleted backups are gone');
+  spec = { ...spec, services: [] };
+  schedule.sync();
+  t.same(schedule.scheduled, [], 'a schedule removed from the spec stops');
+  await schedule.stop();
+
+  // Prune: the service goes, its prunable backup-enabled volume is snapshotted, then removed.
+  const before = (await store.list()).length;
+  const steps = defaultSteps(docker, { beforeVolumeRemoval: async (v, signal) => void (await manager.snapshotUnmounted(v.name, v.labels, signal)) });
+  const emptied = { ...doc, services: [] };
+  await waitFor('the volume removed', async () => {
+    const r = await runOnce(docker, emptied, { steps, confirmMassDeletion: true });
+    const prune = r.steps.find((x) => x.kind === 'volume-prune');
+    if (prune?.actions.some((a) => a.error)) t.comment(JSON.stringify(prune.actions.map((a) => a.error)));
+    return !(await docker.listVolumes()).Volumes.some((v) => v.Name === volume);
+  }, 90_000, 1000);
+  const pruned = (await store.list()).filter((m) => m.reason === 'before-prune');
+  t.equal((await store.list()).length, before + 1);
+  t.equal(pruned.length, 1, 'a snapshot before the removal, listed');
+  t.match(pruned[0], { service, volumes: [{ volume }] });
+});

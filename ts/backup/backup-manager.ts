@@ -1,0 +1,340 @@
+import { randomBytes } from 'node:crypto';
+import type Docker from 'dockerode';
+import { CoreflowError, errorCode, errorText, type ErrorCode } from '../errors.ts';
+import { LABEL_MANAGED_BY, MANAGED_BY, LABEL_CLUSTER } from '../docker/labels.ts';
+import { LABEL_VOLUME_BACKUP, LABEL_VOLUME_SERVICE } from '../docker/volumes.ts';
+import type { EventBus } from '../observe/events.ts';
+import type { Logger } from '../observe/logger.ts';
+import type { ArchiveStore, StoredArchive } from './archive-store.ts';
+import { newBackupId, type BackupManifest, type BackupReason, type VolumeArchive } from './manifest.ts';
+import type { ServiceHolds } from './service-holds.ts';
+import { localNode, nodeOfService, ownedService, scaleService, type LiveMount } from './swarm-ops.ts';
+import type { Transfers } from './transfers.ts';
+import { jobServiceSpec, LABEL_BACKUP_JOB, RESTORE_SCRIPT, runJob, SNAPSHOT_SCRIPT, type AgentEndpoint } from './volume-job.ts';
+
+export interface BackupOperation {
+  id: string;
+  kind: 'backup' | 'restore';
+  service: string;
+  state: 'running' | 'succeeded' | 'failed';
+  startedAt: string;
+  finishedAt?: string;
+  /** Bytes moved so far, and the expected total when known (an estimate for a backup). */
+  bytesDone: number;
+  bytesTotal?: number;
+  /** The backup taken, or restored from. */
+  backupId: string;
+  error?: string;
+  code?: ErrorCode;
+}
+
+export interface BackupManagerOptions {
+  docker: Docker;
+  store: ArchiveStore;
+  transfers: Transfers;
+  holds: ServiceHolds;
+  bus: EventBus;
+  log: Logger;
+  /** The image of the job tasks (needs busybox: sh, tar, nc, wget, du). */
+  image: string;
+  /** How job tasks reach the agent's internal server. */
+  endpoint: () => Promise<AgentEndpoint>;
+  /** Deadline of one job (snapshot or restore of one volume). */
+  jobTimeoutMs: number;
+  cluster: () => string | undefined;
+  /** The desired service's backup settings (consistency), when the spec has the service. */
+  consistency: (service: string) => 'live' | 'stop';
+  version: string;
+  now?: () => Date;
+}
+
+export interface Started {
+  operation: BackupOperation;
+  /** Settles when the operation ends; rejects with its error. */
+  done: Promise<BackupManifest>;
+}
+
+/** How often a running operation emits a progress event at most. */
+const PROGRESS_EVERY_MS = 1000;
+/** Finished operations kept for GET /v1/backups/operations. */
+const KEEP_FINISHED = 100;
+
+interface BackupVolume {
+  volume: string;
+  mountPath?: string;
+  options?: LiveMount['VolumeOptions'];
+}
+
+/**
+ * Backups and restores of the data of services: each backup-enabled volume is copied by a
+ * one-off Swarm job on the node that holds it and streamed to the archive store (see
+ * volume-job.ts and transfers.ts). One operation at a time per service. Operations answer at once
+ * with their id; their progress and end are events (backup.* and restore.*) and the operation's
+ * record (`operation(id)`).
+ */
+export class BackupManager {
+  private readonly ops = new Map<string, BackupOperation>();
+  private readonly busy = new Map<string, BackupOperation>();
+  private readonly now: () => Date;
+
+  constructor(private readonly opts: BackupManagerOptions) {
+    this.now = opts.now ?? (() => new Date());
+  }
+
+  operation(id: string): BackupOperation | undefined {
+    return this.ops.get(id);
+  }
+
+  list(service?: string): Promise<BackupManifest[]> {
+    return this.opts.store.list(service);
+  }
+
+  async delete(id: string): Promise<void> {
+    await this.opts.store.delete(id);
+    this.opts.bus.emit({ type: 'backup.deleted', resourceType: 'backup', kind: 'backup', name: id, summary: `backup ${id} deleted` });
+  }
+
+  private cluster(): string {
+    const c = this.opts.cluster();
+    if (!c) throw new CoreflowError('COREFLOW_ERR_NOT_READY', { details: 'no desired state loaded yet: the cluster is unknown' });
+    return c;
+  }
+
+  /** The backup-enabled volume mounts of a live service, or the one asked for. */
+  private backupVolumes(service: string, mounts: LiveMount[], only?: string): BackupVolume[] {
+    const enabled = mounts
+      .filter((m) => m.Type === 'volume' && m.Source && m.VolumeOptions?.Labels?.[LABEL_VOLUME_BACKUP] === 'true')
+      .map((m) => ({ volume: m.Source!, ...(m.Target ? { mountPath: m.Target } : {}), ...(m.VolumeOptions ? { options: m.VolumeOptions } : {}) }));
+    if (enabled.length === 0) throw new CoreflowError('COREFLOW_ERR_BACKUP_NO_VOLUMES', { service });
+    if (only === undefined) return enabled;
+    const chosen = enabled.filter((v) => v.volume === only || v.mountPath === only);
+    if (chosen.length === 0) throw new CoreflowError('COREFLOW_ERR_BACKUP_UNKNOWN_VOLUME', { service, volume: only, volumes: enabled.map((v) => v.volume).join(', ') });
+    return chosen;
+  }
+
+  private begin(kind: BackupOperation['kind'], service: string, id: string, backupId: string): BackupOperation {
+    const running = this.busy.get(service);
+    if (running) throw new CoreflowError('COREFLOW_ERR_BACKUP_BUSY', { kind: running.kind, id: running.id, service });
+    const op: BackupOperation = { id, kind, service, state: 'running', startedAt: this.now().toISOString(), bytesDone: 0, backupId };
+    this.busy.set(service, op);
+    this.ops.set(id, op);
+    this.opts.bus.emit({ type: `${kind}.start`, resourceType: 'backup', kind: 'service', name: service, summary: `${kind} ${id} of ${service} started`, details: { id, backupId } });
+    return op;
+  }
+
+  private finish(op: BackupOperation, err?: unknown): void {
+    op.state = err ? 'failed' : 'succeeded';
+    op.finishedAt = this.now().toISOString();
+    if (this.busy.get(op.service) === op) this.busy.delete(op.service);
+    const details = { id: op.id, backupId: op.backupId, bytes: op.bytesDone };
+    if (err) {
+      op.error = errorText(err);
+      op.code = errorCode(err);
+      this.opts.log.error({ id: op.id, service: op.service, code: op.code, err: op.error }, `${op.kind} failed`);
+      this.opts.bus.emit({ type: `${op.kind}.failed`, resourceType: 'backup', kind: 'service', name: op.service, summary: `${op.kind} ${op.id} of ${op.service} failed: ${op.error}`, code: op.code, details });
+    } else {
+      this.opts.log.info({ id: op.id, service: op.service, bytes: op.bytesDone }, `${op.kind} done`);
+      this.opts.bus.emit({ type: `${op.kind}.complete`, resourceType: 'backup', kind: 'service', name: op.service, summary: `${op.kind} ${op.id} of ${op.service} done (${op.bytesDone} bytes)`, details });
+    }
+    const finished = [...this.ops.values()].filter((o) => o.state !== 'running');
+    for (const old of finished.slice(0, Math.max(0, finished.length - KEEP_FINISHED))) this.ops.delete(old.id);
+  }
+
+  /** Progress of an operation across its volumes: `base` bytes are from volumes already done. */
+  private progress(op: BackupOperation, base: number): (done: number, total: number | undefined) => void {
+    let last = 0;
+    return (done, total) => {
+      op.bytesDone = base + done;
+      if (total !== undefined) op.bytesTotal = base + total;
+      const t = this.now().getTime();
+      if (t - last < PROGRESS_EVERY_MS) return;
+      last = t;
+      const details: Record<string, number | string> = { id: op.id, bytesDone: op.bytesDone, ...(op.bytesTotal !== undefined ? { bytesTotal: op.bytesTotal } : {}) };
+      this.opts.bus.emit({ type: `${op.kind}.progress`, resourceType: 'backup', kind: 'service', name: op.service, summary: `${op.kind} ${op.id}: ${op.bytesDone} bytes`, details });
+    };
+  }
+
+  private jobLabels(id: string): Record<string, string> {
+    return { [LABEL_MANAGED_BY]: MANAGED_BY, [LABEL_CLUSTER]: this.opts.cluster() ?? '', [LABEL_BACKUP_JOB]: id };
+  }
+
+  private jobName(kind: string): string {
+    return `coreflow-${kind}-${randomBytes(5).toString('hex')}`;
+  }
+
+  /** One volume copied by a job on `node` into the store. */
+  private async snapshotVolume(id: string, volume: string, node: string, onBytes: (done: number, total: number | undefined) => void, signal?: AbortSignal): Promise<StoredArchive> {
+    const { docker, transfers, store } = this.opts;
+    const grant = transfers.expectUpload(onBytes);
+    let stored: StoredArchive | undefined;
+    grant.result.then((s) => (stored = s), () => undefined);
+    try {
+      const endpoint = await this.opts.endpoint();
+      const spec = jobServiceSpec({ name: this.jobName('snapshot'), image: this.opts.image, node, volume, endpoint, path: grant.path, token: grant.token, labels: this.jobLabels(id) }, SNAPSHOT_SCRIPT, true);
+      await runJob(docker, spec, { timeoutMs: this.opts.jobTimeoutMs, stopped: grant.result, ...(signal ? { signal } : {}) });
+      return await grant.result;
+    } catch (err) {
+      if (stored) await store.discard(stored.digest);
+      throw err;
+    } finally {
+      grant.close();
+    }
+  }
+
+  private async takeSnapshots(op: BackupOperation | undefined, id: string, volumes: BackupVolume[], node: string, signal?: AbortSignal): Promise<VolumeArchive[]> {
+    const archives: VolumeArchive[] = [];
+    let base = 0;
+    for (const v of volumes) {
+      const onBytes = op ? this.progress(op, base) : () => undefined;
+      const stored = await this.snapshotVolume(id, v.volume, node, onBytes, signal);
+      base += stored.size;
+      archives.push({ volume: v.volume, ...(v.mountPath ? { mountPath: v.mountPath } : {}), node, size: stored.size, digest: stored.digest });
+    }
+    return archives;
+  }
+
+  private manifest(id: string, service: string, serviceId: string | undefined, reason: BackupReason, consistency: 'live' | 'stop', volumes: VolumeArchive[], createdAt: Date): BackupManifest {
+    return { id, cluster: this.cluster(), service, ...(serviceId ? { serviceId } : {}), createdAt: createdAt.toISOString(), reason, consistency, coreflowVersion: this.opts.version, volumes };
+  }
+
+  private newId(): string {
+    return newBackupId(this.now(), randomBytes(3).toString('hex'));
+  }
+
+  /**
+   * Starts a backup of a service's backup-enabled volumes (or of one, by volume name or mount
+   * path). Bad input is refused before anything starts: an unknown service or volume, a service
+   * without backup-enabled volumes, another operation of the service still running.
+   */
+  async backup(service: string, opts: { volume?: string; reason?: BackupReason; signal?: AbortSignal } = {}): Promise<Started> {
+    const live = await ownedService(this.opts.docker, this.cluster(), service, opts.signal);
+    const volumes = this.backupVolumes(service, live.mounts, opts.volume);
+    const createdAt = this.now();
+    const id = this.newId();
+    const op = this.begin('backup', service, id, id);
+    const done = (async () => {
+      try {
+        const consistency = this.opts.consistency(service);
+        const node = await nodeOfService(this.opts.docker, live.id, opts.signal);
+        const archives = await this.withScaledDown(consistency === 'stop', live.id, service, `backup ${id}`, () => this.takeSnapshots(op, id, volumes, node, opts.signal));
+        const manifest = this.manifest(id, service, live.id, opts.reason ?? 'manual', consistency, archives, createdAt);
+        await this.opts.store.save(manifest);
+        this.finish(op);
+        return manifest;
+      } catch (err) {
+        this.finish(op, err);
+        throw err;
+      }
+    })();
+    done.catch(() => undefined);
+    return { operation: op, done };
+  }
+
+  /**
+   * A snapshot of a volume no service mounts any more, on the agent's node (where the volume
+   * prune step sees it), before it is removed. Resolves with the backup saved.
+   */
+  async snapshotUnmounted(volume: string, labels: Record<string, string>, signal?: AbortSignal): Promise<BackupManifest> {
+    const id = this.newId();
+    const createdAt = this.now();
+    const node = await localNode(this.opts.docker, signal);
+    const archives = await this.takeSnapshots(undefined, id, [{ volume }], node, signal);
+    const manifest = this.manifest(id, labels[LABEL_VOLUME_SERVICE] ?? '', undefined, 'before-prune', 'live', archives, createdAt);
+    await this.opts.store.save(manifest);
+    this.opts.bus.emit({ type: 'backup.complete', resourceType: 'backup', kind: 'volume', name: volume, summary: `backup ${id} of volume ${volume} taken before its removal`, details: { id, backupId: id, bytes: archives[0]?.size ?? 0 } });
+    return manifest;
+  }
+
+  /** Runs `work` with the service scaled to 0 (and held out of reconciling) when `stop` is set. */
+  private async withScaledDown<T>(stop: boolean, serviceId: string, service: string, why: string, work: () => Promise<T>): Promise<T> {
+    if (!stop) return work();
+    const release = this.opts.holds.hold(service, `${why} in progress`);
+    let before: number | undefined;
+    try {
+      before = await scaleService(this.opts.docker, serviceId, 0);
+      return await work();
+    } finally {
+      try {
+        if (before !== undefined) await scaleService(this.opts.docker, serviceId, before);
+      } finally {
+        release();
+      }
+    }
+  }
+
+  /**
+   * Starts a restore of a backup: into the volumes it was taken from (the service is scaled to 0
+   * and back, and a snapshot of the current data is taken first), or into a new volume
+   * (`toVolume`, one volume only; the service is not touched). Every archive's digest is checked
+   * before anything is written; a failed restore leaves the previous data in place.
+   */
+  async restore(backupId: string, opts: { volume?: string; toVolume?: string; signal?: AbortSignal } = {}): Promise<Started> {
+    const { docker, store } = this.opts;
+    const manifest = await store.get(backupId);
+    const entries = opts.volume === undefined ? manifest.volumes : manifest.volumes.filter((v) => v.volume === opts.volume || v.mountPath === opts.volume);
+    if (entries.length === 0) {
+      throw new CoreflowError('COREFLOW_ERR_BACKUP_UNKNOWN_VOLUME', { service: manifest.service, volume: opts.volume ?? '', volumes: manifest.volumes.map((v) => v.volume).join(', ') });
+    }
+    if (opts.toVolume !== undefined && entries.length > 1) {
+      throw new CoreflowError('COREFLOW_ERR_BACKUP_INVALID', { details: `backup ${backupId} has ${entries.length} volumes: name the one to restore into ${opts.toVolume} (volume)` });
+    }
+    if (opts.toVolume !== undefined && !/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(opts.toVolume)) {
+      throw new CoreflowError('COREFLOW_ERR_BACKUP_INVALID', { details: `toVolume: "${opts.toVolume}" is not a valid volume name` });
+    }
+    const live = opts.toVolume === undefined || manifest.service ? await ownedService(docker, this.cluster(), manifest.service, opts.signal).catch((err: unknown) => {
+      if (opts.toVolume !== undefined) return undefined;
+      throw err;
+    }) : undefined;
+    const mounts = new Map((live?.mounts ?? []).filter((m) => m.Source).map((m) => [m.Source!, m]));
+    const id = `rs-${this.newId().slice(3)}`;
+    const op = this.begin('restore', manifest.service || `volume/${entries[0]!.volume}`, id, backupId);
+    op.bytesTotal = entries.reduce((n, e) => n + e.size, 0);
+    const done = (async () => {
+      try {
+        for (const e of entries) await store.verify(e.digest, opts.signal);
+        const node = live ? await nodeOfService(docker, live.id, opts.signal) : entries[0]!.node;
+        if (opts.toVolume !== undefined) {
+          const options = mounts.get(entries[0]!.volume)?.VolumeOptions;
+          await this.restoreVolume(op, id, entries[0]!, opts.toVolume, node, 0, options, opts.signal);
+        } else {
+          const current = entries.filter((e) => mounts.has(e.volume)).map((e) => ({ volume: e.volume, ...(e.mountPath ? { mountPath: e.mountPath } : {}) }));
+          if (current.length > 0 && live) {
+            const safety = this.newId();
+            const archives = await this.takeSnapshots(undefined, safety, current, node, opts.signal);
+            await store.save(this.manifest(safety, manifest.service, live.id, 'before-restore', 'live', archives, this.now()));
+          }
+          await this.withScaledDown(live?.replicas !== undefined, live?.id ?? '', manifest.service, `restore ${id}`, async () => {
+            let base = 0;
+            for (const e of entries) {
+              await this.restoreVolume(op, id, e, e.volume, node, base, undefined, opts.signal);
+              base += e.size;
+            }
+          });
+        }
+        this.finish(op);
+        return manifest;
+      } catch (err) {
+        this.finish(op, err);
+        throw err;
+      }
+    })();
+    done.catch(() => undefined);
+    return { operation: op, done };
+  }
+
+  private async restoreVolume(op: BackupOperation, id: string, archive: VolumeArchive, target: string, node: string, base: number, options: LiveMount['VolumeOptions'], signal?: AbortSignal): Promise<void> {
+    const grant = this.opts.transfers.offerDownload({ digest: archive.digest, size: archive.size }, this.progress(op, base));
+    try {
+      const endpoint = await this.opts.endpoint();
+      const volumeOptions = options ? { ...options, Labels: { ...(options.Labels ?? {}), [LABEL_VOLUME_SERVICE]: options.Labels?.[LABEL_VOLUME_SERVICE] ?? op.service } } : undefined;
+      const spec = jobServiceSpec(
+        { name: this.jobName('restore'), image: this.opts.image, node, volume: target, endpoint, path: grant.path, token: grant.token, labels: this.jobLabels(id), ...(volumeOptions ? { volumeOptions } : {}) },
+        RESTORE_SCRIPT,
+        false,
+      );
+      await runJob(this.opts.docker, spec, { timeoutMs: this.opts.jobTimeoutMs, ...(signal ? { signal } : {}) });
+    } finally {
+      grant.close();
+    }
+  }
+}

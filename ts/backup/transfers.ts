@@ -1,0 +1,156 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { PassThrough, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { CoreflowError } from '../errors.ts';
+import { bearerMatches } from '../server/bearer-auth.ts';
+import { HttpError, type Router } from '../server/http-router.ts';
+import type { ArchiveStore, StoredArchive } from './archive-store.ts';
+
+/** Where job tasks send archives (an HTTP upgrade, then the raw tar) and fetch them (GET). */
+export const TRANSFER_PATH = '/v1/backups/transfer';
+
+/** The header a snapshot task may send with its estimate of the archive size, in KiB (du -sk). */
+export const ESTIMATE_HEADER = 'x-coreflow-estimate-kib';
+
+interface Ticket {
+  kind: 'upload' | 'download';
+  token: string;
+  used: boolean;
+  abort: AbortController;
+  onBytes: (done: number, total: number | undefined) => void;
+  /** Uploads: settles with the stored archive. */
+  settle?: { resolve: (a: StoredArchive) => void; reject: (err: unknown) => void };
+  /** Downloads: the archive served. */
+  archive?: StoredArchive;
+}
+
+/** One transfer a job task is allowed to make: its URL path and query, and its one-time token. */
+export interface TransferGrant {
+  id: string;
+  /** Path and query to request on the agent's internal server. */
+  path: string;
+  token: string;
+  /** Ends the grant: its URL answers 401 from now on, a transfer in flight is aborted. */
+  close: () => void;
+}
+
+/**
+ * Per-transfer grants on the agent's internal server. Each grant is one URL with a random id and
+ * a random bearer token, valid for one transfer, until it is closed. Uploads are streamed to the
+ * archive store (never buffered); downloads are streamed from it, and their last chunk is only
+ * sent once the bytes read match the archive's digest, so a reader never gets a complete archive
+ * that differs from the one recorded.
+ */
+export class Transfers {
+  private readonly tickets = new Map<string, Ticket>();
+
+  constructor(private readonly store: ArchiveStore) {}
+
+  get open(): number {
+    return this.tickets.size;
+  }
+
+  private grant(ticket: Omit<Ticket, 'token' | 'used' | 'abort'>): TransferGrant & { abort: AbortSignal } {
+    const id = randomBytes(12).toString('hex');
+    const token = randomBytes(32).toString('hex');
+    const abort = new AbortController();
+    this.tickets.set(id, { ...ticket, token, used: false, abort });
+    return {
+      id,
+      token,
+      path: `${TRANSFER_PATH}?id=${id}`,
+      abort: abort.signal,
+      close: () => {
+        const t = this.tickets.get(id);
+        this.tickets.delete(id);
+        t?.abort.abort(new CoreflowError('COREFLOW_ERR_BACKUP_TRANSFER', { details: 'the transfer was closed before it finished' }));
+        t?.settle?.reject(new CoreflowError('COREFLOW_ERR_BACKUP_TRANSFER', { details: 'no archive was received' }));
+      },
+    };
+  }
+
+  /** A grant to upload one archive; `result` settles when it is stored (or fails, or the grant closes). */
+  expectUpload(onBytes: (done: number, total: number | undefined) => void = () => undefined): TransferGrant & { result: Promise<StoredArchive> } {
+    let settle!: Ticket['settle'];
+    const result = new Promise<StoredArchive>((resolve, reject) => (settle = { resolve, reject }));
+    result.catch(() => undefined);
+    return { ...this.grant({ kind: 'upload', onBytes, settle }), result };
+  }
+
+  /** A grant to download one stored archive. */
+  offerDownload(archive: StoredArchive, onBytes: (done: number, total: number | undefined) => void = () => undefined): TransferGrant {
+    return this.grant({ kind: 'download', onBytes, archive });
+  }
+
+  private take(req: IncomingMessage, kind: Ticket['kind']): Ticket | undefined {
+    const id = new URL(req.url ?? '/', 'http://localhost').searchParams.get('id') ?? '';
+    const t = this.tickets.get(id);
+    if (!t || t.kind !== kind || t.used || !bearerMatches(req.headers.authorization, t.token)) return undefined;
+    t.used = true;
+    return t;
+  }
+
+  /** The upgrade handler of TRANSFER_PATH: the bytes after the request head are the archive. */
+  handleUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    const t = this.take(req, 'upload');
+    if (!t?.settle) {
+      socket.end('HTTP/1.1 401 Unauthorized\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      return;
+    }
+    const settle = t.settle;
+    const kib = Number(req.headers[ESTIMATE_HEADER]);
+    const estimate = Number.isFinite(kib) && kib >= 0 ? kib * 1024 : undefined;
+    const body = new PassThrough();
+    if (head.length > 0) body.write(head);
+    socket.pipe(body);
+    socket.on('error', (err) => body.destroy(err));
+    socket.on('close', () => {
+      if (!socket.readableEnded) body.destroy(new Error('the connection closed before the archive ended'));
+    });
+    this.store.receive(body, { signal: t.abort.signal, onBytes: (n) => t.onBytes(n, estimate) }).then(
+      (stored) => {
+        socket.end(`HTTP/1.1 201 Created\r\nConnection: close\r\nContent-Type: text/plain\r\n\r\n${stored.digest}\n`);
+        settle.resolve(stored);
+      },
+      (err: unknown) => {
+        socket.end('HTTP/1.1 500 Internal Server Error\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+        settle.reject(err);
+      },
+    );
+  };
+
+  /** GET TRANSFER_PATH?id=: the archive of a download grant, with its length. */
+  register(router: Router): void {
+    router.add('GET', TRANSFER_PATH, async (req, res) => this.serve(req, res));
+  }
+
+  private async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const t = this.take(req, 'download');
+    if (!t?.archive) throw new HttpError(401, 'unknown, used or closed transfer, or a wrong token');
+    const { digest, size } = t.archive;
+    const hash = createHash('sha256');
+    let done = 0;
+    let held: Buffer | undefined;
+    // Holds one chunk back; the last one is sent only when the digest matches.
+    const check = new Transform({
+      transform(chunk: Buffer, _enc, cb) {
+        hash.update(chunk);
+        done += chunk.length;
+        t.onBytes(done, size);
+        const out = held;
+        held = chunk;
+        cb(null, out);
+      },
+      flush(cb) {
+        const actual = `sha256:${hash.digest('hex')}`;
+        if (actual !== digest) cb(new CoreflowError('COREFLOW_ERR_BACKUP_DIGEST', { path: 'download', expected: digest, actual }));
+        else cb(null, held);
+      },
+    });
+    res.writeHead(200, { 'content-type': 'application/x-tar', 'content-length': size });
+    await pipeline(createReadStream(this.store.objectPath(digest)), check, res, { signal: t.abort.signal }).catch(() => res.destroy());
+  }
+}
