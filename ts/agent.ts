@@ -44,6 +44,9 @@ import { DesiredState } from './sources/desired-state.ts';
 import { FileSource } from './sources/file-source.ts';
 import { specLimits } from './spec/limits.ts';
 import { OffThreadParser } from './spec/off-thread-parser.ts';
+import { CorestoreClient } from './storage/corestore-client.ts';
+import { corestoreBindingSnapshots } from './storage/corestore-snapshots.ts';
+import { corestoreTokenSource } from './storage/corestore-token.ts';
 
 export type ResultListener = (result: RunResult) => void;
 
@@ -264,6 +267,10 @@ export class Agent implements Lifecycle {
       cluster: () => spec()?.cluster.name,
       consistency: (service) => spec()?.services.find((s) => s.name === service)?.backup?.consistency ?? 'live',
       endpoint: async () => (endpoint ??= await agentEndpoint({ addr: config.backupAgentAddr, network: config.backupNetwork, port: this.server.port, docker: docker.docker })),
+      // With a Corestore token, a service's bindings are snapshotted with its volumes.
+      ...(config.corestoreToken || config.corestoreTokenFile
+        ? { bindings: corestoreBindingSnapshots(new CorestoreClient({ baseUrl: config.corestoreUrl, token: corestoreTokenSource(config) }), log.child({ component: 'backup' })) }
+        : {}),
     });
     registerBackupRoutes(this.server.router, manager, { adminToken: config.adminToken });
     this.backups = manager;

@@ -11,6 +11,9 @@ import { BackupSchedule } from '../../ts/backup/backup-schedule.ts';
 import { ServiceHolds } from '../../ts/backup/service-holds.ts';
 import { Transfers, TRANSFER_PATH } from '../../ts/backup/transfers.ts';
 import { defaultSteps } from '../../ts/chain-steps.ts';
+import { CorestoreClient } from '../../ts/storage/corestore-client.ts';
+import { corestoreBindingSnapshots } from '../../ts/storage/corestore-snapshots.ts';
+import { FakeCorestore } from '../fakes/corestore.ts';
 import { derivedVolumeName } from '../../ts/docker/volumes.ts';
 import { isCoreflowError } from '../../ts/errors.ts';
 import { EventBus } from '../../ts/observe/events.ts';
@@ -81,7 +84,12 @@ t.test('a volume backed up by a Swarm job, the files deleted, restored byte for 
   const events: string[] = [];
   bus.subscribe((e) => events.push(`${e.type} ${e.name ?? ''}`));
   const holds = new ServiceHolds();
+  // The service owns a database in Corestore (the fake): it is snapshotted and restored with the volume.
+  const corestore = await FakeCorestore.start();
+  corestore.seed('database', `${cluster}-orders`, { cluster, service });
+  const client = new CorestoreClient({ baseUrl: corestore.url, token: async () => corestore.token, retry: { baseBackoffMs: 5 } });
   const manager = new BackupManager({
+    bindings: corestoreBindingSnapshots(client, silentLogger(), { pollMs: 20 }),
     docker,
     store,
     transfers,
@@ -99,6 +107,7 @@ t.test('a volume backed up by a Swarm job, the files deleted, restored byte for 
     await cleanupCluster(docker, cluster);
     await removeVolumes(docker, cluster);
     await server.stop();
+    await corestore.close();
     await rm(dir, { recursive: true, force: true });
   });
 
@@ -131,6 +140,8 @@ t.test('a volume backed up by a Swarm job, the files deleted, restored byte for 
   t.equal(transfers.open, 0, 'the upload grant is closed');
   t.same((await docker.listServices({ filters: { label: ['coreflow.backup-job'] } })).filter((s) => JSON.stringify(s).includes(cluster)), [], 'the job service is gone');
   t.same((await store.list(service)).map((m) => m.id), [manifest.id], 'listed');
+  t.match(manifest.bindings, [{ type: 'database', name: `${cluster}-orders`, snapshotId: new RegExp(`^${manifest.id}-`), sizeBytes: 4096 }], 'the bound database snapshotted through Corestore');
+  t.equal(corestore.snapshots.get(`database/${cluster}-orders`)?.[0]?.state, 'ready');
 
   // Data loss.
   await exec('docker', ['exec', container, 'busybox', 'rm', '-rf', '/data/hello.txt', '/data/sub', '/data/random.bin']);
@@ -148,6 +159,7 @@ t.test('a volume backed up by a Swarm job, the files deleted, restored byte for 
   t.not(after, container, 'the service was scaled to 0 and back');
   t.same(await fileHashes(after), before, 'every file back, byte for byte');
   t.equal((await exec('docker', ['exec', after, 'cat', '/data/hello.txt'])).stdout, 'hello backup\n');
+  t.match(corestore.restores.get(`database/${cluster}-orders`), [{ snapshotId: manifest.bindings[0]!.snapshotId, state: 'ready' }], 'the database restored from its snapshot');
   const all = await store.list(service);
   t.same(all.map((m) => m.reason), ['manual', 'before-restore'], 'a snapshot was taken before the restore overwrote the volume');
   t.ok(events.includes(`backup.complete ${service}`) && events.includes(`restore.complete ${service}`), 'events');

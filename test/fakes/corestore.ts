@@ -29,6 +29,22 @@ export interface FakeBinding {
   updatedAt: string;
 }
 
+export interface FakeSnapshot {
+  id: string;
+  /** pending when made; ready once it has been read (GET) once, so callers must poll. */
+  state: 'pending' | 'ready' | 'failed';
+  createdAt: string;
+  sizeBytes: number;
+  /** The binding's credentialRef when it was taken: what a restore brings back. */
+  data: string;
+}
+
+export interface FakeRestore {
+  id: string;
+  snapshotId: string;
+  state: 'pending' | 'ready' | 'failed';
+}
+
 export interface FakeCorestoreRequest {
   method: string;
   path: string;
@@ -70,6 +86,9 @@ function hex(n: number): string {
 export class FakeCorestore {
   readonly requests: FakeCorestoreRequest[] = [];
   private readonly store = new Map<string, FakeBinding>();
+  /** Snapshots and restores by binding (`type/name`). */
+  readonly snapshots = new Map<string, FakeSnapshot[]>();
+  readonly restores = new Map<string, FakeRestore[]>();
   private readonly failures: (CorestoreFailure & { left: number })[] = [];
   private readonly hanging = new Set<ServerResponse>();
   private server: Server | undefined;
@@ -252,6 +271,8 @@ export class FakeCorestore {
       if (!cluster) throw new ApiError(400, 'invalid_request', 'cluster is required');
       return { status: 200, body: { bindings: this.bindings().filter((b) => b.owner.cluster === cluster).map((b) => this.view(b)) } };
     }
+    const snap = /^\/v1\/bindings\/([^/]+)\/([^/]+)\/(snapshots|restores)(?:\/([^/]+))?(\/restore)?$/.exec(path);
+    if (snap) return this.snapshotRoute(method, snap, body);
     const m = /^\/v1\/bindings\/([^/]+)\/([^/]+)(\/rotate)?$/.exec(path);
     if (!m) throw new ApiError(404, 'not_found', `no route ${method} ${path}`);
     const type = decodeURIComponent(m[1]!) as FakeBindingType;
@@ -295,5 +316,65 @@ export class FakeCorestore {
       return { status: 204 };
     }
     throw new ApiError(405, 'invalid_request', `method ${method} not allowed`);
+  }
+
+  /**
+   * Snapshots of a binding (docs/corestore.md, Snapshots): POST .../snapshots (idempotent on
+   * snapshotId), GET .../snapshots, GET .../snapshots/<id>, POST .../snapshots/<id>/restore,
+   * GET .../restores/<id>. The owner must match (409 name_in_use); unknown ids are 404.
+   */
+  private snapshotRoute(method: string, m: RegExpExecArray, body: Record<string, unknown>): { status: number; body?: unknown } {
+    const type = decodeURIComponent(m[1]!) as FakeBindingType;
+    const name = decodeURIComponent(m[2]!);
+    const kind = m[3]!;
+    const id = m[4] ? decodeURIComponent(m[4]) : undefined;
+    const restore = m[5] !== undefined;
+    if (!TYPES.has(type)) throw new ApiError(400, 'invalid_request', `unknown type ${type}`);
+    const b = this.binding(type, name);
+    if (!b) throw new ApiError(404, 'not_found', `no ${type} ${name}`);
+    const key = `${type}/${name}`;
+    const snaps = this.snapshots.get(key) ?? [];
+    this.snapshots.set(key, snaps);
+    const restores = this.restores.get(key) ?? [];
+    this.restores.set(key, restores);
+    const checkOwner = () => {
+      const owner = body.owner as { cluster?: unknown; service?: unknown } | undefined;
+      if (!owner || typeof owner.cluster !== 'string' || typeof owner.service !== 'string') throw new ApiError(400, 'invalid_request', 'owner.cluster and owner.service are required');
+      if (owner.cluster !== b.owner.cluster || owner.service !== b.owner.service) throw new ApiError(409, 'name_in_use', `${type} ${name} belongs to another owner`);
+    };
+    const view = (s: FakeSnapshot) => ({ id: s.id, state: s.state, createdAt: s.createdAt, sizeBytes: s.sizeBytes });
+    if (kind === 'restores') {
+      if (method !== 'GET' || !id || restore) throw new ApiError(405, 'invalid_request', `method ${method} not allowed`);
+      const r = restores.find((x) => x.id === id);
+      if (!r) throw new ApiError(404, 'not_found', `no restore ${id}`);
+      const out = { ...r };
+      if (r.state === 'pending') r.state = 'ready';
+      return { status: 200, body: { restore: out } };
+    }
+    if (!id) {
+      if (method === 'GET') return { status: 200, body: { snapshots: snaps.map(view) } };
+      if (method !== 'POST') throw new ApiError(405, 'invalid_request', `method ${method} not allowed`);
+      checkOwner();
+      const wanted = body.snapshotId;
+      if (wanted !== undefined && (typeof wanted !== 'string' || !NAME.test(wanted))) throw new ApiError(400, 'invalid_request', `bad snapshotId`);
+      const existing = snaps.find((x) => x.id === wanted);
+      if (existing) return { status: 202, body: { snapshot: view(existing) } };
+      const made: FakeSnapshot = { id: (wanted as string | undefined) ?? `snap-${hex(4)}`, state: 'pending', createdAt: new Date().toISOString(), sizeBytes: 4096, data: b.credentialRef };
+      snaps.push(made);
+      return { status: 202, body: { snapshot: view(made) } };
+    }
+    const s = snaps.find((x) => x.id === id);
+    if (!s) throw new ApiError(404, 'not_found', `no snapshot ${id} of ${type} ${name}`);
+    if (!restore) {
+      if (method !== 'GET') throw new ApiError(405, 'invalid_request', `method ${method} not allowed`);
+      const out = view(s);
+      if (s.state === 'pending') s.state = 'ready';
+      return { status: 200, body: { snapshot: out } };
+    }
+    if (method !== 'POST') throw new ApiError(405, 'invalid_request', `method ${method} not allowed`);
+    checkOwner();
+    const r: FakeRestore = { id: `rst-${hex(4)}`, snapshotId: s.id, state: 'pending' };
+    restores.push(r);
+    return { status: 202, body: { restore: { ...r } } };
   }
 }

@@ -6,9 +6,10 @@ import { LABEL_VOLUME_BACKUP, LABEL_VOLUME_SERVICE } from '../docker/volumes.ts'
 import type { EventBus } from '../observe/events.ts';
 import type { Logger } from '../observe/logger.ts';
 import type { ArchiveStore, StoredArchive } from './archive-store.ts';
-import { newBackupId, type BackupManifest, type BackupReason, type VolumeArchive } from './manifest.ts';
+import { newBackupId, type BackupManifest, type BackupReason, type BindingSnapshot, type VolumeArchive } from './manifest.ts';
 import type { ServiceHolds } from './service-holds.ts';
 import { localNode, nodeOfService, ownedService, scaleService, type LiveMount } from './swarm-ops.ts';
+import { snapshotIdFor, type BindingRef, type BindingSnapshots } from '../storage/corestore-snapshots.ts';
 import type { Transfers } from './transfers.ts';
 import { jobServiceSpec, LABEL_BACKUP_JOB, RESTORE_SCRIPT, runJob, SNAPSHOT_SCRIPT, type AgentEndpoint } from './volume-job.ts';
 
@@ -46,6 +47,8 @@ export interface BackupManagerOptions {
   consistency: (service: string) => 'live' | 'stop';
   version: string;
   now?: () => Date;
+  /** Snapshots of the service's platform bindings (Corestore); without it only volumes are backed up. */
+  bindings?: BindingSnapshots;
 }
 
 export interface Started {
@@ -101,11 +104,11 @@ export class BackupManager {
   }
 
   /** The backup-enabled volume mounts of a live service, or the one asked for. */
-  private backupVolumes(service: string, mounts: LiveMount[], only?: string): BackupVolume[] {
+  private backupVolumes(service: string, mounts: LiveMount[], only?: string, hasBindings = false): BackupVolume[] {
     const enabled = mounts
       .filter((m) => m.Type === 'volume' && m.Source && m.VolumeOptions?.Labels?.[LABEL_VOLUME_BACKUP] === 'true')
       .map((m) => ({ volume: m.Source!, ...(m.Target ? { mountPath: m.Target } : {}), ...(m.VolumeOptions ? { options: m.VolumeOptions } : {}) }));
-    if (enabled.length === 0) throw new CoreflowError('COREFLOW_ERR_BACKUP_NO_VOLUMES', { service });
+    if (enabled.length === 0 && (!hasBindings || only !== undefined)) throw new CoreflowError('COREFLOW_ERR_BACKUP_NO_VOLUMES', { service });
     if (only === undefined) return enabled;
     const chosen = enabled.filter((v) => v.volume === only || v.mountPath === only);
     if (chosen.length === 0) throw new CoreflowError('COREFLOW_ERR_BACKUP_UNKNOWN_VOLUME', { service, volume: only, volumes: enabled.map((v) => v.volume).join(', ') });
@@ -193,8 +196,24 @@ export class BackupManager {
     return archives;
   }
 
-  private manifest(id: string, service: string, serviceId: string | undefined, reason: BackupReason, consistency: 'live' | 'stop', volumes: VolumeArchive[], createdAt: Date): BackupManifest {
-    return { id, cluster: this.cluster(), service, ...(serviceId ? { serviceId } : {}), createdAt: createdAt.toISOString(), reason, consistency, coreflowVersion: this.opts.version, volumes };
+  private manifest(id: string, service: string, serviceId: string | undefined, reason: BackupReason, consistency: 'live' | 'stop', volumes: VolumeArchive[], createdAt: Date, bindings: BindingSnapshot[] = []): BackupManifest {
+    return { id, cluster: this.cluster(), service, ...(serviceId ? { serviceId } : {}), createdAt: createdAt.toISOString(), reason, consistency, coreflowVersion: this.opts.version, volumes, bindings };
+  }
+
+  /** The bindings the service owns in Corestore (none without a provider). */
+  private async bindingsOf(service: string, signal?: AbortSignal): Promise<BindingRef[]> {
+    if (!this.opts.bindings) return [];
+    return this.opts.bindings.bindings(this.cluster(), service, signal ?? new AbortController().signal);
+  }
+
+  private async snapshotBindings(id: string, bindings: BindingRef[], signal?: AbortSignal): Promise<BindingSnapshot[]> {
+    const out: BindingSnapshot[] = [];
+    for (const b of bindings) {
+      const snapshotId = snapshotIdFor(id, b);
+      const done = await this.opts.bindings!.snapshot(b, snapshotId, signal ?? new AbortController().signal);
+      out.push({ type: b.type, name: b.name, snapshotId, ...(done.sizeBytes !== undefined ? { sizeBytes: done.sizeBytes } : {}) });
+    }
+    return out;
   }
 
   private newId(): string {
@@ -208,7 +227,8 @@ export class BackupManager {
    */
   async backup(service: string, opts: { volume?: string; reason?: BackupReason; signal?: AbortSignal } = {}): Promise<Started> {
     const live = await ownedService(this.opts.docker, this.cluster(), service, opts.signal);
-    const volumes = this.backupVolumes(service, live.mounts, opts.volume);
+    const bindings = opts.volume === undefined ? await this.bindingsOf(service, opts.signal) : [];
+    const volumes = this.backupVolumes(service, live.mounts, opts.volume, bindings.length > 0);
     const createdAt = this.now();
     const id = this.newId();
     const op = this.begin('backup', service, id, id);
@@ -216,8 +236,11 @@ export class BackupManager {
       try {
         const consistency = this.opts.consistency(service);
         const node = await nodeOfService(this.opts.docker, live.id, opts.signal);
-        const archives = await this.withScaledDown(consistency === 'stop', live.id, service, `backup ${id}`, () => this.takeSnapshots(op, id, volumes, node, opts.signal));
-        const manifest = this.manifest(id, service, live.id, opts.reason ?? 'manual', consistency, archives, createdAt);
+        const [archives, snapshots] = await this.withScaledDown(consistency === 'stop', live.id, service, `backup ${id}`, async () => [
+          await this.takeSnapshots(op, id, volumes, node, opts.signal),
+          await this.snapshotBindings(id, bindings, opts.signal),
+        ] as const);
+        const manifest = this.manifest(id, service, live.id, opts.reason ?? 'manual', consistency, archives, createdAt, snapshots);
         await this.opts.store.save(manifest);
         this.finish(op);
         return manifest;
@@ -272,10 +295,10 @@ export class BackupManager {
     const { docker, store } = this.opts;
     const manifest = await store.get(backupId);
     const entries = opts.volume === undefined ? manifest.volumes : manifest.volumes.filter((v) => v.volume === opts.volume || v.mountPath === opts.volume);
-    if (entries.length === 0) {
+    if (entries.length === 0 && (opts.volume !== undefined || manifest.bindings.length === 0)) {
       throw new CoreflowError('COREFLOW_ERR_BACKUP_UNKNOWN_VOLUME', { service: manifest.service, volume: opts.volume ?? '', volumes: manifest.volumes.map((v) => v.volume).join(', ') });
     }
-    if (opts.toVolume !== undefined && entries.length > 1) {
+    if (opts.toVolume !== undefined && entries.length !== 1) {
       throw new CoreflowError('COREFLOW_ERR_BACKUP_INVALID', { details: `backup ${backupId} has ${entries.length} volumes: name the one to restore into ${opts.toVolume} (volume)` });
     }
     if (opts.toVolume !== undefined && !/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(opts.toVolume)) {
@@ -287,12 +310,16 @@ export class BackupManager {
     }) : undefined;
     const mounts = new Map((live?.mounts ?? []).filter((m) => m.Source).map((m) => [m.Source!, m]));
     const id = `rs-${this.newId().slice(3)}`;
-    const op = this.begin('restore', manifest.service || `volume/${entries[0]!.volume}`, id, backupId);
+    const bindings = opts.volume === undefined && opts.toVolume === undefined ? manifest.bindings : [];
+    if (bindings.length > 0 && !this.opts.bindings) {
+      throw new CoreflowError('COREFLOW_ERR_BACKUP_INVALID', { details: `backup ${backupId} holds Corestore snapshots but no Corestore API token is set` });
+    }
+    const op = this.begin('restore', manifest.service || `volume/${entries[0]?.volume ?? ''}`, id, backupId);
     op.bytesTotal = entries.reduce((n, e) => n + e.size, 0);
     const done = (async () => {
       try {
         for (const e of entries) await store.verify(e.digest, opts.signal);
-        const node = live ? await nodeOfService(docker, live.id, opts.signal) : entries[0]!.node;
+        const node = live ? await nodeOfService(docker, live.id, opts.signal) : entries[0]?.node ?? '';
         if (opts.toVolume !== undefined) {
           const options = mounts.get(entries[0]!.volume)?.VolumeOptions;
           await this.restoreVolume(op, id, entries[0]!, opts.toVolume, node, 0, options, opts.signal);
@@ -309,6 +336,8 @@ export class BackupManager {
               await this.restoreVolume(op, id, e, e.volume, node, base, undefined, opts.signal);
               base += e.size;
             }
+            const owner = { cluster: manifest.cluster, service: manifest.service };
+            for (const b of bindings) await this.opts.bindings!.restore({ type: b.type, name: b.name, owner }, b.snapshotId, opts.signal ?? new AbortController().signal);
           });
         }
         this.finish(op);

@@ -15,6 +15,14 @@ export const volumeArchiveSchema = z.strictObject({
   digest: z.string().regex(/^sha256:[0-9a-f]{64}$/),
 });
 
+/** A snapshot of a database or object storage the service is bound to, kept by Corestore. */
+export const bindingSnapshotSchema = z.strictObject({
+  type: z.enum(['database', 'objectstorage']),
+  name: z.string().min(1),
+  snapshotId: z.string().min(1),
+  sizeBytes: z.number().int().nonnegative().optional(),
+});
+
 /**
  * A backup of one service: one archive per backup-enabled volume. Stored as
  * `manifests/<id>.json` beside the archives (`objects/<hex>.tar`) in the backup directory.
@@ -30,12 +38,15 @@ export const backupManifestSchema = z.strictObject({
   consistency: z.enum(['live', 'stop']),
   coreflowVersion: z.string(),
   volumes: z.array(volumeArchiveSchema),
+  /** Corestore snapshots of the service's bindings (docs/corestore.md). */
+  bindings: z.array(bindingSnapshotSchema).default([]),
   /** Set once the archives were copied to the control plane. */
   replicatedAt: z.string().optional(),
 });
 
 export type VolumeArchive = z.infer<typeof volumeArchiveSchema>;
-export type BackupManifest = z.infer<typeof backupManifestSchema>;
+export type BackupManifest = z.output<typeof backupManifestSchema>;
+export type BindingSnapshot = z.infer<typeof bindingSnapshotSchema>;
 export type BackupReason = (typeof BACKUP_REASONS)[number];
 
 /** A new backup id: time-ordered and readable (`bk-20261127t044501z-3f9a1c`). */

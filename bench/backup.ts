@@ -1,0 +1,111 @@
+/**
+ * `npx tsx bench/backup.ts [-- --mib 1024]`: a backup and a restore of one volume of N MiB
+ * (default 1 GiB, 64 files of random data) through `coreflow agent` and `coreflow backup`, beside
+ * plain `tar` on the same data on this machine (tar -c of the volume's folder to a file; tar -x of
+ * that file into a new folder), with the agent's resident memory sampled every 100 ms
+ * (/proc/PID/status VmRSS) during each. Needs `npm run build` first. Removes what it creates.
+ */
+import { execFile, spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs, promisify } from 'node:util';
+import { writeFile } from 'node:fs/promises';
+import { stringify } from 'yaml';
+import { cleanupCluster, connect, TEST_IMAGE, testDoc, waitFor } from '../test/helpers/swarm.ts';
+
+const exec = promisify(execFile);
+const { values } = parseArgs({ options: { mib: { type: 'string', default: '1024' } } });
+const mib = Number(values.mib);
+const files = Math.max(1, Math.round(mib / 16));
+const bin = new URL('../bin/coreflow.js', import.meta.url).pathname;
+const TOKEN = 'bench-admin-token-0123456789abcdef';
+const { docker } = await connect();
+const dir = await mkdtemp(join(tmpdir(), 'cf-bench-backup-'));
+const doc = testDoc('bkbench') as Record<string, any>;
+const service = `${doc.cluster.name}-data`;
+const seed = `[ -e /data/.seeded ] || { for i in $(busybox seq 1 ${files}); do busybox head -c 16777216 /dev/urandom > /data/f$i; done; busybox touch /data/.seeded; }; exec sleep 1000000`;
+doc.services = [{ name: service, image: TEST_IMAGE, command: ['sh', '-c', seed], volumes: [{ mountPath: '/data', backup: true }] }];
+await writeFile(join(dir, 'cluster.yaml'), stringify(doc));
+
+const agent = spawn(process.execPath, [bin, 'agent', '--spec', join(dir, 'cluster.yaml'), '--port', '0', '--host', '0.0.0.0', '--state-dir', dir], {
+  env: { ...process.env, COREFLOW_ADMIN_TOKEN: TOKEN, COREFLOW_BACKUP_IMAGE: TEST_IMAGE, COREFLOW_LOG_LEVEL: 'info' },
+  stdio: ['ignore', 'ignore', 'pipe'],
+});
+let stderr = '';
+agent.stderr.on('data', (c) => (stderr += String(c)));
+
+async function rss(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
+  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) * 1024;
+}
+
+/** Runs `work`, sampling the agent's RSS; returns seconds and the peak in MiB. */
+async function measured(work: () => Promise<void>): Promise<{ s: number; peakMiB: number }> {
+  let peak = await rss(agent.pid!);
+  const timer = setInterval(() => void rss(agent.pid!).then((r) => (peak = Math.max(peak, r))), 100);
+  const t0 = process.hrtime.bigint();
+  try {
+    await work();
+  } finally {
+    clearInterval(timer);
+  }
+  return { s: Number(process.hrtime.bigint() - t0) / 1e9, peakMiB: peak / 1048576 };
+}
+
+async function cli(...args: string[]): Promise<string> {
+  const { stdout } = await exec(process.execPath, [bin, 'backup', ...args, '--agent', `127.0.0.1:${port}`], { env: { ...process.env, COREFLOW_ADMIN_TOKEN: TOKEN }, maxBuffer: 16 << 20 });
+  return stdout;
+}
+
+let port = 0;
+try {
+  port = await waitFor('the agent', async () => Number(/"port":(\d+)[^\n]*internal server listening/.exec(stderr)?.[1] ?? 0) || undefined, 60_000);
+  const volume = await waitFor(`${mib} MiB written`, async () => {
+    const tasks = await docker.listTasks({ filters: { service: [service], 'desired-state': ['running'] } });
+    const c = tasks.find((x) => x.Status?.State === 'running')?.Status?.ContainerStatus?.ContainerID;
+    if (!c) return undefined;
+    await exec('docker', ['exec', c, 'busybox', 'test', '-e', '/data/.seeded']);
+    const mount = ((await docker.getContainer(c).inspect()).Mounts as { Destination: string; Name?: string; Source: string }[]).find((m) => m.Destination === '/data')!;
+    return mount;
+  }, 600_000, 1000);
+  const before = await rss(agent.pid!);
+  process.stderr.write(`agent ${(before / 1048576).toFixed(0)} MiB resident before; volume ${volume.Name} (${mib} MiB in ${files} files)\n`);
+
+  await exec('sync');
+  const tarC = await measured(async () => void (await exec('tar', ['-C', volume.Source, '-cf', join(dir, 'plain.tar'), '.'])));
+  let id = '';
+  const backup = await measured(async () => {
+    id = /backup (bk-\S+) of/.exec(await cli('create', service))![1]!;
+  });
+  const out = join(dir, 'plain-out');
+  await exec('mkdir', ['-p', out]);
+  const tarX = await measured(async () => void (await exec('tar', ['-C', out, '-xf', join(dir, 'plain.tar')])));
+  await rm(out, { recursive: true, force: true });
+  await rm(join(dir, 'plain.tar'), { force: true });
+  const fresh = `${doc.cluster.name}-restored`;
+  const toVolume = await measured(async () => void (await cli('restore', id, '--to-volume', fresh)));
+  const inPlace = await measured(async () => void (await cli('restore', id)));
+
+  const row = (what: string, m: { s: number; peakMiB: number }, base?: { s: number }) =>
+    `${what.padEnd(58)} ${m.s.toFixed(1).padStart(6)} s${base ? `  (${(m.s / base.s).toFixed(2)}x tar)` : ''}  agent peak ${m.peakMiB.toFixed(0)} MiB`;
+  const lines = [
+    row('tar -cf (host, the volume folder to a file)', tarC),
+    row('coreflow backup create (job + stream + sha256 + manifest)', backup, tarC),
+    row('tar -xf (host, into a new folder)', tarX),
+    row('coreflow backup restore --to-volume (verify + job + unpack)', toVolume, tarX),
+    row('coreflow backup restore in place (+ snapshot, scale 0/1)', inPlace, tarX),
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+  await docker.getVolume(fresh).remove().catch(() => undefined);
+} finally {
+  agent.kill('SIGTERM');
+  await new Promise((r) => agent.once('exit', r));
+  await cleanupCluster(docker, doc.cluster.name);
+  await waitFor('volumes removed', async () => {
+    const left = ((await docker.listVolumes()).Volumes ?? []).filter((v) => v.Name.startsWith(`${doc.cluster.name}-`));
+    for (const v of left) await docker.getVolume(v.Name).remove().catch(() => undefined);
+    return left.length === 0;
+  }, 60_000, 500).catch(() => undefined);
+  await rm(dir, { recursive: true, force: true });
+}
