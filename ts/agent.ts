@@ -4,6 +4,7 @@ import { agentEndpoint } from './backup/agent-endpoint.ts';
 import { ArchiveStore } from './backup/archive-store.ts';
 import { BackupManager } from './backup/backup-manager.ts';
 import { registerBackupRoutes } from './backup/backup-routes.ts';
+import { controlPlaneHttpBase, Replicator } from './backup/replicator.ts';
 import { BackupSchedule } from './backup/backup-schedule.ts';
 import { ServiceHolds } from './backup/service-holds.ts';
 import { Transfers, TRANSFER_PATH } from './backup/transfers.ts';
@@ -267,6 +268,9 @@ export class Agent implements Lifecycle {
       cluster: () => spec()?.cluster.name,
       consistency: (service) => spec()?.services.find((s) => s.name === service)?.backup?.consistency ?? 'live',
       endpoint: async () => (endpoint ??= await agentEndpoint({ addr: config.backupAgentAddr, network: config.backupNetwork, port: this.server.port, docker: docker.docker })),
+      ...(config.backupReplicate && config.cloudlyUrl && config.jumpcode
+        ? { replicator: new Replicator({ baseUrl: controlPlaneHttpBase(config.cloudlyUrl), token: config.jumpcode, store, log: log.child({ component: 'backup-replication' }) }) }
+        : {}),
       // With a Corestore token, a service's bindings are snapshotted with its volumes.
       ...(config.corestoreToken || config.corestoreTokenFile
         ? { bindings: corestoreBindingSnapshots(new CorestoreClient({ baseUrl: config.corestoreUrl, token: corestoreTokenSource(config) }), log.child({ component: 'backup' })) }

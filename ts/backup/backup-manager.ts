@@ -10,6 +10,7 @@ import { newBackupId, type BackupManifest, type BackupReason, type BindingSnapsh
 import type { ServiceHolds } from './service-holds.ts';
 import { localNode, nodeOfService, ownedService, scaleService, type LiveMount } from './swarm-ops.ts';
 import { snapshotIdFor, type BindingRef, type BindingSnapshots } from '../storage/corestore-snapshots.ts';
+import type { Replicator } from './replicator.ts';
 import type { Transfers } from './transfers.ts';
 import { jobServiceSpec, LABEL_BACKUP_JOB, RESTORE_SCRIPT, runJob, SNAPSHOT_SCRIPT, type AgentEndpoint } from './volume-job.ts';
 
@@ -49,6 +50,8 @@ export interface BackupManagerOptions {
   now?: () => Date;
   /** Snapshots of the service's platform bindings (Corestore); without it only volumes are backed up. */
   bindings?: BindingSnapshots;
+  /** Copies each backup to the control plane and fetches missing archives back (optional). */
+  replicator?: Replicator;
 }
 
 export interface Started {
@@ -79,6 +82,8 @@ export class BackupManager {
   private readonly ops = new Map<string, BackupOperation>();
   private readonly busy = new Map<string, BackupOperation>();
   private readonly now: () => Date;
+  /** The replication in progress (one at a time; each pass copies every backup not yet copied). */
+  private replicating: Promise<void> = Promise.resolve();
 
   constructor(private readonly opts: BackupManagerOptions) {
     this.now = opts.now ?? (() => new Date());
@@ -243,6 +248,7 @@ export class BackupManager {
         const manifest = this.manifest(id, service, live.id, opts.reason ?? 'manual', consistency, archives, createdAt, snapshots);
         await this.opts.store.save(manifest);
         this.finish(op);
+        if (this.opts.replicator) void this.replicate();
         return manifest;
       } catch (err) {
         this.finish(op, err);
@@ -266,6 +272,29 @@ export class BackupManager {
     await this.opts.store.save(manifest);
     this.opts.bus.emit({ type: 'backup.complete', resourceType: 'backup', kind: 'volume', name: volume, summary: `backup ${id} of volume ${volume} taken before its removal`, details: { id, backupId: id, bytes: archives[0]?.size ?? 0 } });
     return manifest;
+  }
+
+  /**
+   * Copies every backup not yet on the control plane there (resuming partial uploads), one pass
+   * at a time; marks each with `replicatedAt`. Failures are logged and retried by the next pass.
+   */
+  replicate(signal?: AbortSignal): Promise<void> {
+    const replicator = this.opts.replicator;
+    if (!replicator) return Promise.resolve();
+    this.replicating = this.replicating.then(async () => {
+      for (const m of await this.opts.store.list()) {
+        if (m.replicatedAt) continue;
+        try {
+          const sent = await replicator.replicate(m, signal);
+          await this.opts.store.save({ ...m, replicatedAt: this.now().toISOString() });
+          this.opts.bus.emit({ type: 'backup.replicated', resourceType: 'backup', kind: 'backup', name: m.id, summary: `backup ${m.id} copied to the control plane (${sent} bytes sent)`, details: { id: m.id, bytes: sent } });
+        } catch (err) {
+          this.opts.log.warn({ id: m.id, code: errorCode(err), err: errorText(err) }, 'backup not replicated; the next pass resumes it');
+          return;
+        }
+      }
+    });
+    return this.replicating;
   }
 
   /** Runs `work` with the service scaled to 0 (and held out of reconciling) when `stop` is set. */
@@ -318,7 +347,10 @@ export class BackupManager {
     op.bytesTotal = entries.reduce((n, e) => n + e.size, 0);
     const done = (async () => {
       try {
-        for (const e of entries) await store.verify(e.digest, opts.signal);
+        for (const e of entries) {
+          if (this.opts.replicator && !(await store.has(e.digest))) await this.opts.replicator.fetch(e.digest, opts.signal);
+          await store.verify(e.digest, opts.signal);
+        }
         const node = live ? await nodeOfService(docker, live.id, opts.signal) : entries[0]?.node ?? '';
         if (opts.toVolume !== undefined) {
           const options = mounts.get(entries[0]!.volume)?.VolumeOptions;

@@ -19,7 +19,7 @@ export function parseFlags(argv: string[], extra: Record<string, { type: 'string
     help: { type: 'boolean' },
     ...extra,
   };
-  for (const s of Object.values(settings)) options[s.flag] = { type: s.flag === 'confirm-mass-deletion' ? 'boolean' : 'string' };
+  for (const s of Object.values(settings)) options[s.flag] = { type: s.flag === 'confirm-mass-deletion' || s.flag === 'backup-replicate' ? 'boolean' : 'string' };
   let parsed;
   try {
     parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });

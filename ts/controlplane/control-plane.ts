@@ -5,6 +5,7 @@ import type { SpecLimits } from '../spec/limits.ts';
 import { AgentHub } from './agent-hub.ts';
 import { DesiredStore } from './desired-store.ts';
 import { EventHub } from './event-hub.ts';
+import { addArchiveVault, vaultDir } from './archive-vault.ts';
 import { addHttpApi } from './http-api.ts';
 
 export interface ControlPlaneOptions {
@@ -37,6 +38,7 @@ export class ControlPlane implements Lifecycle {
     this.agents = new AgentHub({ token: opts.token, store: this.store, events: this.events, log: opts.log.child({ component: 'controlplane-agents' }), pingIntervalMs: opts.pingIntervalMs });
     this.server.onUpgrade('/v1/agent', this.agents.upgrade);
     addHttpApi(this.server.router, { token: opts.token, store: this.store, events: this.events, agents: this.agents, log: this.log });
+    addArchiveVault(this.server.router, { token: opts.token, dir: vaultDir(opts.specPath) });
   }
 
   get port(): number {

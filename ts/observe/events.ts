@@ -9,7 +9,7 @@ import type { ErrorCode } from '../errors.ts';
  * kinds, names, reasons, statuses and error texts, which are built without them).
  */
 export const EVENT_TYPES = ['plan.start', 'plan.complete', 'apply.start', 'apply.action', 'apply.complete', 'drift.detected', 'error',
-  'backup.start', 'backup.progress', 'backup.complete', 'backup.failed', 'backup.deleted', 'restore.start', 'restore.progress', 'restore.complete', 'restore.failed',
+  'backup.start', 'backup.progress', 'backup.complete', 'backup.failed', 'backup.deleted', 'backup.replicated', 'restore.start', 'restore.progress', 'restore.complete', 'restore.failed',
 ] as const;
 
 export type CoreflowEventType = (typeof EVENT_TYPES)[number];
