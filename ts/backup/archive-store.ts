@@ -8,6 +8,12 @@ import { CoreflowError, errorText } from '../errors.ts';
 import { writeFileAtomic } from '../fs/atomic-file.ts';
 import { backupManifestSchema, type BackupManifest } from './manifest.ts';
 
+/**
+ * Bytes buffered between the hops of an archive stream (socket, hash, file). The 16 KiB default
+ * pauses the socket after nearly every chunk; 1 MiB keeps it flowing, and bounds memory per stream.
+ */
+const BUFFER_BYTES = 1024 * 1024;
+
 /** A tar archive ends with two 512-byte blocks of zeros; a stream cut short does not. */
 const TAR_END = 1024;
 
@@ -27,7 +33,7 @@ class Hasher extends Transform {
   tail = Buffer.alloc(0);
 
   constructor(private readonly onBytes?: (n: number) => void) {
-    super();
+    super({ highWaterMark: BUFFER_BYTES });
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: (err?: Error | null, data?: Buffer) => void): void {
@@ -74,7 +80,7 @@ export class ArchiveStore {
     const tmp = join(this.dir, 'incoming', `${randomBytes(8).toString('hex')}.part`);
     const hasher = new Hasher(opts.onBytes);
     try {
-      await pipeline(source, hasher, createWriteStream(tmp, { mode: 0o600 }), opts.signal ? { signal: opts.signal } : {});
+      await pipeline(source, hasher, createWriteStream(tmp, { mode: 0o600, highWaterMark: BUFFER_BYTES }), opts.signal ? { signal: opts.signal } : {});
       if (hasher.size < TAR_END || hasher.tail.some((b) => b !== 0)) {
         throw new Error(`the archive ends after ${hasher.size} bytes without the end-of-archive blocks (cut short?)`);
       }

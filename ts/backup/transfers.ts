@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { PassThrough, Transform } from 'node:stream';
+import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { CoreflowError } from '../errors.ts';
 import { bearerMatches } from '../server/bearer-auth.ts';
@@ -103,14 +103,12 @@ export class Transfers {
     const settle = t.settle;
     const kib = Number(req.headers[ESTIMATE_HEADER]);
     const estimate = Number.isFinite(kib) && kib >= 0 ? kib * 1024 : undefined;
-    const body = new PassThrough();
-    if (head.length > 0) body.write(head);
-    socket.pipe(body);
-    socket.on('error', (err) => body.destroy(err));
+    // The socket itself is the body: the bytes read with the request head go back in front.
+    if (head.length > 0) socket.unshift(head);
     socket.on('close', () => {
-      if (!socket.readableEnded) body.destroy(new Error('the connection closed before the archive ended'));
+      if (!socket.readableEnded) socket.destroy(new Error('the connection closed before the archive ended'));
     });
-    this.store.receive(body, { signal: t.abort.signal, onBytes: (n) => t.onBytes(n, estimate) }).then(
+    this.store.receive(socket as Duplex & Readable, { signal: t.abort.signal, onBytes: (n) => t.onBytes(n, estimate) }).then(
       (stored) => {
         socket.end(`HTTP/1.1 201 Created\r\nConnection: close\r\nContent-Type: text/plain\r\n\r\n${stored.digest}\n`);
         settle.resolve(stored);
