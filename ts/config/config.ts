@@ -55,7 +55,7 @@ export const settings = {
   backupDir: { env: 'COREFLOW_BACKUP_DIR', flag: 'backup-dir', default: undefined, doc: 'Where backups are stored (archives by sha256, manifests); default <state dir>/backups' },
   backupImage: { env: 'COREFLOW_BACKUP_IMAGE', flag: 'backup-image', default: 'busybox:1.36', doc: 'Image of the one-off jobs that copy volumes (needs busybox sh, tar, nc, wget, du)' },
   backupNetwork: { env: 'COREFLOW_BACKUP_NETWORK', flag: 'backup-network', default: 'host', doc: 'Network the backup jobs attach to in order to reach the agent: host (the node\'s network), or an attachable overlay the agent is on' },
-  backupAgentAddr: { env: 'COREFLOW_BACKUP_AGENT_ADDR', flag: 'backup-agent-addr', default: undefined, doc: 'HOST:PORT at which backup jobs reach the agent\'s internal server; default the manager\'s swarm address and COREFLOW_PORT' },
+  backupAgentAddr: { env: 'COREFLOW_BACKUP_AGENT_ADDR', flag: 'backup-agent-addr', default: undefined, doc: 'HOST:PORT at which backup jobs reach the agent\'s internal server; default the manager\'s swarm address (or the agent\'s address in its subnet) and the internal server\'s port' },
   backupReplicate: { env: 'COREFLOW_BACKUP_REPLICATE', flag: 'backup-replicate', default: 'false', doc: 'Copy every backup to the control plane (control-plane mode; resumable HTTP upload) and fetch archives missing locally back from it for a restore' },
   backupTimeoutMs: { env: 'COREFLOW_BACKUP_TIMEOUT_MS', flag: 'backup-timeout-ms', default: '3600000', doc: 'A backup or restore job of one volume still running after this long fails' },
 } as const;
