@@ -84,6 +84,7 @@ export class BackupManager {
   private readonly now: () => Date;
   /** The replication in progress (one at a time; each pass copies every backup not yet copied). */
   private replicating: Promise<void> = Promise.resolve();
+  private readonly listeners = new Set<(op: BackupOperation) => void>();
 
   constructor(private readonly opts: BackupManagerOptions) {
     this.now = opts.now ?? (() => new Date());
@@ -91,6 +92,28 @@ export class BackupManager {
 
   operation(id: string): BackupOperation | undefined {
     return this.ops.get(id);
+  }
+
+  /** Hears every start, progress step and end of an operation. Returns the unsubscribe. */
+  onOperation(listener: (op: BackupOperation) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private changed(op: BackupOperation): void {
+    for (const l of this.listeners) {
+      try {
+        l({ ...op });
+      } catch (err) {
+        this.opts.log.warn({ code: errorCode(err), err: errorText(err) }, 'backup listener failed');
+      }
+    }
+  }
+
+  /** The operations reports carry: those running and those that ended within the last hour, oldest first. */
+  reported(): BackupOperation[] {
+    const since = this.now().getTime() - 3_600_000;
+    return [...this.ops.values()].filter((o) => o.state === 'running' || Date.parse(o.finishedAt ?? '') >= since).map((o) => ({ ...o }));
   }
 
   list(service?: string): Promise<BackupManifest[]> {
@@ -127,6 +150,7 @@ export class BackupManager {
     this.busy.set(service, op);
     this.ops.set(id, op);
     this.opts.bus.emit({ type: `${kind}.start`, resourceType: 'backup', kind: 'service', name: service, summary: `${kind} ${id} of ${service} started`, details: { id, backupId } });
+    this.changed(op);
     return op;
   }
 
@@ -144,6 +168,7 @@ export class BackupManager {
       this.opts.log.info({ id: op.id, service: op.service, bytes: op.bytesDone }, `${op.kind} done`);
       this.opts.bus.emit({ type: `${op.kind}.complete`, resourceType: 'backup', kind: 'service', name: op.service, summary: `${op.kind} ${op.id} of ${op.service} done (${op.bytesDone} bytes)`, details });
     }
+    this.changed(op);
     const finished = [...this.ops.values()].filter((o) => o.state !== 'running');
     for (const old of finished.slice(0, Math.max(0, finished.length - KEEP_FINISHED))) this.ops.delete(old.id);
   }
@@ -159,6 +184,7 @@ export class BackupManager {
       last = t;
       const details: Record<string, number | string> = { id: op.id, bytesDone: op.bytesDone, ...(op.bytesTotal !== undefined ? { bytesTotal: op.bytesTotal } : {}) };
       this.opts.bus.emit({ type: `${op.kind}.progress`, resourceType: 'backup', kind: 'service', name: op.service, summary: `${op.kind} ${op.id}: ${op.bytesDone} bytes`, details });
+      this.changed(op);
     };
   }
 

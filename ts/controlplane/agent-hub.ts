@@ -5,7 +5,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { CoreflowError, errorLogFields, errorText } from '../errors.ts';
 import type { Logger } from '../observe/logger.ts';
 import { CLOSE_CODES, MAX_FRAME_BYTES, PROTOCOL_VERSION } from '../protocol/envelope.ts';
-import { methods } from '../protocol/methods.ts';
+import { methods, type StatusReport } from '../protocol/methods.ts';
 import { Peer } from '../protocol/peer.ts';
 import type { DesiredStore } from './desired-store.ts';
 import type { EventHub } from './event-hub.ts';
@@ -90,13 +90,14 @@ export class AgentHub {
       const { overall } = report.status;
       log.info({ reason: report.reason, runId: report.run.runId, status: report.run.status, summary: report.run.summary, overall: `${overall.sync}/${overall.health}/${overall.operation}` }, 'agent report');
       events.publish('report', {
-        reason: report.reason === 'run' ? `run ${report.run.status}` : `health changed: ${overall.health}`,
+        reason: report.reason === 'run' ? `run ${report.run.status}` : report.reason === 'backup' ? backupReason(report.backups) : `health changed: ${overall.health}`,
         cause: report.reason,
         agentId: id,
         clusterName: session?.clusterName ?? '',
         run: report.run,
         services: report.services,
         status: report.status,
+        ...(report.backups ? { backups: report.backups } : {}),
       });
       return { received: true as const };
     });
@@ -142,4 +143,10 @@ export class AgentHub {
     for (const ws of this.wss.clients) ws.terminate();
     this.wss.close();
   }
+}
+
+/** The newest backup or restore of a report, for a person: "backup bk-... of db succeeded". */
+function backupReason(backups: StatusReport['backups']): string {
+  const op = backups?.at(-1);
+  return op ? `${op.kind} ${op.id} of ${op.service} ${op.state}${op.state === 'running' ? ` (${op.bytesDone} bytes)` : ''}` : 'backup';
 }

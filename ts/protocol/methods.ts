@@ -38,9 +38,24 @@ export const agentStatusSchema = z.strictObject({
   objects: z.array(z.strictObject({ kind: z.string(), name: z.string(), ...axes })),
 });
 
+/** A backup or restore the agent runs or ran (docs/backup.md), as reports carry it. */
+export const backupOperationSchema = z.strictObject({
+  id: z.string(),
+  kind: z.enum(['backup', 'restore']),
+  service: z.string(),
+  state: z.enum(['running', 'succeeded', 'failed']),
+  startedAt: isoTime,
+  finishedAt: isoTime.optional(),
+  bytesDone: z.number(),
+  bytesTotal: z.number().optional(),
+  backupId: z.string(),
+  error: z.string().optional(),
+  code: z.string().optional(),
+});
+
 export const reportSchema = z.strictObject({
-  /** `run`: sent after a run; `health`: a service's health changed between runs. */
-  reason: z.enum(['run', 'health']),
+  /** `run`: sent after a run; `health`: a service's health changed between runs; `backup`: a backup or restore started, progressed or ended. */
+  reason: z.enum(['run', 'health', 'backup']),
   /** The last run (for a `health` report, the run before the change). */
   run: z.strictObject({
     runId: z.string(),
@@ -67,6 +82,8 @@ export const reportSchema = z.strictObject({
   ),
   /** The three-axis status when the report was made. */
   status: agentStatusSchema,
+  /** Backups and restores running, and those that ended in the last hour (newest last). */
+  backups: z.array(backupOperationSchema).optional(),
 });
 
 export const methods = {

@@ -17,7 +17,12 @@ export interface ReporterOptions {
   status?: () => AgentStatus;
   /** Health reports between runs: at most one per this many ms (default 5000). */
   healthReportIntervalMs?: number;
+  /** Backups and restores to carry in every report (optional). */
+  backups?: () => NonNullable<StatusReport['backups']>;
 }
+
+/** Reports of a running backup's progress: at most one per this many ms. */
+const BACKUP_PROGRESS_REPORT_MS = 5000;
 
 /** How long a health change waits for more changes before it is reported. */
 const HEALTH_COALESCE_MS = 250;
@@ -38,6 +43,7 @@ export class ControlPlaneReporter {
   private healthTimer: NodeJS.Timeout | undefined;
   private lastReportAt = 0;
   private lastStatusKey: string | undefined;
+  private lastBackupReportAt = 0;
   private stopped = false;
 
   constructor(private readonly opts: ReporterOptions) {}
@@ -67,6 +73,17 @@ export class ControlPlaneReporter {
     }, wait);
   }
 
+  /**
+   * A backup or restore started, moved on or ended: reported at once when it started or ended
+   * (`milestone`), progress at most every 5 s. Nothing before the first run.
+   */
+  backupChanged(milestone: boolean): void {
+    if (this.stopped || !this.lastResult) return;
+    if (!milestone && Date.now() - this.lastBackupReportAt < BACKUP_PROGRESS_REPORT_MS) return;
+    this.lastBackupReportAt = Date.now();
+    this.send('backup', this.lastResult);
+  }
+
   /** Sends the kept report, if any, over the current session. */
   flush(): void {
     const report = this.unsent;
@@ -88,7 +105,7 @@ export class ControlPlaneReporter {
     if (reason === 'health' && key === this.lastStatusKey) return;
     this.lastStatusKey = key;
     this.lastReportAt = Date.now();
-    this.unsent = statusReport(reason, result, status, counts);
+    this.unsent = statusReport(reason, result, status, counts, this.opts.backups?.());
     this.flush();
   }
 }

@@ -78,7 +78,9 @@ export class ControlPlaneSource implements CertificateProvider, Lifecycle {
       settled: () => this.firstOutcome?.(),
     });
     const session = () => this.connection.session;
-    this.reporter = new ControlPlaneReporter({ ...opts, session });
+    const { backups, ...reporterOpts } = opts;
+    this.reporter = new ControlPlaneReporter({ ...reporterOpts, session, ...(backups ? { backups: () => backups.reported() } : {}) });
+    backups?.onOperation((op) => this.reporter.backupChanged(op.state !== 'running' || op.bytesDone === 0));
     this.certificates = controlPlaneCertificates(session);
   }
 

@@ -24,6 +24,7 @@ export function statusReport(
   result: RunResult,
   status: AgentStatus,
   tasks: Record<string, TaskCount> = {},
+  backups?: StatusReport['backups'],
 ): StatusReport {
   const services: StatusReport['services'] = [];
   for (const step of result.steps) {
@@ -35,5 +36,5 @@ export function statusReport(
     }
   }
   const { runId, trigger, status: runStatus, specHash, startedAt, finishedAt, durationMs, summary } = result;
-  return { reason, run: { runId, trigger, status: runStatus, specHash, startedAt, finishedAt, durationMs, summary }, services, status: reportedStatus(status) };
+  return { reason, run: { runId, trigger, status: runStatus, specHash, startedAt, finishedAt, durationMs, summary }, services, status: reportedStatus(status), ...(backups && backups.length > 0 ? { backups } : {}) };
 }
