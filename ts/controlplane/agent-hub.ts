@@ -5,7 +5,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { CoreflowError, errorLogFields, errorText } from '../errors.ts';
 import type { Logger } from '../observe/logger.ts';
 import { CLOSE_CODES, MAX_FRAME_BYTES, PROTOCOL_VERSION } from '../protocol/envelope.ts';
-import { methods, type StatusReport } from '../protocol/methods.ts';
+import { methods, type RequestOf, type ResponseOf, type StatusReport } from '../protocol/methods.ts';
 import { Peer } from '../protocol/peer.ts';
 import type { DesiredStore } from './desired-store.ts';
 import type { EventHub } from './event-hub.ts';
@@ -131,6 +131,16 @@ export class AgentHub {
         });
     }
     return this.sessions.size;
+  }
+
+  /**
+   * Calls a method the agents serve on the first authenticated agent (the reference control plane
+   * serves one cluster); undefined when no agent is connected.
+   */
+  async requestAgent<M extends 'executeServiceBackup' | 'executeServiceRestore'>(method: M, request: RequestOf<M>): Promise<ResponseOf<M> | undefined> {
+    const first = this.sessions.values().next();
+    if (first.done) return undefined;
+    return first.value.peer.request(method, request);
   }
 
   /** Says goodbye (1001) to every agent, waits up to 1 s for the close handshakes, then drops the rest. */

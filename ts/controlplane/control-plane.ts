@@ -6,6 +6,7 @@ import { AgentHub } from './agent-hub.ts';
 import { DesiredStore } from './desired-store.ts';
 import { EventHub } from './event-hub.ts';
 import { addArchiveVault, vaultDir } from './archive-vault.ts';
+import { addBackupApi } from './backup-api.ts';
 import { addHttpApi } from './http-api.ts';
 
 export interface ControlPlaneOptions {
@@ -39,6 +40,7 @@ export class ControlPlane implements Lifecycle {
     this.server.onUpgrade('/v1/agent', this.agents.upgrade);
     addHttpApi(this.server.router, { token: opts.token, store: this.store, events: this.events, agents: this.agents, log: this.log });
     addArchiveVault(this.server.router, { token: opts.token, dir: vaultDir(opts.specPath) });
+    addBackupApi(this.server.router, { token: opts.token, agents: this.agents });
   }
 
   get port(): number {
