@@ -11,6 +11,7 @@ import { TaskHealthController, type TaskCount } from './controllers/task-health.
 import { connectDocker, type DockerConnection } from './docker/client.ts';
 import { DockerEventStream, type DockerEventSource } from './docker/event-stream.ts';
 import { dnsStepOptions } from './dns/token.ts';
+import { bindingsStepOptions } from './storage/corestore-token.ts';
 import { CoreflowError, errorLogFields, errorText } from './errors.ts';
 import { callGuarded } from './guarded.ts';
 import type { Lifecycle } from './lifecycle.ts';
@@ -143,7 +144,7 @@ export class Agent implements Lifecycle {
     const state = await this.stateFile.load();
     if (state) log.info({ lineage: state.lineage, serial: state.serial, resources: state.resources.length }, 'state file loaded');
     const reconciler = new Reconciler({
-      steps: defaultSteps(docker.docker, { dns: dnsStepOptions(config) }),
+      steps: defaultSteps(docker.docker, { dns: dnsStepOptions(config), bindings: bindingsStepOptions(config) }),
       desired: () => this.desired.get(),
       log: log.child({ component: 'reconciler' }),
       confirmMassDeletion: config.confirmMassDeletion,

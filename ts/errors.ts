@@ -105,6 +105,11 @@ export const errorCatalogue = {
     terminal: true,
     message: 'Corestore refused {operation}: {details}. The name belongs to another service or cluster; give the binding another name (bindings[].name)',
   },
+  COREFLOW_ERR_BINDING_NOT_READY: { terminal: false, message: 'the {type} binding {name} of service {service} is not ready ({state}){details}' },
+  COREFLOW_ERR_VOLUME_PLUGIN_MISSING: {
+    terminal: false,
+    message: 'service {service} mounts volume {volume} with driver "{driver}", but no node of this swarm has the {driver} volume plugin. Install the plugin (the corestore base service provides it) or set driver: local on the volume',
+  },
 } as const satisfies Record<string, { terminal: boolean; message: string }>;
 
 export type ErrorCode = keyof typeof errorCatalogue;

@@ -1,6 +1,6 @@
 import type { RunContext } from '../reconcile/types.ts';
 import type { ClusterSpec } from '../spec/types.ts';
-import type { PlatformValues } from './secret-content.ts';
+import type { PlatformBlocked, PlatformValues } from './secret-content.ts';
 import { desiredBaseServices } from './service-render.ts';
 import type { DesiredService } from './service-model.ts';
 import { desiredVolumeNames } from './volumes.ts';
@@ -20,8 +20,8 @@ export interface DockerModel {
 }
 
 /** Pure. Builds the model (see DockerModel). */
-export function buildDockerModel(spec: ClusterSpec, platform?: PlatformValues): DockerModel {
-  const workloads = renderWorkloads(spec, platform);
+export function buildDockerModel(spec: ClusterSpec, platform?: PlatformValues, blocked?: PlatformBlocked): DockerModel {
+  const workloads = renderWorkloads(spec, platform, blocked);
   return {
     baseServices: desiredBaseServices(spec),
     workloads,
@@ -33,7 +33,20 @@ export function buildDockerModel(spec: ClusterSpec, platform?: PlatformValues): 
 /** How a step reads the run's model. */
 export type DockerModelOf = (spec: ClusterSpec, ctx: Pick<RunContext, 'model'>) => DockerModel;
 
-/** The model reader the Docker steps of one chain share: built by the first step that asks in a run. */
-export function dockerModelOf(platform?: PlatformValues): DockerModelOf {
-  return (spec, ctx) => ctx.model.get('docker', () => buildDockerModel(spec, platform));
+/** Platform values learned in a run (platform bindings): per service, its values or why it has none. */
+export interface RunPlatform {
+  values: PlatformValues;
+  blocked: PlatformBlocked;
+}
+
+/**
+ * The model reader the Docker steps of one chain share: built by the first step that asks in a
+ * run. `perRun` (read then, after the steps that provision platform resources) wins over `platform`.
+ */
+export function dockerModelOf(platform?: PlatformValues, perRun?: (spec: ClusterSpec, ctx: Pick<RunContext, 'model'>) => RunPlatform): DockerModelOf {
+  return (spec, ctx) =>
+    ctx.model.get('docker', () => {
+      const run = perRun?.(spec, ctx);
+      return buildDockerModel(spec, run?.values ?? platform, run?.blocked);
+    });
 }

@@ -18,7 +18,7 @@ export function sealService(
   cluster: string,
   role: ServiceRole,
   spec: DockerServiceSpec,
-  extra: Pick<DesiredService, 'invalid' | 'excluded' | 'registryAuth' | 'pullCheck'> = {},
+  extra: Pick<DesiredService, 'invalid' | 'invalidCode' | 'excluded' | 'registryAuth' | 'pullCheck'> = {},
 ): DesiredService {
   const labels = { ...spec.Labels, [LABEL_ROLE]: role };
   const hash = hashOf({ ...spec, Labels: labels });
