@@ -23,7 +23,7 @@ export interface StepOptions {
 
 /**
  * The chain, in dependency order: platform bindings (provisioned in Corestore; their values join
- * the services' secrets) -> networks -> base services -> secrets -> workload services ->
+ * the services' secrets) -> networks -> secrets (workload secrets and the corestore token) -> base services -> workload services ->
  * prune of secrets, volumes (prunable ones only) and networks no longer desired -> dns. Volumes are
  * created by Docker on the node that runs the task, from the service's mounts. Routing runs as its
  * own controller after each run. The Docker steps share one desired model per run (rendered
@@ -35,14 +35,14 @@ export function defaultSteps(docker: Docker, opts: StepOptions = {}): Step[] {
   const model = dockerModelOf(opts.platformValues, (spec, ctx) => {
     const platform = corestorePlatform(spec, ctx);
     const drivers = volumeDriversState(ctx).available;
-    return { values: platform.values, blocked: (service) => volumeDriverProblem(spec, service, drivers) ?? platform.blocked(service) };
+    return { ...platform, blocked: (service) => volumeDriverProblem(spec, service, drivers) ?? platform.blocked(service) };
   });
   return [
     bindingsStep(bindings),
     volumeDriversStep(docker),
     networksStep(docker),
-    servicesStep(docker, { kind: 'base-services', role: 'base', dependsOn: ['networks'], desired: (spec, ctx) => model(spec, ctx).baseServices }),
     secretsStep(docker, { model }),
+    servicesStep(docker, { kind: 'base-services', role: 'base', dependsOn: ['networks', 'secrets'], desired: (spec, ctx) => model(spec, ctx).baseServices }),
     servicesStep(docker, { kind: 'services', role: 'workload', dependsOn: ['networks', 'base-services', 'secrets'], desired: (spec, ctx) => model(spec, ctx).workloads.services }),
     secretPruneStep(docker, ['secrets', 'services'], { model }),
     volumePruneStep(docker, ['services'], { model }),

@@ -93,7 +93,7 @@ t.test('a service with a database and an objectstorage binding: provisioned with
   t.match(values.MONGODB_URI, fake.marker);
   t.ok(values.AWS_SECRET_ACCESS_KEY && values.S3_BUCKET && values.AWS_ENDPOINT_URL && values.S3_ENDPOINT && values.AWS_ACCESS_KEY_ID);
   serviceId = (await docker.getService(svc).inspect()).ID;
-  [firstSecret] = await ownedSecrets();
+  firstSecret = (await ownedSecrets())[0]!;
 });
 
 t.test('a second run provisions nothing and writes nothing to Docker', async (t) => {
@@ -140,8 +140,10 @@ t.test('Corestore unreachable: the bound service fails with the reason, the othe
   t.equal(out.code, 1, 'the run is partial');
   const r = JSON.parse(out.stdout) as Result;
   const bindings = r.steps.find((s) => s.kind === 'bindings')!;
-  t.equal(bindings.status, 'failed');
-  t.equal(bindings.code, 'COREFLOW_ERR_CORESTORE_API');
+  t.same(bindings.actions.map((a) => [a.name, a.status, a.code]), [
+    [`${svc}/database/${svc}`, 'failed', 'COREFLOW_ERR_CORESTORE_API'],
+    [`${svc}/objectstorage/${id}-media`, 'failed', 'COREFLOW_ERR_CORESTORE_API'],
+  ], 'each binding fails with the reason');
   const services = r.steps.find((s) => s.kind === 'services')!;
   const bound = services.actions.find((a) => a.name === svc)!;
   t.equal(bound.status, 'failed');

@@ -1,6 +1,7 @@
 import type { RunContext } from '../reconcile/types.ts';
 import type { ClusterSpec } from '../spec/types.ts';
-import type { PlatformBlocked, PlatformValues } from './secret-content.ts';
+import { corestoreTokenSecret } from './base-token-secret.ts';
+import type { PlatformBlocked, PlatformValues, WorkloadSecret } from './secret-content.ts';
 import { desiredBaseServices } from './service-render.ts';
 import type { DesiredService } from './service-model.ts';
 import { desiredVolumeNames } from './volumes.ts';
@@ -14,18 +15,27 @@ import { renderWorkloads, type RenderedWorkloads } from './workload.ts';
 export interface DockerModel {
   baseServices: DesiredService[];
   workloads: RenderedWorkloads;
+  /** Secrets of base services: the Corestore API token of the corestore base service. */
+  baseSecrets: WorkloadSecret[];
   /** Names of the desired secrets: the prune step keeps these. */
   secretNames: ReadonlySet<string>;
   volumeNames: ReadonlySet<string>;
 }
 
 /** Pure. Builds the model (see DockerModel). */
-export function buildDockerModel(spec: ClusterSpec, platform?: PlatformValues, blocked?: PlatformBlocked): DockerModel {
+export function buildDockerModel(spec: ClusterSpec, platform?: PlatformValues, blocked?: PlatformBlocked, baseToken?: BaseToken): DockerModel {
   const workloads = renderWorkloads(spec, platform, blocked);
+  const corestore = spec.baseServices.corestore;
+  const tokenSecret = corestore.enabled && baseToken?.value ? corestoreTokenSecret(spec.cluster.name, corestore.name, baseToken.value) : undefined;
+  const baseSecrets = tokenSecret ? [tokenSecret] : [];
+  let baseServices = desiredBaseServices(spec, tokenSecret);
+  // Without a readable token the corestore service is left as it runs (with its last token).
+  if (baseToken?.problem) baseServices = baseServices.map((d) => (d.name === corestore.name ? { ...d, excluded: `kept as it is: ${baseToken.problem}` } : d));
   return {
-    baseServices: desiredBaseServices(spec),
+    baseServices,
     workloads,
-    secretNames: new Set(workloads.secrets.map((s) => s.name)),
+    baseSecrets,
+    secretNames: new Set([...workloads.secrets, ...baseSecrets].map((s) => s.name)),
     volumeNames: desiredVolumeNames(spec),
   };
 }
@@ -37,6 +47,13 @@ export type DockerModelOf = (spec: ClusterSpec, ctx: Pick<RunContext, 'model'>) 
 export interface RunPlatform {
   values: PlatformValues;
   blocked: PlatformBlocked;
+  baseToken?: BaseToken;
+}
+
+/** The Corestore API token for the corestore base service, or why it could not be read. Secret. */
+export interface BaseToken {
+  value?: string;
+  problem?: string;
 }
 
 /**
@@ -47,6 +64,6 @@ export function dockerModelOf(platform?: PlatformValues, perRun?: (spec: Cluster
   return (spec, ctx) =>
     ctx.model.get('docker', () => {
       const run = perRun?.(spec, ctx);
-      return buildDockerModel(spec, run?.values ?? platform, run?.blocked);
+      return buildDockerModel(spec, run?.values ?? platform, run?.blocked, run?.baseToken);
     });
 }

@@ -50,6 +50,7 @@ export interface StatusAction {
   status: string;
   reason: string;
   error?: string;
+  code?: string;
 }
 
 /** What the status reads of a run's result (the engine's RunResult has these). */
@@ -90,6 +91,7 @@ function objectSync(a: StatusAction): SyncStatus {
 function objectHealth(a: StatusAction, sync: SyncStatus, health: ReadonlyMap<string, HealthInfo>, checkedAfterRun: boolean): HealthInfo {
   const excluded = a.type === 'skip' && a.reason.includes('serviceCategory');
   if (excluded) return { health: 'Suspended', message: a.reason };
+  if (a.kind === 'binding') return bindingHealth(a, sync);
   if (SERVICE_KINDS.has(a.kind)) {
     const h = health.get(a.name);
     if (h) return h;
@@ -99,6 +101,16 @@ function objectHealth(a: StatusAction, sync: SyncStatus, health: ReadonlyMap<str
   }
   if (a.type === 'create' && sync !== 'Synced') return { health: 'Missing', ...(a.error ? { message: a.error } : {}) };
   return { health: 'Healthy' };
+}
+
+/**
+ * A platform binding: Healthy when Corestore holds it ready for its service; Progressing while it
+ * is provisioned (or only planned); Degraded when provisioning failed or Corestore cannot be asked.
+ */
+function bindingHealth(a: StatusAction, sync: SyncStatus): HealthInfo {
+  if (sync === 'Synced') return { health: 'Healthy', message: a.reason };
+  if (a.status === 'planned' || a.code === 'COREFLOW_ERR_BINDING_NOT_READY') return { health: 'Progressing', message: a.error ?? a.reason };
+  return { health: 'Degraded', message: a.error ?? a.reason };
 }
 
 /**

@@ -100,6 +100,8 @@ export class BindingsRunState {
   readonly provisioned = new Map<string, ProvisionedBinding>();
   /** Bindings that failed in this run, by key. */
   readonly failed = new Map<string, BindingProblem>();
+  /** The API token for the corestore base service (secret), or why it could not be read. */
+  baseToken: { value?: string; problem?: string } | undefined;
 }
 
 /** The per-service outcome the secret renderer needs: the merged values, or why there are none. */

@@ -11,11 +11,15 @@ export interface BindingsStepOptions {
   provider: PlatformProvider;
   /** Release the bindings of removed services (CORESTORE_RELEASE_BINDINGS); off by default. */
   release: boolean;
+  /** The Corestore API token, handed to the corestore base service as a Docker secret. */
+  token?: () => Promise<string | undefined>;
 }
 
 interface BindingsLive {
   desired: DesiredBinding[];
   live: ProvisionedBinding[];
+  /** Listing failed: every desired binding fails with it (each its own object, retried with backoff). */
+  listError?: unknown;
 }
 
 /** The run's bindings state, shared by the bindings steps and the Docker model. */
@@ -42,6 +46,14 @@ export function bindingsStep(opts: BindingsStepOptions): Step<BindingsLive> {
     objectFailuresBlockDependents: false,
     async observe(ctx) {
       const state = bindingsRunState(ctx);
+      if (opts.token && ctx.spec.baseServices.corestore.enabled) {
+        try {
+          const value = await opts.token();
+          state.baseToken = value ? { value } : {};
+        } catch (err) {
+          state.baseToken = { problem: errorText(err) };
+        }
+      }
       const desired = desiredBindings(ctx.spec);
       if (desired.length === 0 && !opts.release) {
         state.listed = [];
@@ -51,13 +63,18 @@ export function bindingsStep(opts: BindingsStepOptions): Step<BindingsLive> {
         state.listed = await opts.provider.list(ctx.spec.cluster.name, { signal: ctx.signal, log: ctx.log });
       } catch (err) {
         state.listProblem = { reason: errorText(err), code: errorCode(err) };
-        throw err;
+        if (desired.length === 0) throw err;
+        return { desired, live: [], listError: err };
       }
       return { desired, live: state.listed };
     },
-    plan: (_spec, live) => planBindings(live.desired, live.live),
+    plan: (_spec, live) =>
+      live.listError === undefined
+        ? planBindings(live.desired, live.live)
+        : live.desired.map((d) => ({ kind: 'binding', name: d.key, type: 'update' as const, reason: 'cannot list the bindings', payload: { op: 'fail' as const, error: live.listError } })),
     async apply(action, ctx) {
-      const payload = action.payload as BindingPayload;
+      const payload = action.payload as BindingPayload | { op: 'fail'; error: unknown };
+      if (payload.op === 'fail') throw payload.error;
       if (payload.op !== 'provision') return;
       const d = payload.desired;
       const state = bindingsRunState(ctx);

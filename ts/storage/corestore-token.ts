@@ -29,5 +29,6 @@ export function corestoreTokenSource(config: { corestoreToken?: string | undefin
 
 /** The bindings steps' options from the validated config: the Corestore client and the release opt-in. */
 export function bindingsStepOptions(config: Pick<CoreflowConfig, 'corestoreUrl' | 'corestoreToken' | 'corestoreTokenFile' | 'releaseBindings'>): BindingsStepOptions {
-  return { provider: new CorestoreClient({ baseUrl: config.corestoreUrl, token: corestoreTokenSource(config) }), release: config.releaseBindings };
+  const token = corestoreTokenSource(config);
+  return { provider: new CorestoreClient({ baseUrl: config.corestoreUrl, token }), release: config.releaseBindings, token };
 }
