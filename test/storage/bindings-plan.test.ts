@@ -75,6 +75,9 @@ t.test('platform values: merged with prefixes; a problem fails the service; noth
   const [a, b] = desiredWorkloads(s, (n) => { const p = out.get(n); return p && 'values' in p ? p.values : undefined; });
   t.ok(a!.spec.TaskTemplate.ContainerSpec.Secrets?.length, 'a mounts its secret');
   t.equal(b!.invalid, undefined, 'without the blocked hook nothing is invalid');
+  state.dryRun = true;
+  t.same(servicePlatforms(desiredBindings(s), state).get('c'), { values: {} }, 'a dry run plans the service of a binding still to provision');
+  state.dryRun = false;
   state.listProblem = { reason: 'cannot reach Corestore', code: 'COREFLOW_ERR_CORESTORE_UNREACHABLE' };
   t.match(servicePlatforms(desiredBindings(s), state).get('a'), { problem: { code: 'COREFLOW_ERR_CORESTORE_UNREACHABLE' } }, 'listing failed: every bound service fails');
 });

@@ -100,6 +100,8 @@ export class BindingsRunState {
   readonly provisioned = new Map<string, ProvisionedBinding>();
   /** Bindings that failed in this run, by key. */
   readonly failed = new Map<string, BindingProblem>();
+  /** A dry run: bindings not provisioned yet do not fail their service (nothing is written anyway). */
+  dryRun = false;
   /** The API token for the corestore base service (secret), or why it could not be read. */
   baseToken: { value?: string; problem?: string } | undefined;
 }
@@ -110,8 +112,9 @@ export type ServicePlatform = { values: Record<string, string> } | { problem: Bi
 /**
  * Pure. The platform values of each bound service from what the step learned: every binding
  * ready gives its env (keys prefixed with envPrefix), merged in spec order. A service with a
- * binding that failed, is not ready or was not provisioned (a dry run) gets a problem instead, so
- * it is neither created nor updated (a running one keeps its last secret).
+ * binding that failed, is not ready or was not provisioned gets a problem instead, so it is
+ * neither created nor updated (a running one keeps its last secret). In a dry run a binding still
+ * to provision adds no values and no problem: the plan shows the service as it would go.
  */
 export function servicePlatforms(desired: readonly DesiredBinding[], state: BindingsRunState): Map<string, ServicePlatform> {
   const out = new Map<string, ServicePlatform>();
@@ -122,6 +125,11 @@ export function servicePlatforms(desired: readonly DesiredBinding[], state: Bind
     let problem: BindingProblem | undefined = state.listProblem ?? state.failed.get(d.key);
     const b = state.provisioned.get(d.key) ?? listed.get(`${d.type}/${d.name}`);
     if (!problem && b && b.owner.service !== d.service) problem = { reason: `the name belongs to service ${b.owner.service}; give the binding another name`, code: 'COREFLOW_ERR_BINDING_NAME_IN_USE' };
+    if (!problem && !b && state.dryRun) {
+      // Planned only: the service is planned as if its values were there (they are not known yet).
+      if (!current) out.set(d.service, { values: {} });
+      continue;
+    }
     if (!problem && !b) problem = { reason: 'not provisioned yet', code: 'COREFLOW_ERR_BINDING_NOT_READY' };
     if (!problem && b && b.state !== 'ready') {
       problem = { reason: new CoreflowError('COREFLOW_ERR_BINDING_NOT_READY', { type: d.type, name: d.name, service: d.service, state: b.state, details: b.message ? `: ${b.message}` : '' }).message, code: 'COREFLOW_ERR_BINDING_NOT_READY' };

@@ -46,6 +46,7 @@ export function bindingsStep(opts: BindingsStepOptions): Step<BindingsLive> {
     objectFailuresBlockDependents: false,
     async observe(ctx) {
       const state = bindingsRunState(ctx);
+      state.dryRun = ctx.dryRun;
       if (opts.token && ctx.spec.baseServices.corestore.enabled) {
         try {
           const value = await opts.token();
