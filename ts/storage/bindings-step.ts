@@ -1,5 +1,5 @@
 import type Docker from 'dockerode';
-import { CoreflowError, errorCode, errorText } from '../errors.ts';
+import { CoreflowError, errorCode, errorText, isCoreflowError } from '../errors.ts';
 import type { RawService } from '../docker/raw-types.ts';
 import { dockerRequest } from '../docker/request.ts';
 import type { RunContext, Step } from '../reconcile/types.ts';
@@ -63,6 +63,11 @@ export function bindingsStep(opts: BindingsStepOptions): Step<BindingsLive> {
       try {
         state.listed = await opts.provider.list(ctx.spec.cluster.name, { signal: ctx.signal, log: ctx.log });
       } catch (err) {
+        // Releasing is on but no service has bindings and no token is set: nothing to look at.
+        if (desired.length === 0 && isCoreflowError(err, 'COREFLOW_ERR_CORESTORE_NO_TOKEN')) {
+          state.listed = [];
+          return { desired, live: [] };
+        }
         state.listProblem = { reason: errorText(err), code: errorCode(err) };
         if (desired.length === 0) throw err;
         return { desired, live: [], listError: err };
