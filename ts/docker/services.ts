@@ -6,7 +6,7 @@ import { cachedNetworks, listNetworks, type LiveNetwork } from './networks.ts';
 import { verifyImageAccess } from './registry-auth.ts';
 import type { RawService } from './raw-types.ts';
 import { dockerRequest } from './request.ts';
-import { cachedSecrets, ownedSecretIds, withSecretIds } from './secrets.ts';
+import { cachedSecrets, externalSecretNames, ownedSecretIds, withSecretIds } from './secrets.ts';
 import type { DesiredService, LiveService, ServiceRole } from './service-model.ts';
 import { planServices, type ServicePayload } from './service-plan.ts';
 
@@ -119,7 +119,7 @@ export function servicesStep(docker: Docker, opts: ServiceStepOptions): Step<Ser
     async observe(ctx) {
       const services = await ctx.cache.get('services', () => listLiveServices(docker, () => cachedNetworks(docker, ctx), ctx.signal));
       if (opts.role === 'base') return { services, secretIds: new Map() };
-      return { services, secretIds: ownedSecretIds(await cachedSecrets(docker, ctx), ctx.spec.cluster.name) };
+      return { services, secretIds: ownedSecretIds(await cachedSecrets(docker, ctx), ctx.spec.cluster.name, externalSecretNames(ctx.spec)) };
     },
     plan: (spec, live, ctx) =>
       planServices(opts.desired(spec, ctx), live.services, {

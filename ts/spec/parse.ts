@@ -50,8 +50,8 @@ function crossChecks(spec: ClusterSpec): string[] {
   unique(spec.services.map((s) => ({ key: s.name })), 'services', 'name');
   unique(spec.secretBundles.map((b) => ({ key: b.id })), 'secretBundles', 'id');
   unique(spec.registries.map((r) => ({ key: r.id })), 'registries', 'id');
-  if (spec.networks.gateway.name === spec.networks.internal.name) {
-    errors.push(`networks.internal.name: must differ from networks.gateway.name ("${spec.networks.gateway.name}")`);
+  if (spec.networks.gateway.name === spec.networks.internal.name && !(spec.networks.gateway.external && spec.networks.internal.external)) {
+    errors.push(`networks.internal.name: must differ from networks.gateway.name ("${spec.networks.gateway.name}") unless both are external`);
   }
   const baseNames = new Map<string, string>();
   for (const [key, base] of Object.entries(spec.baseServices)) if (base.enabled) baseNames.set(base.name, key);
