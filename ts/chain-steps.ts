@@ -13,6 +13,8 @@ import type { Step } from './reconcile/types.ts';
 export interface StepOptions {
   dns?: DnsStepOptions;
   platformValues?: PlatformValues;
+  /** Workload services held back after an automatic rollback: their held desired hash by name. */
+  heldServices?: (name: string) => string | undefined;
 }
 
 /**
@@ -29,7 +31,7 @@ export function defaultSteps(docker: Docker, opts: StepOptions = {}): Step[] {
     networksStep(docker),
     servicesStep(docker, { kind: 'base-services', role: 'base', dependsOn: ['networks'], desired: (spec, ctx) => model(spec, ctx).baseServices }),
     secretsStep(docker, { model }),
-    servicesStep(docker, { kind: 'services', role: 'workload', dependsOn: ['networks', 'base-services', 'secrets'], desired: (spec, ctx) => model(spec, ctx).workloads.services }),
+    servicesStep(docker, { kind: 'services', role: 'workload', dependsOn: ['networks', 'base-services', 'secrets'], desired: (spec, ctx) => model(spec, ctx).workloads.services, ...(opts.heldServices ? { held: opts.heldServices } : {}) }),
     secretPruneStep(docker, ['secrets', 'services'], { model }),
     volumePruneStep(docker, ['services'], { model }),
     networkPruneStep(docker, ['base-services', 'services']),

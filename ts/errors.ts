@@ -99,6 +99,16 @@ export const errorCatalogue = {
     terminal: true,
     message: 'nothing was adopted: the spec differs from what runs (adopting never changes a service); make the spec match, e.g. with coreflow export:\n{details}',
   },
+  COREFLOW_ERR_UPDATE_PAUSED: { terminal: false, message: 'the rolling update of service {service} paused: {details}' },
+  COREFLOW_ERR_UPDATE_ROLLED_BACK: {
+    terminal: true,
+    message: 'service {service} was rolled back after its update paused; it is not updated again until its spec changes or `coreflow retry service/{service}`',
+  },
+  COREFLOW_ERR_RETRIES_EXHAUSTED: {
+    terminal: true,
+    message: '{object} failed {attempts} times in a row; no more retries until its desired state changes or `coreflow retry {object}`',
+  },
+  COREFLOW_ERR_UNKNOWN_OBJECT: { terminal: true, message: '{object} is not an object of the last run (expected kind/name, e.g. service/web)' },
   COREFLOW_ERR_SPEC_LIMIT: { terminal: true, message: '{where}: {what} is {value}, over the limit of {limit} (setting {setting})' },
 } as const satisfies Record<string, { terminal: boolean; message: string }>;
 

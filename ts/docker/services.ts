@@ -106,6 +106,8 @@ export interface ServiceStepOptions {
   dependsOn: string[];
   /** The desired services of this role, from the run's model. */
   desired: (spec: ClusterSpec, ctx: Pick<RunContext, 'model'>) => DesiredService[];
+  /** Services held back after an automatic rollback: their held desired hash by name. */
+  held?: (name: string) => string | undefined;
 }
 
 /** A chain step for one role of services (base or workload). */
@@ -127,6 +129,7 @@ export function servicesStep(docker: Docker, opts: ServiceStepOptions): Step<Ser
         role: opts.role,
         guard: opts.role === 'workload',
         allowMassDeletion: ctx.confirmMassDeletion || spec.guards.allowMassDeletion,
+        ...(opts.held ? { held: opts.held } : {}),
       }),
     apply: (action, ctx, live) => applyServiceAction(docker, action, live, ctx.signal),
   };
