@@ -44,6 +44,11 @@ export const commands: Record<string, CommandEntry> = {
     summary: 'take ownership in place of the running services of --spec FILE (no task restarts; refuses on any difference)',
     load: async () => (await import('./adopt-command.ts')).adoptCommand,
   },
+  retry: {
+    summary: 'retry one object now on a running agent: OBJECT (service/NAME or NAME) [--agent HOST:PORT]',
+    extra: { agent: { type: 'string' } },
+    load: async () => (await import('./retry-command.ts')).retryCommand,
+  },
   status: {
     summary: 'print the status table of a running agent (--agent HOST:PORT; exit 2: not synced/healthy)',
     extra: { agent: { type: 'string' } },
