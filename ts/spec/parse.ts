@@ -51,7 +51,7 @@ function crossChecks(spec: ClusterSpec): string[] {
   unique(spec.secretBundles.map((b) => ({ key: b.id })), 'secretBundles', 'id');
   unique(spec.registries.map((r) => ({ key: r.id })), 'registries', 'id');
   if (spec.networks.gateway.name === spec.networks.internal.name && !(spec.networks.gateway.external && spec.networks.internal.external)) {
-    errors.push(`networks.internal.name: must differ from networks.gateway.name ("${spec.networks.gateway.name}") unless both are external`);
+    errors.push(`networks.internal.name: must differ from networks.gateway.name ("${spec.networks.gateway.name}")`);
   }
   const baseNames = new Map<string, string>();
   for (const [key, base] of Object.entries(spec.baseServices)) if (base.enabled) baseNames.set(base.name, key);

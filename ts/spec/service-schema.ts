@@ -90,7 +90,7 @@ const serviceFields = z.strictObject({
       cpuLimit: positiveNumber.optional(),
       cpuReservation: positiveNumber.optional(),
       /** 0: no memory limit (Docker's default). */
-      memoryLimitMB: z.union([positiveNumber, z.literal(0)], { error: 'expected a number > 0, or 0 for no limit' }).default(DEFAULT_MEMORY_LIMIT_MB),
+      memoryLimitMB: z.number({ error: 'expected a number' }).min(0, { error: 'expected a number > 0, or 0 for no limit' }).default(DEFAULT_MEMORY_LIMIT_MB),
       memoryReservationMB: positiveNumber.optional(),
       volumeMounts: z.array(volumeMount).default([]),
     })
