@@ -38,7 +38,7 @@ export const commands: Record<string, CommandEntry> = {
   export: {
     summary: 'write the spec of services that run: --stack NAME | --services NAME,...|KEY=VALUE [--cluster NAME] [--out FILE]',
     extra: { stack: { type: 'string' }, services: { type: 'string' }, cluster: { type: 'string' }, out: { type: 'string' } },
-    load: async () => (await import('./adopt-command.ts')).exportCommand,
+    load: async () => (await import('./export-command.ts')).exportCommand,
   },
   adopt: {
     summary: 'take ownership in place of the running services of --spec FILE (no task restarts; refuses on any difference)',
