@@ -85,6 +85,17 @@ volumes:
     t.match(out.stderr, 'COREFLOW_ERR_STACK_NOT_FOUND');
   });
 
+  await t.test('export by name or label; an unknown service name is refused', async (t) => {
+    const one = await coreflow('export', '--services', `${stack}_web`);
+    t.equal(one.code, 0, one.stderr);
+    t.same(parseSpec(one.stdout).spec.services.map((s) => s.name), [`${stack}_web`], 'only the named service');
+    const byLabel = await coreflow('export', '--services', `com.docker.stack.namespace=${stack}`);
+    t.equal(parseSpec(byLabel.stdout).spec.services.length, 3, 'every service with the label');
+    const unknown = await coreflow('export', '--services', `${stack}_web,${stack}_nope`);
+    t.equal(unknown.code, 1);
+    t.match(unknown.stderr, `service ${stack}_nope matches no running service`);
+  });
+
   // Export: a valid spec, with the secret referenced by name (never its value) and the notes on top.
   const specFile = join(dir, 'spec.yaml');
   const exported = await coreflow('export', '--stack', stack, '--cluster', stack, '--out', specFile);
@@ -133,6 +144,7 @@ volumes:
   // Adopt: labels only, at the inspected version; no task restarts, same IDs.
   const adopted = await coreflow('adopt', '--spec', specFile);
   t.equal(adopted.code, 0, adopted.stderr);
+  t.notMatch(adopted.stdout + adopted.stderr, SECRET_MARKER, 'no secret value in what adopt prints');
   for (const n of names) {
     const s = await docker.getService(n).inspect();
     t.equal(s.ID, ids[n], `${n}: same service ID`);
