@@ -19,6 +19,8 @@ export interface StepOptions {
   platformValues?: PlatformValues;
   /** Platform bindings: the provider (default: Corestore at its default URL, without a token) and the release opt-in. */
   bindings?: BindingsStepOptions;
+  /** Workload services held back after an automatic rollback: their held desired hash by name. */
+  heldServices?: (name: string) => string | undefined;
 }
 
 /**
@@ -43,7 +45,7 @@ export function defaultSteps(docker: Docker, opts: StepOptions = {}): Step[] {
     networksStep(docker),
     secretsStep(docker, { model }),
     servicesStep(docker, { kind: 'base-services', role: 'base', dependsOn: ['networks', 'secrets'], desired: (spec, ctx) => model(spec, ctx).baseServices }),
-    servicesStep(docker, { kind: 'services', role: 'workload', dependsOn: ['networks', 'base-services', 'secrets'], desired: (spec, ctx) => model(spec, ctx).workloads.services }),
+    servicesStep(docker, { kind: 'services', role: 'workload', dependsOn: ['networks', 'base-services', 'secrets'], desired: (spec, ctx) => model(spec, ctx).workloads.services, ...(opts.heldServices ? { held: opts.heldServices } : {}) }),
     secretPruneStep(docker, ['secrets', 'services'], { model }),
     volumePruneStep(docker, ['services'], { model }),
     bindingReleaseStep(docker, bindings),

@@ -52,24 +52,30 @@ export function renderWorkload(spec: ClusterSpec, s: ServiceSpec, image: string,
         ...composeContainerSpec(s),
       },
       Resources: {
-        Limits: { MemoryBytes: Math.round(r.memoryLimitMB * MB), ...(r.cpuLimit ? { NanoCPUs: cpu(r.cpuLimit) } : {}) },
+        Limits: { ...(r.memoryLimitMB > 0 ? { MemoryBytes: Math.round(r.memoryLimitMB * MB) } : {}), ...(r.cpuLimit ? { NanoCPUs: cpu(r.cpuLimit) } : {}) },
         Reservations: {
           ...(r.memoryReservationMB ? { MemoryBytes: Math.round(r.memoryReservationMB * MB) } : {}),
           ...(r.cpuReservation ? { NanoCPUs: cpu(r.cpuReservation) } : {}),
         },
       },
-      Networks: [{ Target: spec.networks.gateway.name, Aliases: [s.name] }],
+      Networks: s.networks
+        ? s.networks.map((n) => ({ Target: n.name, ...(n.aliases && n.aliases.length > 0 ? { Aliases: n.aliases } : {}) }))
+        : [{ Target: spec.networks.gateway.name, Aliases: [s.name] }],
       ...composeTaskTemplate(s),
     },
     Mode: s.mode === 'global' ? { Global: {} } : { Replicated: { Replicas: s.scaleFactor } },
-    UpdateConfig: {
-      Parallelism: s.update.parallelism,
-      // Two tasks must never write the same volume at once: stop-first where a volume is mounted.
-      Order: s.update.order ?? (hasVolume ? 'stop-first' : 'start-first'),
-      FailureAction: s.update.failureAction,
-      // Docker drops a zero Monitor when it stores the spec; sending none keeps the live diff clean.
-      ...(s.update.monitorSeconds > 0 ? { Monitor: Math.round(s.update.monitorSeconds * NANO) } : {}),
-    },
+    ...('dockerDefaults' in s.update
+      ? {}
+      : {
+          UpdateConfig: {
+            Parallelism: s.update.parallelism,
+            // Two tasks must never write the same volume at once: stop-first where a volume is mounted.
+            Order: s.update.order ?? (hasVolume ? 'stop-first' : 'start-first'),
+            FailureAction: s.update.failureAction,
+            // Docker drops a zero Monitor when it stores the spec; sending none keeps the live diff clean.
+            ...(s.update.monitorSeconds > 0 ? { Monitor: Math.round(s.update.monitorSeconds * NANO) } : {}),
+          },
+        }),
     ...composeServiceSpec(s),
     ...(ports.length > 0 || s.endpointMode ? { EndpointSpec: { ...(s.endpointMode ? { Mode: s.endpointMode } : {}), ...(ports.length > 0 ? { Ports: ports } : {}) } } : {}),
   };

@@ -45,7 +45,10 @@ function secretRef(name: string): DockerSecretRef {
 
 /** A deployable record: rendered with its mounts and secret, sealed, with its registry credentials. */
 function desiredWorkload(spec: ClusterSpec, s: ServiceSpec, { registry, image }: Pull, secret: WorkloadSecret | undefined): DesiredService {
-  const rendered = renderWorkload(spec, s, image, renderMounts(spec, s), secret ? [secretRef(secret.name)] : []);
+  const external = (s.externalSecrets ?? []).map(
+    (e): DockerSecretRef => ({ SecretName: e.name, File: { Name: e.target ?? e.name, UID: e.uid, GID: e.gid, Mode: e.mode } }),
+  );
+  const rendered = renderWorkload(spec, s, image, renderMounts(spec, s), [...(secret ? [secretRef(secret.name)] : []), ...external]);
   const registryAuth = registry ? encodeRegistryAuth(registry) : undefined;
   return sealService(spec.cluster.name, 'workload', rendered, {
     ...(registryAuth ? { registryAuth } : {}),

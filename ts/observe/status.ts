@@ -74,6 +74,8 @@ export interface StatusInput {
   busy: boolean;
   /** Objects (`kind/name`) waiting for a retry with backoff. */
   waiting: ReadonlySet<string>;
+  /** Objects whose retries stopped after too many failed attempts in a row, with that count. */
+  stalled?: ReadonlyMap<string, number>;
   controllers?: ControllerState[];
   state?: AgentStatus['state'];
   now?: Date;
@@ -134,7 +136,9 @@ export function buildStatus(input: StatusInput): AgentStatus {
       const h = objectHealth(a, sync, input.health, checkedAfterRun);
       const key = `${a.kind}/${a.name}`;
       const operation: OperationPhase = input.busy ? 'Syncing' : input.waiting.has(key) ? 'Waiting' : 'Idle';
-      const message = sync === 'OutOfSync' ? (a.error ?? a.reason) : h.message;
+      const stalled = input.stalled?.get(key);
+      const base = sync === 'OutOfSync' ? (a.error ?? a.reason) : h.message;
+      const message = stalled === undefined ? base : `${base ?? 'failed'}; retries stopped after ${stalled} failed attempts (coreflow retry ${key})`;
       objects.push({ kind: a.kind, name: a.name, sync, health: h.health, operation, ...(message ? { message } : {}) });
     }
   }
