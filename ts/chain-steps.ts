@@ -1,5 +1,6 @@
 import type Docker from 'dockerode';
-import { dockerModelOf } from './docker/desired-model.ts';
+import { dockerModelOf, resolveRunImages } from './docker/desired-model.ts';
+import { ImageResolver } from './docker/image-resolver.ts';
 import { networkPruneStep, networksStep } from './docker/networks.ts';
 import type { PlatformValues } from './docker/secret-content.ts';
 import { secretPruneStep } from './docker/secret-prune.ts';
@@ -13,6 +14,8 @@ import type { Step } from './reconcile/types.ts';
 export interface StepOptions {
   dns?: DnsStepOptions;
   platformValues?: PlatformValues;
+  /** Resolves image tags to digests and keeps them between runs (default: a new one, 5-minute checks). */
+  images?: ImageResolver;
 }
 
 /**
@@ -25,11 +28,12 @@ export interface StepOptions {
  */
 export function defaultSteps(docker: Docker, opts: StepOptions = {}): Step[] {
   const model = dockerModelOf(opts.platformValues);
+  const prepare = resolveRunImages(opts.images ?? new ImageResolver());
   return [
     networksStep(docker),
-    servicesStep(docker, { kind: 'base-services', role: 'base', dependsOn: ['networks'], desired: (spec, ctx) => model(spec, ctx).baseServices }),
+    servicesStep(docker, { kind: 'base-services', role: 'base', dependsOn: ['networks'], desired: (spec, ctx) => model(spec, ctx).baseServices, prepare }),
     secretsStep(docker, { model }),
-    servicesStep(docker, { kind: 'services', role: 'workload', dependsOn: ['networks', 'base-services', 'secrets'], desired: (spec, ctx) => model(spec, ctx).workloads.services }),
+    servicesStep(docker, { kind: 'services', role: 'workload', dependsOn: ['networks', 'base-services', 'secrets'], desired: (spec, ctx) => model(spec, ctx).workloads.services, prepare }),
     secretPruneStep(docker, ['secrets', 'services'], { model }),
     volumePruneStep(docker, ['services'], { model }),
     networkPruneStep(docker, ['base-services', 'services']),

@@ -106,6 +106,8 @@ export interface ServiceStepOptions {
   dependsOn: string[];
   /** The desired services of this role, from the run's model. */
   desired: (spec: ClusterSpec, ctx: Pick<RunContext, 'model'>) => DesiredService[];
+  /** Work the model needs before the step plans (resolving image tags), done beside the live reads. */
+  prepare?: (ctx: RunContext) => Promise<void>;
 }
 
 /** A chain step for one role of services (base or workload). */
@@ -117,7 +119,7 @@ export function servicesStep(docker: Docker, opts: ServiceStepOptions): Step<Ser
     // Services are independent of each other; the engine takes several writes at once.
     applyConcurrency: SERVICE_APPLY_CONCURRENCY,
     async observe(ctx) {
-      const services = await ctx.cache.get('services', () => listLiveServices(docker, () => cachedNetworks(docker, ctx), ctx.signal));
+      const [services] = await Promise.all([ctx.cache.get('services', () => listLiveServices(docker, () => cachedNetworks(docker, ctx), ctx.signal)), opts.prepare?.(ctx)]);
       if (opts.role === 'base') return { services, secretIds: new Map() };
       return { services, secretIds: ownedSecretIds(await cachedSecrets(docker, ctx), ctx.spec.cluster.name) };
     },

@@ -50,6 +50,8 @@ export interface StatusAction {
   status: string;
   reason: string;
   error?: string;
+  /** A problem that did not fail the object (a registry that did not answer); shown in its message. */
+  warning?: string;
 }
 
 /** What the status reads of a run's result (the engine's RunResult has these). */
@@ -122,7 +124,7 @@ export function buildStatus(input: StatusInput): AgentStatus {
       const h = objectHealth(a, sync, input.health, checkedAfterRun);
       const key = `${a.kind}/${a.name}`;
       const operation: OperationPhase = input.busy ? 'Syncing' : input.waiting.has(key) ? 'Waiting' : 'Idle';
-      const message = sync === 'OutOfSync' ? (a.error ?? a.reason) : h.message;
+      const message = sync === 'OutOfSync' ? (a.error ?? a.reason) : [h.message, a.warning].filter(Boolean).join('; ') || undefined;
       objects.push({ kind: a.kind, name: a.name, sync, health: h.health, operation, ...(message ? { message } : {}) });
     }
   }
