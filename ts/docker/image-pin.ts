@@ -124,3 +124,11 @@ export function imageChange(from: string | undefined, to: string): string {
   if (fromName === toName && fromDigest && toDigest) return `image: ${from} -> @${toDigest}`;
   return `image: ${from} -> ${to}`;
 }
+
+/** Pure. The image reference (as deployed, without a digest) of the service or base service called `name`, or undefined. */
+export function serviceImage(spec: ClusterSpec, name: string): string | undefined {
+  const s = spec.services.find((x) => x.name === name);
+  if (s) return s.image ? imageFor(spec, s) : '';
+  const b = Object.values(spec.baseServices).find((x) => x.enabled && x.name === name);
+  return b?.image;
+}
