@@ -82,16 +82,20 @@ export class ImageResolver {
       const e = this.entries.get(key);
       return !e || all || expired.has(parseImageRef(r.image).tagged) || now - e.checkedAt >= this.intervalMs;
     });
+    const fresh = new Map<string, Resolution>();
     let next = 0;
     const worker = async () => {
       while (next < due.length) {
         const [key, r] = due[next++]!;
-        this.entries.set(key, { resolution: await this.lookup(r, signal), checkedAt: this.now() });
+        const resolution = await this.lookup(r, signal);
+        fresh.set(key, resolution);
+        // An answer cut short by a stopped run is not kept: the next run asks again.
+        if (!signal?.aborted) this.entries.set(key, { resolution, checkedAt: this.now() });
       }
     };
     await Promise.all(Array.from({ length: Math.min(this.opts.concurrency ?? 8, due.length) }, worker));
     for (const key of this.entries.keys()) if (!wanted.has(key)) this.entries.delete(key);
-    const snapshot = new Map([...wanted.keys()].map((k) => [k, this.entries.get(k)!.resolution]));
+    const snapshot = new Map([...wanted.keys()].map((k) => [k, fresh.get(k) ?? this.entries.get(k)!.resolution]));
     return { get: (image, registry) => snapshot.get(keyOf(image, registry)) };
   }
 

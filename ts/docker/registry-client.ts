@@ -77,7 +77,9 @@ export class RegistryClient {
   async digest(ref: ImageRef, creds: RegistryCredentials | undefined, labels: LookupLabels, signal?: AbortSignal): Promise<string> {
     const base = `${isLoopbackRegistry(ref.apiHost) ? 'http' : 'https'}://${ref.apiHost}`;
     const url = `${base}/v2/${ref.repository}/manifests/${encodeURIComponent(ref.tag)}`;
-    const tokenKey = `${ref.apiHost}/${ref.repository}`;
+    // Tokens are per credentials too: a token got with one password must not answer for another.
+    const who = creds ? createHash('sha256').update(`${creds.username}\0${creds.password}`).digest('hex').slice(0, 16) : '';
+    const tokenKey = `${ref.apiHost}/${ref.repository}|${who}`;
     const cached = this.tokens.get(tokenKey);
     let auth = cached && cached.expiresAt > Date.now() ? `Bearer ${cached.token}` : creds && this.basicHosts.has(ref.apiHost) ? basic(creds) : undefined;
     const sentBasic = auth?.startsWith('Basic ') ?? false;
