@@ -138,3 +138,14 @@ t.test('the resolver: one request per distinct image per check, kept between che
   const other = await resolver.resolve([{ image: images[0]!, registry: { ...registry, password: 'wrong' } }]);
   t.match(other.get(images[0]!, { ...registry, password: 'wrong' }), { error: { code: 'COREFLOW_ERR_REGISTRY_AUTH' } }, 'other credentials are another lookup');
 });
+
+t.test('credentials never go to a token realm in clear text', async (t) => {
+  const { createServer: createHttpServer } = await import('node:http');
+  const server = createHttpServer((_req, res) => res.writeHead(401, { 'www-authenticate': 'Bearer realm="http://auth.example.com/token",service="x"' }).end());
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  t.teardown(() => server.close());
+  const host = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const refused = await failure(new RegistryClient().digest(parseImageRef(`${host}/a:1`), { username: 'u', password: 'p' }, labels));
+  t.equal(refused.code, 'COREFLOW_ERR_REGISTRY_UNREACHABLE');
+  t.match(refused.message, 'not HTTPS (http://auth.example.com)');
+});

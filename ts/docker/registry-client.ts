@@ -121,6 +121,10 @@ export class RegistryClient {
     } catch {
       throw new CoreflowError('COREFLOW_ERR_REGISTRY_UNREACHABLE', { ...labels, details: 'the registry named an invalid token realm' });
     }
+    // The credentials go to the realm: never in clear text over the network.
+    if (realm.protocol !== 'https:' && !(realm.protocol === 'http:' && isLoopbackRegistry(realm.host))) {
+      throw new CoreflowError('COREFLOW_ERR_REGISTRY_UNREACHABLE', { ...labels, details: `the registry named a token realm that is not HTTPS (${realm.origin}); not sending credentials there` });
+    }
     if (params.service) realm.searchParams.set('service', params.service);
     realm.searchParams.set('scope', params.scope ?? `repository:${ref.repository}:pull`);
     const res = await this.send(ref, labels, realm.toString(), 'GET', creds ? basic(creds) : undefined, signal);
@@ -159,6 +163,10 @@ export class RegistryClient {
   /** A body of at most 4 MiB (manifests and token answers are small). */
   private async read(res: Response, labels: LookupLabels): Promise<Uint8Array> {
     const max = 4 * 1024 * 1024;
+    if (Number(res.headers.get('content-length')) > max) {
+      await res.body?.cancel().catch(() => undefined);
+      throw new CoreflowError('COREFLOW_ERR_REGISTRY_UNREACHABLE', { ...labels, details: 'answer larger than 4 MiB' });
+    }
     const buf = new Uint8Array(await res.arrayBuffer().catch((err: unknown) => {
       throw new CoreflowError('COREFLOW_ERR_REGISTRY_UNREACHABLE', { ...labels, details: networkText(err) });
     }));
