@@ -102,3 +102,9 @@ t.test('refusals: wrong token, no token, unknown service', async (t) => {
   const anonymous = await httpJson('POST', `http://127.0.0.1:${agentPort}/v1/redeploy`, undefined, { service: app });
   t.equal(anonymous.status, 401);
 });
+
+t.test('no secret in what the processes said', async (t) => {
+  const said = JSON.stringify([agent.logs, cp.logs, agent.stdout]);
+  t.notOk(said.includes(creds.password), 'no registry password');
+  t.notOk(said.includes(apiToken), 'no API token');
+});

@@ -137,4 +137,6 @@ t.test('tags pinned to digests on the swarm, through a registry that can go away
   t.equal(action(back, 'app').warning, undefined);
   t.equal(action(back, 'app').type, 'skip');
   t.equal(calls.writes(), 0);
+  const everything = JSON.stringify({ events, status, results: [first, quiet, checked, rolled, healed, down, back] });
+  t.notOk(everything.includes(creds.password), 'no registry password in results, status or events');
 });
