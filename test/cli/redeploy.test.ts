@@ -68,6 +68,9 @@ t.test('coreflow redeploy: a re-pushed tag is rolled out in place at once', asyn
   t.equal((await inspect()).Version.Index, before.Version.Index, 'no write');
 
   const digestB = await pushVariant(ref, `B ${repo}`);
+  const plan = await runProcess(process.execPath, ['bin/coreflow.js', 'plan', '--spec', specPath], { cwd: new URL('../..', import.meta.url).pathname });
+  t.equal(plan.code, 2, 'plan: changes');
+  t.match(plan.stdout, new RegExp(`~ ${app} +spec changed: image: ${ref.replace(/\./g, '\\.')}@${digestA} -> @${digestB}`), 'plan shows the digest change with the tag');
   const out = await cli([app, '--agent', `127.0.0.1:${agentPort}`, '--token-file', apiTokenPath]);
   t.equal(out.code, 0, out.stderr);
   t.match(out.stdout, `~ ${app}  spec changed: image: ${ref}@${digestA} -> @${digestB}  [succeeded]`);
