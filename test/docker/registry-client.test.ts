@@ -40,11 +40,8 @@ t.test('basic auth against the private registry', async (t) => {
   const seen: RegistryRequest[] = [];
   const client = new RegistryClient({ onRequest: (r) => seen.push(r) });
   t.equal(await client.digest(parseImageRef(ref), creds, labels), pushed, 'the digest docker push reported');
-  t.same(seen.map((r) => r.code), [401, 200], 'challenged once, then basic auth');
+  t.same(seen.map((r) => r.code), [200], 'basic auth with the first request: one request per lookup');
   t.equal(seen[0]!.registry, REGISTRY);
-  seen.length = 0;
-  t.equal(await client.digest(parseImageRef(ref), creds, labels), pushed);
-  t.same(seen.map((r) => r.code), [200], 'later lookups send basic auth at once: one request');
 
   const none = await failure(new RegistryClient().digest(parseImageRef(ref), undefined, labels));
   t.equal(none.code, 'COREFLOW_ERR_REGISTRY_AUTH');
@@ -121,7 +118,7 @@ t.test('the resolver: one request per distinct image per check, kept between che
   const resolver = new ImageResolver({ intervalMs: 60_000, now: () => now });
   const images = Array.from({ length: 10 }, (_, i) => `${front.host}/syn/app${i}:stable`);
   const requests = Array.from({ length: 100 }, (_, i) => ({ image: images[i % 10]!, registry }));
-  const manifests = () => front.log.filter((l) => l.method === 'HEAD' && l.authorization).length;
+  const manifests = () => front.log.filter((l) => l.method === 'HEAD' && l.authorization?.startsWith('Bearer ')).length;
 
   const pins = await resolver.resolve(requests);
   t.equal(manifests(), 10, '100 services over 10 images: 10 manifest requests');

@@ -55,8 +55,9 @@ function basic(c: RegistryCredentials): string {
  * A client of the registry distribution API that reads what a tag points at: HEAD
  * /v2/<name>/manifests/<tag>, the Docker-Content-Digest header (or, when a registry leaves it
  * out, the SHA-256 of the manifest a GET returns). Authenticates as registries ask in their
- * WWW-Authenticate challenge: basic auth, or the bearer-token flow (a pull token for the
- * repository from the realm, with the credentials as basic auth). Bearer tokens are kept per
+ * WWW-Authenticate challenge: basic auth (sent with the first request when there are
+ * credentials), or the bearer-token flow (a pull token for the repository from the realm, asked
+ * with the credentials as basic auth; never from a realm over plain HTTP). Bearer tokens are kept per
  * registry and repository until they expire. Loopback registries are spoken to over plain HTTP,
  * every other over HTTPS. Credentials and tokens never appear in errors or logs.
  *
@@ -66,8 +67,6 @@ function basic(c: RegistryCredentials): string {
  */
 export class RegistryClient {
   private readonly tokens = new Map<string, { token: string; expiresAt: number }>();
-  /** Registries that asked for basic auth: later lookups send it at once (one request per lookup). */
-  private readonly basicHosts = new Set<string>();
   private readonly timeoutMs: number;
 
   constructor(private readonly opts: RegistryClientOptions = {}) {
@@ -81,7 +80,9 @@ export class RegistryClient {
     const who = creds ? createHash('sha256').update(`${creds.username}\0${creds.password}`).digest('hex').slice(0, 16) : '';
     const tokenKey = `${ref.apiHost}/${ref.repository}|${who}`;
     const cached = this.tokens.get(tokenKey);
-    let auth = cached && cached.expiresAt > Date.now() ? `Bearer ${cached.token}` : creds && this.basicHosts.has(ref.apiHost) ? basic(creds) : undefined;
+    // With credentials, basic auth goes with the first request (one request per lookup on a
+    // basic-auth registry; a bearer registry answers with its challenge all the same).
+    let auth = cached && cached.expiresAt > Date.now() ? `Bearer ${cached.token}` : creds ? basic(creds) : undefined;
     const sentBasic = auth?.startsWith('Basic ') ?? false;
     let res = await this.send(ref, labels, url, 'HEAD', auth, signal);
     if (res.status === 401) {
@@ -90,7 +91,6 @@ export class RegistryClient {
         const token = await this.bearerToken(ref, creds, labels, challenge.params, tokenKey, signal);
         auth = `Bearer ${token}`;
       } else if (challenge?.scheme === 'basic' && creds && !sentBasic) {
-        this.basicHosts.add(ref.apiHost);
         auth = basic(creds);
       } else {
         throw this.authError(creds, labels, 'HTTP 401');
