@@ -44,6 +44,9 @@ t.test('the image-check timer rolls out a re-pushed tag', async (t) => {
   const metrics = parsePrometheusText(await (await fetch(`http://127.0.0.1:${agent.server.port}/metrics`)).text());
   t.ok((sampleValue(metrics.samples, 'coreflow_registry_requests_total', { registry: REGISTRY, code: '200' }) ?? 0) >= 2, 'registry requests counted by registry and code');
   t.notOk(JSON.stringify(metrics).includes(creds.password), 'no password in the metrics');
+  const off = await fetch(`http://127.0.0.1:${agent.server.port}/v1/redeploy`, { method: 'POST', headers: { authorization: 'Bearer anything-at-all-12345' }, body: JSON.stringify({ service: name }) });
+  t.equal(off.status, 401, 'without COREFLOW_API_TOKEN the operator endpoint refuses everyone');
+  t.match(((await off.json()) as { error: string }).error, 'operator endpoints are off');
 });
 
 t.test('bad settings name the setting', async (t) => {
