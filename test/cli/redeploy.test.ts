@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import { stringify } from 'yaml';
 import { boundPort, httpJson, startCoreflow, type CoreflowProc } from '../helpers/controlplane-procs.ts';
-import { pushVariant, REGISTRY, registryCredentials } from '../helpers/registry.ts';
+import { pushVariant, REGISTRY, registryCredentials, removePulledImages } from '../helpers/registry.ts';
 import { runProcess } from '../helpers/run-process.ts';
 import { cleanupCluster, connect, testDoc, uniqueName, waitFor } from '../helpers/swarm.ts';
 
@@ -39,6 +39,7 @@ const procs: CoreflowProc[] = [];
 t.teardown(async () => {
   for (const p of procs) await p.stop('SIGKILL');
   await cleanupCluster(docker, cluster);
+  await removePulledImages(`${REGISTRY}/${repo}`);
   await rm(dir, { recursive: true, force: true });
 });
 

@@ -9,7 +9,7 @@ import { Reconciler } from '../../ts/reconcile/reconciler.ts';
 import { runEventsObserver } from '../../ts/reconcile/run-events.ts';
 import type { ActionResult, RunResult } from '../../ts/reconcile/types.ts';
 import { formatResult } from '../../ts/cli/print-result.ts';
-import { pushVariant, registryCredentials, startRegistryRelay } from '../helpers/registry.ts';
+import { pushVariant, registryCredentials, removePulledImages, startRegistryRelay } from '../helpers/registry.ts';
 import { cleanupCluster, connect, load, settled, testDoc, uniqueName, waitFor } from '../helpers/swarm.ts';
 
 const command = ['sh', '-c', "trap 'exit 0' TERM; while true; do sleep 1; done"];
@@ -24,6 +24,7 @@ t.test('tags pinned to digests on the swarm, through a registry that can go away
   t.teardown(async () => {
     await cleanupCluster(docker, id);
     await relay.stop();
+    await removePulledImages(ref.split(':').slice(0, 2).join(':'));
   });
   const digestA = await pushVariant(ref, `A ${id}`);
 

@@ -114,3 +114,17 @@ export async function startRegistryRelay(): Promise<RegistryRelay> {
     },
   };
 }
+
+/**
+ * Removes the images the engine pulled for a repository of a test (`host/repo`, pulled by digest,
+ * so untagged), once the containers of its removed services are gone: tried for up to 30 s.
+ */
+export async function removePulledImages(repository: string): Promise<void> {
+  for (let i = 0; i < 60; i++) {
+    const { stdout } = await exec('docker', ['images', '-q', '--no-trunc', '--filter', `reference=${repository}`]).catch(() => ({ stdout: '' }));
+    const ids = [...new Set(stdout.split('\n').filter(Boolean))];
+    if (ids.length === 0) return;
+    await exec('docker', ['rmi', ...ids]).catch(() => undefined);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
