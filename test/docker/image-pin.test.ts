@@ -30,7 +30,7 @@ function pins(r: (image: string) => Resolution | undefined): ImagePins {
 }
 
 function web(p: ImagePins | undefined, s = spec()): DesiredService {
-  return buildDockerModel(s, undefined, p).workloads.services[0]!;
+  return buildDockerModel(s, undefined, undefined, undefined, p).workloads.services[0]!;
 }
 
 function liveOf(d: DesiredService): LiveService {
@@ -96,7 +96,7 @@ t.test('images.resolve: what a run asks for', async (t) => {
     ['reg.example.com/team/web:stable', 'reg'],
     ['reg.example.com/team/web:stable', 'reg'],
   ]);
-  const model = buildDockerModel(s, undefined, pins(() => ({ digest: B })));
+  const model = buildDockerModel(s, undefined, undefined, undefined, pins(() => ({ digest: B })));
   t.equal(model.baseServices[0]!.spec.TaskTemplate.ContainerSpec.Image, `code.foss.global/serve.zone/coretraffic:latest@${B}`, 'base services are pinned too');
   t.equal(model.workloads.services[2]!.spec.TaskTemplate.ContainerSpec.Image, 'preloaded/tool:1', 'never: as written');
   t.equal(model.workloads.services[3]!.spec.TaskTemplate.ContainerSpec.Image, `pinned/app@${A}`, 'a digest already written stays');

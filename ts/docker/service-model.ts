@@ -1,3 +1,4 @@
+import type { ErrorCode } from '../errors.ts';
 import type { ImagePin } from './image-pin.ts';
 import type { PullCheck } from './registry-auth.ts';
 
@@ -76,6 +77,8 @@ export interface DesiredService {
   role: ServiceRole;
   /** Set when the record cannot be deployed; nothing is created or changed for it. */
   invalid?: string;
+  /** The catalogue code of `invalid` (default COREFLOW_ERR_SPEC_INVALID). */
+  invalidCode?: ErrorCode;
   /** Set when the record is deliberately not deployed (another serviceCategory); an existing service is kept. */
   excluded?: string;
   spec: DockerServiceSpec;
