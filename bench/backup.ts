@@ -29,7 +29,7 @@ doc.services = [{ name: service, image: TEST_IMAGE, command: ['sh', '-c', seed],
 await writeFile(join(dir, 'cluster.yaml'), stringify(doc));
 
 const agent = spawn(process.execPath, [bin, 'agent', '--spec', join(dir, 'cluster.yaml'), '--port', '0', '--host', '0.0.0.0', '--state-dir', dir], {
-  env: { ...process.env, COREFLOW_ADMIN_TOKEN: TOKEN, COREFLOW_BACKUP_IMAGE: TEST_IMAGE, COREFLOW_LOG_LEVEL: 'info' },
+  env: { ...process.env, COREFLOW_API_TOKEN: TOKEN, COREFLOW_BACKUP_IMAGE: TEST_IMAGE, COREFLOW_LOG_LEVEL: 'info' },
   stdio: ['ignore', 'ignore', 'pipe'],
 });
 let stderr = '';
@@ -54,7 +54,7 @@ async function measured(work: () => Promise<void>): Promise<{ s: number; peakMiB
 }
 
 async function cli(...args: string[]): Promise<string> {
-  const { stdout } = await exec(process.execPath, [bin, 'backup', ...args, '--agent', `127.0.0.1:${port}`], { env: { ...process.env, COREFLOW_ADMIN_TOKEN: TOKEN }, maxBuffer: 16 << 20 });
+  const { stdout } = await exec(process.execPath, [bin, 'backup', ...args, '--agent', `127.0.0.1:${port}`], { env: { ...process.env, COREFLOW_API_TOKEN: TOKEN }, maxBuffer: 16 << 20 });
   return stdout;
 }
 

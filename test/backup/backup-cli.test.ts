@@ -26,7 +26,7 @@ t.test('coreflow backup create, list, restore and delete against a running agent
   const dir = mkdtempSync(join(tmpdir(), 'coreflow-backup-cli-'));
   writeFileSync(join(dir, 'cluster.yaml'), stringify(doc));
   const child = spawn(process.execPath, [bin, 'agent', '--spec', join(dir, 'cluster.yaml'), '--port', '0', '--host', '127.0.0.1', '--state-dir', dir], {
-    env: { ...process.env, COREFLOW_ADMIN_TOKEN: TOKEN, COREFLOW_BACKUP_IMAGE: TEST_IMAGE, COREFLOW_LOG_LEVEL: 'info' },
+    env: { ...process.env, COREFLOW_API_TOKEN: TOKEN, COREFLOW_BACKUP_IMAGE: TEST_IMAGE, COREFLOW_LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';
@@ -45,10 +45,10 @@ t.test('coreflow backup create, list, restore and delete against a running agent
   const port = await waitFor('the internal server to listen', async () => Number(/"port":(\d+)[^\n]*internal server listening/.exec(stderr)?.[1] ?? 0) || undefined, 30_000);
   const agent = `127.0.0.1:${port}`;
   await waitFor('a running task', async () => (await docker.listTasks({ filters: { service: [service], 'desired-state': ['running'] } })).some((x) => x.Status?.State === 'running'), 60_000);
-  const env = { ...process.env, COREFLOW_ADMIN_TOKEN: TOKEN };
+  const env = { ...process.env, COREFLOW_API_TOKEN: TOKEN };
   const cli = (...args: string[]) => runProcess(process.execPath, [bin, 'backup', ...args, '--agent', agent], { env });
 
-  const anonymous = await runProcess(process.execPath, [bin, 'backup', 'create', service, '--agent', agent], { env: { ...process.env, COREFLOW_ADMIN_TOKEN: '' } });
+  const anonymous = await runProcess(process.execPath, [bin, 'backup', 'create', service, '--agent', agent], { env: { ...process.env, COREFLOW_API_TOKEN: '' } });
   t.equal(anonymous.code, 1);
   t.match(anonymous.stderr, 'COREFLOW_ERR_HTTP_UNAUTHORIZED', 'without the token: refused');
   const unknown = await cli('create', `${doc.cluster.name}-nope`);

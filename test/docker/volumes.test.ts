@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import t from 'tap';
+import { neededVolumeDrivers, volumeDriverNames, volumeDriverProblem } from '../../ts/docker/volume-drivers.ts';
 import { planVolumePrune } from '../../ts/docker/volume-prune.ts';
 import { derivedVolumeName, renderMounts } from '../../ts/docker/volumes.ts';
 import { desiredWorkloads } from '../../ts/docker/workload.ts';
@@ -23,12 +24,12 @@ t.test('derived names: stable, Docker-safe, distinct per path', async (t) => {
   t.match(long, /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/);
 });
 
-t.test('mounts: local by default, corestore gets the service identity, binds from volumeMounts, stop-first', async (t) => {
+t.test('mounts: corestore by default with the service identity, local when asked, binds from volumeMounts, stop-first', async (t) => {
   const s = spec([
     {
       name: 'db',
       image: 'i:1',
-      volumes: [{ mountPath: '/data' }, { mountPath: '/store', driver: 'corestore', backup: true, driverOptions: { size: '1G' } }, { mountPath: '/named', name: 'shared-vol', prunable: true }],
+      volumes: [{ mountPath: '/data', driver: 'local' }, { mountPath: '/store', backup: true, driverOptions: { size: '1G' } }, { mountPath: '/named', name: 'shared-vol', prunable: true, driver: 'local' }],
       resources: { volumeMounts: [{ hostFsPath: '/srv/conf', containerFsPath: '/conf', readOnly: true }] },
     },
     { name: 'web', image: 'i:1' },
@@ -55,6 +56,28 @@ t.test('mounts: local by default, corestore gets the service identity, binds fro
   t.equal(db!.spec.UpdateConfig!.Order, 'stop-first', 'a volume means stop-first');
   t.equal(web!.spec.UpdateConfig!.Order, 'start-first');
   t.equal(override!.spec.UpdateConfig!.Order, 'start-first', 'the spec can override');
+});
+
+t.test('volume drivers: the nodes\' plugins; only non-local, non-external volumes are checked', async (t) => {
+  const nodes = [{ Description: { Engine: { Plugins: [{ Type: 'Volume', Name: 'local' }, { Type: 'Network', Name: 'overlay' }] } } }, { Description: { Engine: { Plugins: [{ Type: 'Volume', Name: 'corestore:latest' }] } } }];
+  t.same([...volumeDriverNames(nodes)].sort(), ['corestore', 'corestore:latest', 'local']);
+  const s = validateSpec({
+    apiVersion: 'coreflow/v1',
+    cluster: { name: 'c1' },
+    baseServices: { corestore: { enabled: false } },
+    services: [
+      { name: 'a', image: 'i:1', volumes: [{ mountPath: '/d' }] },
+      { name: 'b', image: 'i:1', volumes: [{ mountPath: '/d', driver: 'local' }, { mountPath: '/e', name: 'old', external: true }] },
+    ],
+  }).spec;
+  t.same([...neededVolumeDrivers(s)], ['corestore']);
+  const local = new Set(['local']);
+  t.match(volumeDriverProblem(s, 'a', local), { code: 'COREFLOW_ERR_VOLUME_PLUGIN_MISSING', reason: /driver "corestore", but no node/ });
+  t.equal(volumeDriverProblem(s, 'b', local), undefined, 'local and external volumes need no plugin');
+  t.equal(volumeDriverProblem(s, 'a', volumeDriverNames(nodes)), undefined);
+  t.equal(volumeDriverProblem(s, 'a', undefined), undefined, 'not looked up: no verdict');
+  const withCorestore = validateSpec({ apiVersion: 'coreflow/v1', cluster: { name: 'c1' }, baseServices: { corestore: { enabled: true } }, services: [{ name: 'a', image: 'i:1', volumes: [{ mountPath: '/d' }] }] }).spec;
+  t.equal(volumeDriverProblem(withCorestore, 'a', local), undefined, 'the corestore base service provides the plugin');
 });
 
 t.test('two mounts on one path fail that service alone', async (t) => {
@@ -89,10 +112,10 @@ t.test('on the swarm: data survives removing and re-adding the service; only pru
     image: TEST_IMAGE,
     // Appends one line per start to the volume, then waits (exits at once on SIGTERM).
     command: ['sh', '-c', "date >> /data/boots; trap 'exit 0' TERM; while true; do sleep 1; done"],
-    volumes: [{ mountPath: '/data' }],
+    volumes: [{ mountPath: '/data', driver: 'local' }],
     resources: { volumeMounts: [{ hostFsPath: hostDir, containerFsPath: '/conf', readOnly: true }] },
   };
-  const scratch = { name: `${id}-scratch`, image: TEST_IMAGE, command: ['sh', '-c', "trap 'exit 0' TERM; while true; do sleep 1; done"], volumes: [{ mountPath: '/tmpdata', prunable: true }] };
+  const scratch = { name: `${id}-scratch`, image: TEST_IMAGE, command: ['sh', '-c', "trap 'exit 0' TERM; while true; do sleep 1; done"], volumes: [{ mountPath: '/tmpdata', prunable: true, driver: 'local' }] };
   const volName = derivedVolumeName(app.name, '/data');
   const scratchVol = derivedVolumeName(scratch.name, '/tmpdata');
   t.teardown(async () => {
@@ -145,4 +168,22 @@ t.test('on the swarm: data survives removing and re-adding the service; only pru
     return b && b.length === 2 ? b : undefined;
   }, 60_000);
   t.equal(lines.length, 2, 'the line written before removal is still there');
+});
+
+t.test('on the swarm: a corestore volume without the plugin fails that service alone, with a clear reason', async (t) => {
+  const { docker } = await connect();
+  const doc = testDoc('volplug');
+  const id = doc.cluster.name;
+  t.teardown(() => cleanupCluster(docker, id));
+  const other = { name: `${id}-other`, image: TEST_IMAGE, command: ['sleep', '3600'], scaleFactor: 0 };
+  const stored = { name: `${id}-stored`, image: TEST_IMAGE, command: ['sleep', '3600'], scaleFactor: 0, volumes: [{ mountPath: '/data' }] };
+  const r = await runOnce(docker, { ...doc, services: [other, stored] });
+  const services = r.steps.find((s) => s.kind === 'services')!;
+  const failed = services.actions.find((a) => a.name === stored.name)!;
+  t.equal(failed.status, 'failed');
+  t.equal(failed.code, 'COREFLOW_ERR_VOLUME_PLUGIN_MISSING');
+  t.match(failed.error, /no node of this swarm has the corestore volume plugin.*driver: local/);
+  t.notMatch(failed.error, /HTTP code|at .*\.ts/, 'no Docker stack trace');
+  t.equal(services.actions.find((a) => a.name === other.name)!.status, 'succeeded', 'the other service is deployed');
+  await t.rejects(docker.getService(stored.name).inspect(), 'the service was not created');
 });

@@ -17,7 +17,7 @@ async function body<T>(req: IncomingMessage, schema: z.ZodType<T>): Promise<T> {
 
 /**
  * The backup API of the internal server; every route needs `Authorization: Bearer
- * <COREFLOW_ADMIN_TOKEN>` (none is accepted while the token is unset):
+ * <COREFLOW_API_TOKEN>` (none is accepted while the token is unset):
  * - GET    /v1/backups[?service=]            the backups, oldest first
  * - POST   /v1/backups {service, volume?}    starts a backup: 202 {backupId, operation}
  * - DELETE /v1/backups?id=                   removes a backup (and archives nothing else uses)
@@ -25,10 +25,10 @@ async function body<T>(req: IncomingMessage, schema: z.ZodType<T>): Promise<T> {
  * - GET    /v1/backups/operations?id=        a backup's or restore's progress and outcome
  * Bad input is answered 400 with the catalogue code before anything starts.
  */
-export function registerBackupRoutes(router: Router, manager: BackupManager, opts: { adminToken: string | undefined }): void {
+export function registerBackupRoutes(router: Router, manager: BackupManager, opts: { apiToken: string | undefined }): void {
   const guard = (req: IncomingMessage) => {
-    if (!bearerMatches(req.headers.authorization, opts.adminToken)) {
-      throw new HttpError(401, opts.adminToken ? 'send Authorization: Bearer <COREFLOW_ADMIN_TOKEN>' : 'the backup API is off: COREFLOW_ADMIN_TOKEN is not set');
+    if (!bearerMatches(req.headers.authorization, opts.apiToken)) {
+      throw new HttpError(401, opts.apiToken ? 'send Authorization: Bearer <COREFLOW_API_TOKEN>' : 'the backup API is off: COREFLOW_API_TOKEN is not set');
     }
   };
   router.add('GET', BACKUPS_PATH, async (req, res, url) => {

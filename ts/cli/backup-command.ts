@@ -1,3 +1,5 @@
+import { readEnv } from '../config/config.ts';
+import { readTokenFile } from '../controlplane/token.ts';
 import { CoreflowError, errorText } from '../errors.ts';
 import type { BackupOperation } from '../backup/backup-manager.ts';
 import type { BackupManifest } from '../backup/manifest.ts';
@@ -21,10 +23,12 @@ interface Client {
   call<T>(method: string, path: string, body?: unknown): Promise<T>;
 }
 
-function client(flags: CliFlags): Client {
+async function client(flags: CliFlags): Promise<Client> {
   const agent = typeof flags.extra.agent === 'string' ? flags.extra.agent : process.env.COREFLOW_AGENT ?? DEFAULT_AGENT;
   const base = /^https?:\/\//.test(agent) ? agent : `http://${agent}`;
-  const token = typeof flags.settings.adminToken === 'string' ? flags.settings.adminToken : process.env.COREFLOW_ADMIN_TOKEN;
+  const tokenFile = flags.extra['token-file'];
+  const fromFlag = typeof flags.settings.apiToken === 'string' ? flags.settings.apiToken : undefined;
+  const token = typeof tokenFile === 'string' ? await readTokenFile(tokenFile) : fromFlag ?? (await readEnv(['COREFLOW_API_TOKEN'])).COREFLOW_API_TOKEN;
   return {
     async call<T>(method: string, path: string, body?: unknown): Promise<T> {
       let res: Response;
@@ -87,12 +91,12 @@ async function finish(flags: CliFlags, op: BackupOperation): Promise<number> {
 }
 
 /**
- * `coreflow backup create|list|restore|delete` against a running agent (--agent HOST:PORT, the
- * token from --admin-token or COREFLOW_ADMIN_TOKEN). create and restore follow the operation to
+ * `coreflow backup create|list|restore|delete` against a running agent (--agent HOST:PORT; the
+ * agent's COREFLOW_API_TOKEN from --token-file FILE, --api-token or that variable). create and restore follow the operation to
  * its end (a progress bar on a terminal); exit 0 done, 1 failed or refused.
  */
 export async function backupCommand(action: 'create' | 'list' | 'restore' | 'delete', flags: CliFlags): Promise<number> {
-  const api = client(flags);
+  const api = await client(flags);
   const arg = flags.positionals[0];
   const volume = typeof flags.extra.volume === 'string' ? flags.extra.volume : undefined;
   const toVolume = typeof flags.extra['to-volume'] === 'string' ? flags.extra['to-volume'] : undefined;

@@ -35,6 +35,25 @@ export const commands: Record<string, CommandEntry> = {
     extra: { controller: { type: 'string' }, 'token-file': { type: 'string' } },
     load: async () => (await import('./controller-watch-command.ts')).controllerWatchCommand,
   },
+  export: {
+    summary: 'write the spec of services that run: --stack NAME | --services NAME,...|KEY=VALUE [--cluster NAME] [--out FILE]',
+    extra: { stack: { type: 'string' }, services: { type: 'string' }, cluster: { type: 'string' }, out: { type: 'string' } },
+    load: async () => (await import('./export-command.ts')).exportCommand,
+  },
+  adopt: {
+    summary: 'take ownership in place of the running services of --spec FILE (no task restarts; refuses on any difference)',
+    load: async () => (await import('./adopt-command.ts')).adoptCommand,
+  },
+  retry: {
+    summary: 'retry one object now on a running agent: OBJECT (service/NAME or NAME) [--agent HOST:PORT]',
+    extra: { agent: { type: 'string' } },
+    load: async () => (await import('./retry-command.ts')).retryCommand,
+  },
+  redeploy: {
+    summary: "check a service's image tag now and roll out a re-pushed one: SERVICE --agent HOST:PORT [--token-file FILE]",
+    extra: { agent: { type: 'string' }, 'token-file': { type: 'string' } },
+    load: async () => (await import('./redeploy-command.ts')).redeployCommand,
+  },
   status: {
     summary: 'print the status table of a running agent (--agent HOST:PORT; exit 2: not synced/healthy)',
     extra: { agent: { type: 'string' } },
@@ -42,22 +61,22 @@ export const commands: Record<string, CommandEntry> = {
   },
   'backup create': {
     summary: 'back up a service\'s backup-enabled volumes on a running agent: SERVICE [--volume V] [--agent HOST:PORT]',
-    extra: { agent: { type: 'string' }, volume: { type: 'string' } },
+    extra: { agent: { type: 'string' }, 'token-file': { type: 'string' }, volume: { type: 'string' } },
     load: async () => (await import('./backup-command.ts')).backupCreate,
   },
   'backup list': {
     summary: 'list the backups of a running agent: [SERVICE] [--agent HOST:PORT]',
-    extra: { agent: { type: 'string' } },
+    extra: { agent: { type: 'string' }, 'token-file': { type: 'string' } },
     load: async () => (await import('./backup-command.ts')).backupList,
   },
   'backup restore': {
     summary: 'restore a backup: BACKUP_ID [--volume V] [--to-volume NEW] [--agent HOST:PORT]',
-    extra: { agent: { type: 'string' }, volume: { type: 'string' }, 'to-volume': { type: 'string' } },
+    extra: { agent: { type: 'string' }, 'token-file': { type: 'string' }, volume: { type: 'string' }, 'to-volume': { type: 'string' } },
     load: async () => (await import('./backup-command.ts')).backupRestore,
   },
   'backup delete': {
     summary: 'delete a backup: BACKUP_ID [--agent HOST:PORT]',
-    extra: { agent: { type: 'string' } },
+    extra: { agent: { type: 'string' }, 'token-file': { type: 'string' } },
     load: async () => (await import('./backup-command.ts')).backupDelete,
   },
 };

@@ -2,6 +2,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { CoreflowError } from '../errors.ts';
+import { parseDurationNs } from '../spec/duration.ts';
 
 /**
  * Every setting of coreflow: its environment variable, its flag and its default. The readme's
@@ -42,6 +43,9 @@ export const settings = {
   eventLogMaxAgeHours: { env: 'COREFLOW_EVENT_LOG_MAX_AGE_HOURS', flag: 'event-log-max-age-hours', default: '168', doc: 'Events older than this are trimmed from the on-disk event log' },
   retryBaseMs: { env: 'COREFLOW_RETRY_BASE_MS', flag: 'retry-base-ms', default: '1000', doc: 'First retry delay after a transient Docker error; doubles per failure' },
   retryMaxMs: { env: 'COREFLOW_RETRY_MAX_MS', flag: 'retry-max-ms', default: '300000', doc: 'Cap of the retry delay after transient Docker errors' },
+  retryMaxAttempts: { env: 'COREFLOW_RETRY_MAX_ATTEMPTS', flag: 'retry-max-attempts', default: '10', doc: 'After this many failed attempts in a row an object is no longer retried until its desired state changes or `coreflow retry` asks; 0: no limit' },
+  pausedUpdatePolicy: { env: 'COREFLOW_PAUSED_UPDATE_POLICY', flag: 'paused-update-policy', default: 'pause', doc: 'What happens to a service whose rolling update paused on failing tasks, unless its onPausedUpdate says: pause (stay paused, reported) or rollback' },
+  pausedRollbackAfterMs: { env: 'COREFLOW_PAUSED_ROLLBACK_AFTER_MS', flag: 'paused-rollback-after-ms', default: '60000', doc: 'How long a paused update stays paused before the rollback policy rolls it back' },
   stopTimeoutMs: { env: 'COREFLOW_STOP_TIMEOUT_MS', flag: 'stop-timeout-ms', default: '10000', doc: 'Deadline of a clean stop after SIGTERM/SIGINT; past it (or on a second signal) the process exits at once' },
   readyTimeoutMs: { env: 'COREFLOW_READY_TIMEOUT_MS', flag: 'ready-timeout-ms', default: '2000', doc: 'Deadline of /readyz: a readiness check (e.g. the Docker ping) that has not answered by then fails with 503' },
   specMaxBytes: { env: 'COREFLOW_SPEC_MAX_BYTES', flag: 'spec-max-bytes', default: '4194304', doc: 'Largest spec document: the file (checked before it is read) and a pushed or PATCHed document (as JSON)' },
@@ -51,13 +55,15 @@ export const settings = {
   specMaxAliases: { env: 'COREFLOW_SPEC_MAX_ALIASES', flag: 'spec-max-aliases', default: '100', doc: 'Bound on YAML alias expansion (yaml maxAliasCount); 0 forbids aliases' },
   specParseTimeoutMs: { env: 'COREFLOW_SPEC_PARSE_TIMEOUT_MS', flag: 'spec-parse-timeout-ms', default: '30000', doc: 'The agent stops parsing a spec (file or push) after this long and rejects it' },
   dockerTimeoutMs: { env: 'COREFLOW_DOCKER_TIMEOUT_MS', flag: 'docker-timeout-ms', default: '30000', doc: 'A Docker Engine request without an answer after this long fails (the next run retries)' },
-  adminToken: { env: 'COREFLOW_ADMIN_TOKEN', flag: 'admin-token', default: undefined, doc: 'Token for the internal endpoints that change things (/v1/backups; Authorization: Bearer) and the CLI commands that call them; unset refuses them. Prefer the env var: flags show in ps' },
   backupDir: { env: 'COREFLOW_BACKUP_DIR', flag: 'backup-dir', default: undefined, doc: 'Where backups are stored (archives by sha256, manifests); default <state dir>/backups' },
   backupImage: { env: 'COREFLOW_BACKUP_IMAGE', flag: 'backup-image', default: 'busybox:1.36', doc: 'Image of the one-off jobs that copy volumes (needs busybox sh, tar, nc, wget, du)' },
   backupNetwork: { env: 'COREFLOW_BACKUP_NETWORK', flag: 'backup-network', default: 'host', doc: 'Network the backup jobs attach to in order to reach the agent: host (the node\'s network), or an attachable overlay the agent is on' },
   backupAgentAddr: { env: 'COREFLOW_BACKUP_AGENT_ADDR', flag: 'backup-agent-addr', default: undefined, doc: 'HOST:PORT at which backup jobs reach the agent\'s internal server; default the manager\'s swarm address (or the agent\'s address in its subnet) and the internal server\'s port' },
   backupReplicate: { env: 'COREFLOW_BACKUP_REPLICATE', flag: 'backup-replicate', default: 'false', doc: 'Copy every backup to the control plane (control-plane mode; resumable HTTP upload) and fetch archives missing locally back from it for a restore' },
   backupTimeoutMs: { env: 'COREFLOW_BACKUP_TIMEOUT_MS', flag: 'backup-timeout-ms', default: '3600000', doc: 'A backup or restore job of one volume still running after this long fails' },
+  imageCheckInterval: { env: 'COREFLOW_IMAGE_CHECK_INTERVAL', flag: 'image-check-interval', default: '5m', doc: 'How often image tags are asked of their registry again (a re-pushed tag is rolled out); a duration such as 5m, 30s, 1h' },
+  registryTimeoutMs: { env: 'COREFLOW_REGISTRY_TIMEOUT_MS', flag: 'registry-timeout-ms', default: '10000', doc: 'A registry request (tag to digest) without an answer after this long fails; the service keeps the digest it runs' },
+  apiToken: { env: 'COREFLOW_API_TOKEN', flag: 'api-token', default: undefined, doc: 'Token of the agent endpoints that change things (POST /v1/redeploy, /v1/backups; Authorization: Bearer); unset refuses them. Prefer the env var: flags show in ps' },
 } as const;
 
 export type SettingKey = keyof typeof settings;
@@ -100,6 +106,9 @@ const configSchema = z.strictObject({
   eventLogMaxAgeHours: z.coerce.number({ error: 'expected hours' }).positive({ error: 'expected a positive number of hours' }),
   retryBaseMs: z.coerce.number({ error: 'expected milliseconds' }).int().min(10, { error: 'expected at least 10 ms' }),
   retryMaxMs: z.coerce.number({ error: 'expected milliseconds' }).int().min(10, { error: 'expected at least 10 ms' }),
+  retryMaxAttempts: z.coerce.number({ error: 'expected a whole number' }).int().min(0, { error: 'expected a number >= 0' }),
+  pausedUpdatePolicy: z.enum(['pause', 'rollback'], { error: 'expected pause or rollback' }),
+  pausedRollbackAfterMs: z.coerce.number({ error: 'expected milliseconds' }).int().min(0, { error: 'expected a number >= 0' }),
   stopTimeoutMs: z.coerce.number({ error: 'expected milliseconds' }).int().min(100, { error: 'expected at least 100 ms' }),
   readyTimeoutMs: z.coerce.number({ error: 'expected milliseconds' }).int().min(10, { error: 'expected at least 10 ms' }),
   specMaxBytes: z.coerce.number({ error: 'expected bytes' }).int().min(1024, { error: 'expected at least 1024 bytes' }),
@@ -109,13 +118,19 @@ const configSchema = z.strictObject({
   specMaxAliases: z.coerce.number({ error: 'expected a number' }).int().min(0, { error: 'expected a number >= 0' }),
   specParseTimeoutMs: z.coerce.number({ error: 'expected milliseconds' }).int().min(100, { error: 'expected at least 100 ms' }),
   dockerTimeoutMs: z.coerce.number({ error: 'expected milliseconds' }).int().min(100, { error: 'expected at least 100 ms' }),
-  adminToken: z.string().min(16, { error: 'expected a token of at least 16 characters' }).optional(),
   backupDir: z.string().min(1).optional(),
   backupImage: z.string().min(1),
   backupNetwork: z.string().min(1),
   backupAgentAddr: z.string().regex(/^[^\s:]+:\d{1,5}$/, { error: 'expected HOST:PORT' }).optional(),
   backupReplicate: boolString,
   backupTimeoutMs: z.coerce.number({ error: 'expected milliseconds' }).int().min(1000, { error: 'expected at least 1000 ms' }),
+  /** Milliseconds once parsed. */
+  imageCheckInterval: z
+    .string()
+    .transform((v) => (parseDurationNs(v) ?? Number.NaN) / 1e6)
+    .pipe(z.number({ error: 'expected a duration such as 5m, 30s or 1h' }).min(1000, { error: 'expected at least 1s' })),
+  registryTimeoutMs: z.coerce.number({ error: 'expected milliseconds' }).int().min(100, { error: 'expected at least 100 ms' }),
+  apiToken: z.string().min(16, { error: 'expected a token of at least 16 characters' }).optional(),
 });
 
 /** Rules across settings: control-plane mode needs a machine token. */

@@ -6,7 +6,7 @@ import { cachedNetworks, listNetworks, type LiveNetwork } from './networks.ts';
 import { verifyImageAccess } from './registry-auth.ts';
 import type { RawService } from './raw-types.ts';
 import { dockerRequest } from './request.ts';
-import { cachedSecrets, ownedSecretIds, withSecretIds } from './secrets.ts';
+import { cachedSecrets, externalSecretNames, ownedSecretIds, withSecretIds } from './secrets.ts';
 import type { DesiredService, LiveService, ServiceRole } from './service-model.ts';
 import { planServices, type ServicePayload } from './service-plan.ts';
 
@@ -106,8 +106,12 @@ export interface ServiceStepOptions {
   dependsOn: string[];
   /** The desired services of this role, from the run's model. */
   desired: (spec: ClusterSpec, ctx: Pick<RunContext, 'model'>) => DesiredService[];
-  /** Why a service is held out of reconciling for now (a restore in progress): its actions become skips. */
+  /** Work the model needs before the step plans (resolving image tags), done beside the live reads. */
+  prepare?: (ctx: RunContext) => Promise<void>;
+  /** Services held back after an automatic rollback: their held desired hash by name. */
   held?: (name: string) => string | undefined;
+  /** Why a service is out of reconciling for now (a backup or restore scaled it to 0): its actions become skips. */
+  paused?: (name: string) => string | undefined;
 }
 
 /** A chain step for one role of services (base or workload). */
@@ -119,9 +123,10 @@ export function servicesStep(docker: Docker, opts: ServiceStepOptions): Step<Ser
     // Services are independent of each other; the engine takes several writes at once.
     applyConcurrency: SERVICE_APPLY_CONCURRENCY,
     async observe(ctx) {
-      const services = await ctx.cache.get('services', () => listLiveServices(docker, () => cachedNetworks(docker, ctx), ctx.signal));
-      if (opts.role === 'base') return { services, secretIds: new Map() };
-      return { services, secretIds: ownedSecretIds(await cachedSecrets(docker, ctx), ctx.spec.cluster.name) };
+      // The image tags are resolved (prepare) before the model is read, here or in plan.
+      const [services] = await Promise.all([ctx.cache.get('services', () => listLiveServices(docker, () => cachedNetworks(docker, ctx), ctx.signal)), opts.prepare?.(ctx)]);
+      if (opts.role === 'base' && !opts.desired(ctx.spec, ctx).some((d) => d.spec.TaskTemplate.ContainerSpec.Secrets?.length)) return { services, secretIds: new Map() };
+      return { services, secretIds: ownedSecretIds(await cachedSecrets(docker, ctx), ctx.spec.cluster.name, externalSecretNames(ctx.spec)) };
     },
     plan: (spec, live, ctx) => {
       const actions = planServices(opts.desired(spec, ctx), live.services, {
@@ -129,12 +134,13 @@ export function servicesStep(docker: Docker, opts: ServiceStepOptions): Step<Ser
         role: opts.role,
         guard: opts.role === 'workload',
         allowMassDeletion: ctx.confirmMassDeletion || spec.guards.allowMassDeletion,
+        ...(opts.held ? { held: opts.held } : {}),
       });
-      const held = opts.held;
-      if (!held) return actions;
+      const paused = opts.paused;
+      if (!paused) return actions;
       return actions.map((a) => {
-        const why = a.type === 'skip' ? undefined : held(a.name);
-        return why ? { kind: a.kind, name: a.name, payload: a.payload, type: 'skip' as const, reason: `held: ${why}` } : a;
+        const why = a.type === 'skip' ? undefined : paused(a.name);
+        return why ? { kind: a.kind, name: a.name, payload: a.payload, type: 'skip' as const, reason: `paused: ${why}` } : a;
       });
     },
     apply: (action, ctx, live) => applyServiceAction(docker, action, live, ctx.signal),

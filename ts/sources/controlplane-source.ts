@@ -6,7 +6,7 @@ import { errorText, isCoreflowError } from '../errors.ts';
 import type { Lifecycle } from '../lifecycle.ts';
 import type { Logger } from '../observe/logger.ts';
 import type { AgentStatus } from '../observe/status.ts';
-import type { ResponseOf } from '../protocol/methods.ts';
+import type { RedeployAnswer, ResponseOf } from '../protocol/methods.ts';
 import type { RunResult } from '../reconcile/types.ts';
 import type { CertificateProvider } from '../routing/certificates.ts';
 import { SerialQueue } from '../serial-queue.ts';
@@ -41,6 +41,8 @@ export interface ControlPlaneSourceOptions {
   backups?: BackupManager;
   /** Health reports between runs: at most one per this many ms (default 5000). */
   healthReportIntervalMs?: number;
+  /** Serves the control plane's redeployService (the agent's redeploy); without it the method is unknown. */
+  redeploy?: (service: string) => Promise<RedeployAnswer>;
 }
 
 type PushAnswer = ResponseOf<'pushClusterConfig'>;
@@ -68,6 +70,8 @@ export class ControlPlaneSource implements CertificateProvider, Lifecycle {
     this.connection = new ControlPlaneConnection(opts, {
       serve: (peer) => {
         peer.handle('pushClusterConfig', (req) => this.accept(req.spec, `control plane push${req.reason ? ` (${req.reason})` : ''}`));
+        const { redeploy } = opts;
+        if (redeploy) peer.handle('redeployService', (req) => redeploy(req.service));
         if (opts.backups) serveBackups(peer, opts.backups);
       },
       established: async (session) => {
@@ -174,7 +178,7 @@ export function controlPlaneSource(
   config: CoreflowConfig,
   desired: DesiredState,
   log: Logger,
-  extra: Pick<ControlPlaneSourceOptions, 'taskCounts' | 'status' | 'backups'> = {},
+  extra: Pick<ControlPlaneSourceOptions, 'taskCounts' | 'status' | 'redeploy' | 'backups'> = {},
 ): ControlPlaneSource {
   return new ControlPlaneSource({
     url: config.cloudlyUrl!,
