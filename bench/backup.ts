@@ -25,7 +25,7 @@ const dir = await mkdtemp(join(tmpdir(), 'cf-bench-backup-'));
 const doc = testDoc('bkbench') as Record<string, any>;
 const service = `${doc.cluster.name}-data`;
 const seed = `[ -e /data/.seeded ] || { for i in $(busybox seq 1 ${files}); do busybox head -c 16777216 /dev/urandom > /data/f$i; done; busybox touch /data/.seeded; }; exec sleep 1000000`;
-doc.services = [{ name: service, image: TEST_IMAGE, command: ['sh', '-c', seed], volumes: [{ mountPath: '/data', backup: true }], stopGracePeriod: '1s' }];
+doc.services = [{ name: service, image: TEST_IMAGE, command: ['sh', '-c', seed], volumes: [{ mountPath: '/data', driver: 'local', backup: true }], stopGracePeriod: '1s' }];
 await writeFile(join(dir, 'cluster.yaml'), stringify(doc));
 
 const agent = spawn(process.execPath, [bin, 'agent', '--spec', join(dir, 'cluster.yaml'), '--port', '0', '--host', '0.0.0.0', '--state-dir', dir], {

@@ -22,7 +22,7 @@ t.test('coreflow backup create, list, restore and delete against a running agent
   const { docker } = await connect();
   const doc = testDoc('bkcli') as Record<string, any>;
   const service = `${doc.cluster.name}-db`;
-  doc.services = [{ name: service, image: TEST_IMAGE, command: ['sh', '-c', '[ -e /data/x ] || echo one > /data/x; exec sleep 100000'], volumes: [{ mountPath: '/data', backup: true }], stopGracePeriod: '1s' }];
+  doc.services = [{ name: service, image: TEST_IMAGE, command: ['sh', '-c', '[ -e /data/x ] || echo one > /data/x; exec sleep 100000'], volumes: [{ mountPath: '/data', driver: 'local', backup: true }], stopGracePeriod: '1s' }];
   const dir = mkdtempSync(join(tmpdir(), 'coreflow-backup-cli-'));
   writeFileSync(join(dir, 'cluster.yaml'), stringify(doc));
   const child = spawn(process.execPath, [bin, 'agent', '--spec', join(dir, 'cluster.yaml'), '--port', '0', '--host', '127.0.0.1', '--state-dir', dir], {

@@ -70,8 +70,8 @@ t.test('a volume backed up by a Swarm job, the files deleted, restored byte for 
   const service = `${cluster}-db`;
   const plain = `${cluster}-plain`;
   doc.services = [
-    { name: service, image: TEST_IMAGE, command: ['sh', '-c', SEED], volumes: [{ mountPath: '/data', backup: true }, { mountPath: '/scratch' }], stopGracePeriod: '1s' },
-    { name: plain, image: TEST_IMAGE, command: ['sleep', '100000'], volumes: [{ mountPath: '/data' }] },
+    { name: service, image: TEST_IMAGE, command: ['sh', '-c', SEED], volumes: [{ mountPath: '/data', driver: 'local', backup: true }, { mountPath: '/scratch', driver: 'local' }], stopGracePeriod: '1s' },
+    { name: plain, image: TEST_IMAGE, command: ['sleep', '100000'], volumes: [{ mountPath: '/data', driver: 'local' }] },
   ];
   const dir = await mkdtemp(join(tmpdir(), 'cf-backup-'));
   const server = new InternalServer({ host: '0.0.0.0', port: 0 }, silentLogger());
@@ -186,7 +186,7 @@ t.test('scheduled backups keep exactly `keep`; a prunable backup-enabled volume 
   const cluster = doc.cluster.name;
   const service = `${cluster}-app`;
   doc.services = [
-    { name: service, image: TEST_IMAGE, command: ['sh', '-c', 'echo kept > /data/f.txt; exec sleep 100000'], volumes: [{ mountPath: '/data', backup: true, prunable: true }], backup: { schedule: '0 3 * * *', keep: 2 }, stopGracePeriod: '1s' },
+    { name: service, image: TEST_IMAGE, command: ['sh', '-c', 'echo kept > /data/f.txt; exec sleep 100000'], volumes: [{ mountPath: '/data', driver: 'local', backup: true, prunable: true }], backup: { schedule: '0 3 * * *', keep: 2 }, stopGracePeriod: '1s' },
   ];
   const dir = await mkdtemp(join(tmpdir(), 'cf-backup-'));
   const server = new InternalServer({ host: '0.0.0.0', port: 0 }, silentLogger());
