@@ -15,7 +15,7 @@ export const TRANSFER_PATH = '/v1/backups/transfer';
 /** The header a snapshot task may send with its estimate of the archive size, in KiB (du -sk). */
 export const ESTIMATE_HEADER = 'x-coreflow-estimate-kib';
 
-interface Ticket {
+interface GrantState {
   kind: 'upload' | 'download';
   token: string;
   used: boolean;
@@ -45,27 +45,27 @@ export interface TransferGrant {
  * that differs from the one recorded.
  */
 export class Transfers {
-  private readonly tickets = new Map<string, Ticket>();
+  private readonly grants = new Map<string, GrantState>();
 
   constructor(private readonly store: ArchiveStore) {}
 
   get open(): number {
-    return this.tickets.size;
+    return this.grants.size;
   }
 
-  private grant(ticket: Omit<Ticket, 'token' | 'used' | 'abort'>): TransferGrant & { abort: AbortSignal } {
+  private grant(state: Omit<GrantState, 'token' | 'used' | 'abort'>): TransferGrant & { abort: AbortSignal } {
     const id = randomBytes(12).toString('hex');
     const token = randomBytes(32).toString('hex');
     const abort = new AbortController();
-    this.tickets.set(id, { ...ticket, token, used: false, abort });
+    this.grants.set(id, { ...state, token, used: false, abort });
     return {
       id,
       token,
       path: `${TRANSFER_PATH}?id=${id}`,
       abort: abort.signal,
       close: () => {
-        const t = this.tickets.get(id);
-        this.tickets.delete(id);
+        const t = this.grants.get(id);
+        this.grants.delete(id);
         t?.abort.abort(new CoreflowError('COREFLOW_ERR_BACKUP_TRANSFER', { details: 'the transfer was closed before it finished' }));
         t?.settle?.reject(new CoreflowError('COREFLOW_ERR_BACKUP_TRANSFER', { details: 'no archive was received' }));
       },
@@ -74,7 +74,7 @@ export class Transfers {
 
   /** A grant to upload one archive; `result` settles when it is stored (or fails, or the grant closes). */
   expectUpload(onBytes: (done: number, total: number | undefined) => void = () => undefined): TransferGrant & { result: Promise<StoredArchive> } {
-    let settle!: Ticket['settle'];
+    let settle!: GrantState['settle'];
     const result = new Promise<StoredArchive>((resolve, reject) => (settle = { resolve, reject }));
     result.catch(() => undefined);
     return { ...this.grant({ kind: 'upload', onBytes, settle }), result };
@@ -85,9 +85,9 @@ export class Transfers {
     return this.grant({ kind: 'download', onBytes, archive });
   }
 
-  private take(req: IncomingMessage, kind: Ticket['kind']): Ticket | undefined {
+  private take(req: IncomingMessage, kind: GrantState['kind']): GrantState | undefined {
     const id = new URL(req.url ?? '/', 'http://localhost').searchParams.get('id') ?? '';
-    const t = this.tickets.get(id);
+    const t = this.grants.get(id);
     if (!t || t.kind !== kind || t.used || !bearerMatches(req.headers.authorization, t.token)) return undefined;
     t.used = true;
     return t;
