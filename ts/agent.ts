@@ -11,7 +11,11 @@ import { TaskHealthController, type TaskCount } from './controllers/task-health.
 import { connectDocker, type DockerConnection } from './docker/client.ts';
 import { DockerEventStream, type DockerEventSource } from './docker/event-stream.ts';
 import { dnsStepOptions } from './dns/token.ts';
-import { CoreflowError, errorLogFields, errorText } from './errors.ts';
+import { CoreflowError, errorLogFields, errorText, isCoreflowError } from './errors.ts';
+import { suspensionKey, suspensionOf } from './object-controls.ts';
+import { planSummary, type PendingPlan } from './reconcile/approvals.ts';
+import { Suspensions } from './reconcile/suspensions.ts';
+import { registerControlRoutes, unknownServiceError } from './server/control-routes.ts';
 import { callGuarded } from './guarded.ts';
 import type { Lifecycle } from './lifecycle.ts';
 import { EventLog } from './observe/event-log.ts';
@@ -66,6 +70,8 @@ export class Agent implements Lifecycle {
   readonly stateFile: StateFile;
   readonly controllers: ControllerManager;
   private readonly owned = new OwnedObjects();
+  /** Services suspended at run time (`coreflow suspend`), kept in the state directory. */
+  readonly suspensions: Suspensions;
   private readonly errors: ErrorReporter;
   private readonly resultListeners = new Set<ResultListener>();
   private readonly statusListeners = new Set<(s: AgentStatus) => void>();
@@ -93,9 +99,17 @@ export class Agent implements Lifecycle {
     this.eventLog = new EventLog(join(config.stateDir, 'events.jsonl'));
     this.bus.subscribe((e) => void this.eventLog.append(e));
     this.stateFile = new StateFile(config.stateDir);
+    this.suspensions = new Suspensions(config.stateDir);
     this.errors = new ErrorReporter(this.bus);
     this.controllers = new ControllerManager({ log: log.child({ component: 'controllers' }), metrics: this.metrics, defaultTimeoutMs: config.controllerTimeoutMs });
     registerObserveRoutes(this.server.router, { metrics: this.metrics, bus: this.bus, status: () => this.status() });
+    registerControlRoutes(this.server.router, {
+      token: config.adminToken,
+      pendingPlan: () => this.pendingPlan,
+      approve: (id) => this.approve(id),
+      setSuspended: (service, suspended) => this.setSuspended(service, suspended),
+      suspended: () => [...this.suspensions.current],
+    });
   }
 
   get connection(): DockerConnection | undefined {
@@ -142,11 +156,19 @@ export class Agent implements Lifecycle {
     // The engine: the chain, its retries with backoff and its state file.
     const state = await this.stateFile.load();
     if (state) log.info({ lineage: state.lineage, serial: state.serial, resources: state.resources.length }, 'state file loaded');
+    const loadError = await this.suspensions.load();
+    if (loadError) log.error({ path: this.suspensions.path, err: loadError }, 'cannot read the suspensions; none are in force');
     const reconciler = new Reconciler({
       steps: defaultSteps(docker.docker, { dns: dnsStepOptions(config) }),
       desired: () => this.desired.get(),
       log: log.child({ component: 'reconciler' }),
       confirmMassDeletion: config.confirmMassDeletion,
+      applyMode: config.applyMode,
+      controls: (loaded) => {
+        const suspended = suspensionOf(loaded.spec, this.suspensions.current);
+        return suspended ? { suspended } : undefined;
+      },
+      onPlan: (plan) => this.planChanged(plan),
       runTimeoutMs: config.runTimeoutMs,
       observer: runEventsObserver(this.bus),
       onResult: (r) => this.afterRun(r),
@@ -255,7 +277,11 @@ export class Agent implements Lifecycle {
 
   private recordRun(result: RunResult): void {
     recordRunMetrics(this.metrics, result);
-    if (result.dryRun) return;
+    if (result.dryRun) {
+      // A run stopped at its plan: the status (Waiting) changed all the same.
+      if (result.plan) this.statusChanged();
+      return;
+    }
     this.owned.afterRun(result);
     this.errors.afterRun(result);
     this.running?.retry.afterRun(result);
@@ -286,7 +312,54 @@ export class Agent implements Lifecycle {
       waiting: r?.retry.waiting ?? new Set(),
       controllers: this.controllers.states(),
       state: this.stateFile.identity,
+      ...(this.pendingPlan ? { plan: planSummary(this.pendingPlan) } : {}),
     });
+  }
+
+  /** The plan waiting for approval, if any. */
+  get pendingPlan(): PendingPlan | undefined {
+    return this.running?.reconciler.pendingPlan;
+  }
+
+  /**
+   * Applies the waiting plan `planId` exactly (see Reconciler.approve): COREFLOW_ERR_PLAN_UNKNOWN
+   * or COREFLOW_ERR_PLAN_STALE when it cannot, and then nothing of it is applied.
+   */
+  async approve(planId: string): Promise<RunResult> {
+    const r = this.running;
+    if (!r) throw new CoreflowError('COREFLOW_ERR_PLAN_UNKNOWN', { id: planId, details: 'the agent is not running' });
+    try {
+      const result = await r.reconciler.approve(planId);
+      this.bus.emit({ type: 'plan.approved', resourceType: 'plan', name: planId, runId: result.runId, summary: `plan ${planId} approved and applied: ${result.status}` });
+      return result;
+    } catch (err) {
+      if (isCoreflowError(err, 'COREFLOW_ERR_PLAN_STALE')) this.bus.emit({ type: 'plan.stale', resourceType: 'plan', name: planId, summary: err.message, code: err.code });
+      throw err;
+    }
+  }
+
+  /**
+   * Suspends or resumes a workload service of the desired state at run time (kept across restarts)
+   * and wakes the chain. A name the desired state does not have is COREFLOW_ERR_TARGET_UNKNOWN
+   * for a suspension; resuming it is allowed (it clears a leftover).
+   */
+  async setSuspended(service: string, suspended: boolean): Promise<boolean> {
+    const known = this.desired.get()?.spec.services.map((s) => s.name) ?? [];
+    if (suspended && !known.includes(service)) throw unknownServiceError(service, known);
+    const changed = await this.suspensions.set(suspensionKey(service), suspended);
+    if (changed) {
+      this.bus.emit({ type: 'suspend.changed', resourceType: 'services', kind: 'service', name: service, summary: `service ${service} ${suspended ? 'suspended' : 'resumed'}`, details: { suspended } });
+      void this.reconcile(`service ${service} ${suspended ? 'suspended' : 'resumed'}`);
+    }
+    return changed;
+  }
+
+  private planChanged(plan: PendingPlan | undefined): void {
+    if (plan) {
+      this.log.warn({ plan: plan.id, changes: plan.changes.length, why: plan.why }, `plan ${plan.id} waits for approval: coreflow approve ${plan.id}`);
+      this.bus.emit({ type: 'plan.waiting', resourceType: 'plan', name: plan.id, runId: plan.runId, summary: `plan ${plan.id} waits for approval: ${plan.changes.length} change(s)`, details: { changes: plan.changes.length, why: plan.why } });
+    }
+    this.statusChanged();
   }
 
   /** Triggers a run now; resolves with the result of the run that covers it. */

@@ -90,6 +90,10 @@ export const errorCatalogue = {
     message: 'the desired-state document would be {size} bytes, over the {limit} bytes agents can receive in one protocol frame; nothing was changed',
   },
   COREFLOW_ERR_SPEC_LIMIT: { terminal: true, message: '{where}: {what} is {value}, over the limit of {limit} (setting {setting})' },
+  COREFLOW_ERR_PLAN_UNKNOWN: { terminal: true, message: 'no plan {id} is waiting for approval ({details}); nothing was applied' },
+  COREFLOW_ERR_PLAN_STALE: { terminal: true, message: 'plan {id} is stale: {details}. Nothing was applied from it; review and approve the new plan' },
+  COREFLOW_ERR_TARGET_UNKNOWN: { terminal: true, message: 'unknown object {target}: {details}; nothing was changed' },
+  COREFLOW_ERR_AGENT_REQUEST: { terminal: true, message: '{operation} on the agent at {agent} failed: {details}' },
 } as const satisfies Record<string, { terminal: boolean; message: string }>;
 
 export type ErrorCode = keyof typeof errorCatalogue;

@@ -18,6 +18,8 @@ export const settings = {
   host: { env: 'COREFLOW_HOST', flag: 'host', default: '0.0.0.0', doc: 'Address the internal server listens on' },
   port: { env: 'COREFLOW_PORT', flag: 'port', default: '3000', doc: 'Port of the internal server (health, metrics, status, events, edge proxies); 0 picks a free one' },
   confirmMassDeletion: { env: 'COREFLOW_CONFIRM_MASS_DELETION', flag: 'confirm-mass-deletion', default: 'false', doc: 'Allow removing all, or more than half, of the owned workload services' },
+  applyMode: { env: 'COREFLOW_APPLY_MODE', flag: 'apply-mode', default: 'auto', doc: 'auto: a run applies what it plans; approve: a run that would write stops at its plan until it is approved (coreflow approve PLAN_ID, or the control plane)' },
+  adminToken: { env: 'COREFLOW_ADMIN_TOKEN', flag: 'admin-token', default: undefined, doc: 'Token (Authorization: Bearer) of the agent endpoints that change things: suspend, resume, approve; unset refuses them. Prefer the env var: flags show in ps' },
   cloudlyUrl: { env: 'CLOUDLY_URL', flag: 'cloudly-url', default: undefined, doc: 'Control plane WebSocket URL (ws://, wss://; path /v1/agent when none). Set: control-plane mode; unset: standalone mode with --spec' },
   jumpcode: { env: 'JUMPCODE', flag: 'jumpcode', default: undefined, doc: 'Machine token presented to the control plane; required with CLOUDLY_URL (prefer the variable: flags show in ps)' },
   caFile: { env: 'COREFLOW_CA_FILE', flag: 'ca-file', default: undefined, doc: 'PEM file of extra CA certificates trusted for a wss:// control plane' },
@@ -63,6 +65,8 @@ const configSchema = z.strictObject({
   host: z.string().min(1),
   port: z.coerce.number({ error: 'expected a port number' }).int().min(0).max(65535, { error: 'expected a port number' }),
   confirmMassDeletion: boolString,
+  applyMode: z.enum(['auto', 'approve'], { error: 'expected "auto" or "approve"' }),
+  adminToken: z.string().min(16, { error: 'expected a token of at least 16 characters' }).optional(),
   cloudlyUrl: z
     .string()
     .regex(/^(wss?|https?):\/\/[^\s/]+/, { error: 'expected a ws://, wss://, http:// or https:// URL' })

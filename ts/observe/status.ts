@@ -28,6 +28,8 @@ export interface AgentStatus {
   lastRun?: { runId: string; trigger: string; status: string; finishedAt: string; durationMs: number; specHash: string };
   state?: { lineage: string; serial: number; lastApplied?: { runId: string; specHash: string; at: string } };
   controllers: ControllerState[];
+  /** The plan waiting for approval (`coreflow approve ID`): its id, when it was made and its changes. */
+  plan?: { id: string; createdAt: string; why: string; changes: number };
 }
 
 /** What a background controller reports of itself (the controllers manager keeps it). */
@@ -50,6 +52,8 @@ export interface StatusAction {
   status: string;
   reason: string;
   error?: string;
+  /** Set when the run's controls held the change (`suspended`, `target`, `approval`) and what it would have been. */
+  held?: { by: string; type: string };
 }
 
 /** What the status reads of a run's result (the engine's RunResult has these). */
@@ -62,6 +66,8 @@ export interface StatusRun {
   durationMs: number;
   specHash: string;
   steps: readonly { kind: string; status: string; error?: string; actions: readonly StatusAction[] }[];
+  /** Set when the run stopped at its plan, waiting for an approval. */
+  plan?: { id: string };
 }
 
 export interface StatusInput {
@@ -75,6 +81,8 @@ export interface StatusInput {
   waiting: ReadonlySet<string>;
   controllers?: ControllerState[];
   state?: AgentStatus['state'];
+  /** The plan waiting for approval, if any. */
+  plan?: AgentStatus['plan'];
   now?: Date;
 }
 
@@ -82,12 +90,15 @@ const HEALTH_RANK: Record<HealthStatus, number> = { Healthy: 0, Suspended: 1, Pr
 const SERVICE_KINDS = new Set(['service', 'base-service']);
 
 function objectSync(a: StatusAction): SyncStatus {
+  // A suspended object that would change has drifted from the desired state: reported, not healed.
+  if (a.held?.by === 'suspended') return a.held.type === 'skip' ? 'Synced' : 'OutOfSync';
   if (a.status === 'failed' || a.status === 'blocked' || a.status === 'planned') return 'OutOfSync';
   if (a.status === 'skipped' && a.error) return 'OutOfSync';
   return 'Synced';
 }
 
 function objectHealth(a: StatusAction, sync: SyncStatus, health: ReadonlyMap<string, HealthInfo>, checkedAfterRun: boolean): HealthInfo {
+  if (a.held?.by === 'suspended') return { health: 'Suspended', message: a.reason };
   const excluded = a.type === 'skip' && a.reason.includes('serviceCategory');
   if (excluded) return { health: 'Suspended', message: a.reason };
   if (SERVICE_KINDS.has(a.kind)) {
@@ -121,12 +132,13 @@ export function buildStatus(input: StatusInput): AgentStatus {
       const sync = objectSync(a);
       const h = objectHealth(a, sync, input.health, checkedAfterRun);
       const key = `${a.kind}/${a.name}`;
-      const operation: OperationPhase = input.busy ? 'Syncing' : input.waiting.has(key) ? 'Waiting' : 'Idle';
-      const message = sync === 'OutOfSync' ? (a.error ?? a.reason) : h.message;
+      const waitsForApproval = result?.plan !== undefined && a.status === 'planned';
+      const operation: OperationPhase = input.busy ? 'Syncing' : input.waiting.has(key) || waitsForApproval ? 'Waiting' : 'Idle';
+      const message = waitsForApproval ? `waiting for approval of ${result!.plan!.id}: ${a.type} (${a.reason})` : sync === 'OutOfSync' ? (a.error ?? a.reason) : h.message;
       objects.push({ kind: a.kind, name: a.name, sync, health: h.health, operation, ...(message ? { message } : {}) });
     }
   }
-  const overallSync: SyncStatus = !result || result.dryRun
+  const overallSync: SyncStatus = !result || (result.dryRun && !result.plan)
     ? 'Unknown'
     : objects.some((o) => o.sync === 'OutOfSync')
       ? 'OutOfSync'
@@ -136,10 +148,12 @@ export function buildStatus(input: StatusInput): AgentStatus {
   let worst: ObjectStatus | undefined;
   for (const o of objects) if (!worst || HEALTH_RANK[o.health] > HEALTH_RANK[worst.health]) worst = o;
   const overallHealth: HealthStatus = !result ? 'Progressing' : (worst?.health ?? 'Healthy');
-  const operation: OperationPhase = input.busy ? 'Syncing' : input.waiting.size > 0 ? 'Waiting' : 'Idle';
+  const operation: OperationPhase = input.busy ? 'Syncing' : input.waiting.size > 0 || input.plan || result?.plan ? 'Waiting' : 'Idle';
   const bad = objects.filter((o) => o.health !== 'Healthy' || o.sync !== 'Synced');
   const message = !result
     ? 'no run yet'
+    : input.plan
+      ? `plan ${input.plan.id} (${input.plan.changes} change(s)) waits for approval: coreflow approve ${input.plan.id}`
     : bad.length === 0
       ? `${objects.length} object(s) synced and healthy`
       : `${bad.length} of ${objects.length} object(s) need attention; first: ${bad[0]!.kind} ${bad[0]!.name}: ${bad[0]!.message ?? `${bad[0]!.sync}/${bad[0]!.health}`}`;
@@ -151,6 +165,7 @@ export function buildStatus(input: StatusInput): AgentStatus {
       ? { lastRun: { runId: result.runId, trigger: result.trigger, status: result.status, finishedAt: result.finishedAt, durationMs: result.durationMs, specHash: result.specHash } }
       : {}),
     ...(input.state ? { state: input.state } : {}),
+    ...(input.plan ? { plan: input.plan } : {}),
     controllers: input.controllers ?? [],
   };
 }

@@ -19,6 +19,17 @@ export const clusterSpecSchema = z.strictObject({
   services: z.array(serviceSchema).default([]),
   routing: routingSchema,
   dns: dnsSchema,
+  /** Kinds of objects held as they are: not created, changed, healed or pruned. */
+  suspend: z
+    .strictObject({
+      services: z.boolean().default(false),
+      baseServices: z.boolean().default(false),
+      secrets: z.boolean().default(false),
+      volumes: z.boolean().default(false),
+      networks: z.boolean().default(false),
+      dns: z.boolean().default(false),
+    })
+    .prefault({}),
   guards: z
     .strictObject({
       /** Lets a run remove all, or more than half, of the owned workload services. */

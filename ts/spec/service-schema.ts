@@ -76,6 +76,8 @@ const serviceFields = z.strictObject({
   volumes: z.array(volume).default([]),
   /** Records with a category other than "workload" are skipped with a reason. */
   serviceCategory: z.string().optional(),
+  /** Held as it is: not created, changed, healed or removed; drift on it is reported. */
+  suspended: z.boolean().default(false),
   update: updatePolicy.prefault({}),
   ...composeServiceFields,
 });
