@@ -55,6 +55,8 @@ export class Reconciler {
   private reportedFor = '';
   private pending: PendingPlan | undefined;
   private approval: Approval | undefined;
+  /** Ids of plans that waited before the current one (a newer run replaced or applied them). */
+  private readonly superseded = new Map<string, string>();
 
   constructor(private readonly opts: ReconcilerOptions) {
     this.steps = orderSteps(opts.steps);
@@ -92,6 +94,11 @@ export class Reconciler {
    */
   approve(planId: string): Promise<RunResult> {
     const p = this.pending;
+    const newer = this.superseded.get(planId);
+    if (newer !== undefined) {
+      const details = `the desired or live state changed since it was made; ${p ? `the new plan is ${p.id}` : 'nothing waits for approval any more'}`;
+      return Promise.reject(new CoreflowError('COREFLOW_ERR_PLAN_STALE', { id: planId, details }));
+    }
     if (!p || p.id !== planId) {
       return Promise.reject(new CoreflowError('COREFLOW_ERR_PLAN_UNKNOWN', { id: planId, details: p ? `the plan waiting is ${p.id}` : 'no plan is waiting' }));
     }
@@ -110,6 +117,11 @@ export class Reconciler {
 
   private setPending(plan: PendingPlan | undefined): void {
     if (plan === this.pending) return;
+    if (this.pending) {
+      this.superseded.set(this.pending.id, plan?.id ?? '');
+      // Remembered only to tell "stale" from "unknown": the last few are enough.
+      if (this.superseded.size > 32) this.superseded.delete(this.superseded.keys().next().value!);
+    }
     this.pending = plan;
     const { onPlan } = this.opts;
     if (onPlan) callGuarded(() => onPlan(plan), (err) => this.opts.log.error(errorLogFields(err), 'plan listener failed'));
