@@ -75,6 +75,7 @@ export class Agent implements Lifecycle {
   private readonly errors: ErrorReporter;
   private readonly resultListeners = new Set<ResultListener>();
   private readonly statusListeners = new Set<(s: AgentStatus) => void>();
+  private readonly planListeners = new Set<(p: PendingPlan | undefined) => void>();
   private readonly started: Lifecycle[] = [];
   private running: Running | undefined;
   private firstRunDone = false;
@@ -194,7 +195,11 @@ export class Agent implements Lifecycle {
     // and routing's certificates from getCertificateForDomain. Standalone mode: the spec file.
     // The control-plane client is loaded only in control-plane mode.
     const cp = config.cloudlyUrl
-      ? (await import('./sources/controlplane-source.ts')).controlPlaneSource(config, this.desired, log.child({ component: 'controlplane-source' }), { taskCounts: () => this.taskCounts(), status: () => this.status() })
+      ? (await import('./sources/controlplane-source.ts')).controlPlaneSource(config, this.desired, log.child({ component: 'controlplane-source' }), {
+          taskCounts: () => this.taskCounts(),
+          status: () => this.status(),
+          operator: { pendingPlan: () => this.pendingPlan, approve: (id) => this.approve(id), setSuspended: (service, suspended) => this.setSuspended(service, suspended) },
+        })
       : undefined;
     if (cp) this.certificateProvider ??= cp;
     const routing = new RoutingController({
@@ -217,6 +222,7 @@ export class Agent implements Lifecycle {
 
     if (cp) {
       this.onResult((r) => cp.report(r));
+      this.planListeners.add((p) => cp.planChanged(p));
       // The same status as /v1/status: also when a service's health changes between runs.
       this.onStatus(() => cp.statusChanged());
       m.sampleOnScrape(() => m.controlplaneConnected.set(cp.connected ? 1 : 0));
@@ -359,6 +365,7 @@ export class Agent implements Lifecycle {
       this.log.warn({ plan: plan.id, changes: plan.changes.length, why: plan.why }, `plan ${plan.id} waits for approval: coreflow approve ${plan.id}`);
       this.bus.emit({ type: 'plan.waiting', resourceType: 'plan', name: plan.id, runId: plan.runId, summary: `plan ${plan.id} waits for approval: ${plan.changes.length} change(s)`, details: { changes: plan.changes.length, why: plan.why } });
     }
+    for (const l of this.planListeners) callGuarded(() => l(plan), (err) => this.log.warn(errorLogFields(err), 'plan listener failed'));
     this.statusChanged();
   }
 
