@@ -109,6 +109,21 @@ t.test('bad input: an unknown service, no token, a wrong token: clear errors, no
   t.same((await (await fetch(`http://${address}/v1/plans`)).json()).suspended, [], 'nothing suspended');
 });
 
+t.test('coreflow approve confirms the mass-deletion guard of a running agent; an unknown plan id is refused', async (t) => {
+  const bogus = await cli(['approve', 'plan-bogus']);
+  t.equal(bogus.code, 1);
+  t.match(bogus.stderr, /no plan plan-bogus is waiting for approval.*\[COREFLOW_ERR_PLAN_UNKNOWN\]/);
+  await writeFile(specPath, stringify({ ...doc, services: [] }));
+  const plan = await waitFor('the guarded deletion waits as a plan', async () => (await status()).plan);
+  t.equal(plan.why, 'mass-deletion');
+  t.ok(await service(), 'not removed before the approval');
+  const approved = await cli(['approve', plan.id]);
+  t.equal(approved.code, 0, approved.stderr);
+  t.match(approved.stdout, `plan ${plan.id} applied`);
+  t.equal(await service(), undefined, 'removed once approved');
+  t.equal((await status()).plan, undefined);
+});
+
 t.test('suspended: true in the document and suspend: { networks: true } hold objects back', async (t) => {
   const d = testDoc('cfsus2');
   const name = uniqueName('cfsus2-web');
