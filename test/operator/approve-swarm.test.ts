@@ -99,7 +99,7 @@ t.test('a pushed change waits; an approval of a stale plan is refused and a new 
 
 t.test('the mass-deletion guard is confirmed by approving its plan (auto mode)', async (t) => {
   desired = load({ ...doc, services: [] });
-  const auto = new Reconciler({ steps: defaultSteps(docker), desired: () => desired, log: silentLogger() });
+  const auto = new Reconciler({ steps: defaultSteps(docker), desired: () => desired, log: silentLogger(), applyMode: 'auto' });
   const blocked = (await auto.trigger('removal'))!;
   t.ok(blocked.plan, 'the guarded deletions wait as a plan');
   const plan = auto.pendingPlan!;

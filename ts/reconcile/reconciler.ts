@@ -28,7 +28,11 @@ export interface ReconcilerOptions {
   observer?: RunObserver;
   /** Suspensions and targets for a run on this desired state (see RunControls). */
   controls?: (loaded: LoadedSpec) => RunControls | undefined;
-  /** `approve`: a run that would write stops at its plan until `approve(id)` (default `auto`). */
+  /**
+   * `approve`: a run that would write stops at its plan until `approve(id)`; `auto`: runs apply,
+   * and only deletions held by the mass-deletion guard wait as a plan. Unset (one-shot CLI runs):
+   * no plans are made at all.
+   */
   applyMode?: ApplyMode;
   /** Hears the plan waiting for approval whenever it changes (undefined: none waits any more). */
   onPlan?: (plan: PendingPlan | undefined) => void;
@@ -105,7 +109,11 @@ export class Reconciler {
     if (this.approval) return Promise.reject(new CoreflowError('COREFLOW_ERR_PLAN_UNKNOWN', { id: planId, details: `an approval of ${this.approval.plan.id} is being applied` }));
     return new Promise<RunResult>((resolve, reject) => {
       this.approval = { plan: p, resolve, reject };
-      this.trigger(`plan ${planId} approved`).catch((err: unknown) => this.settleApproval((a) => a.reject(err)));
+      // The run that covers this trigger takes the approval; if none did (stopping), it is refused.
+      this.trigger(`plan ${planId} approved`).then(
+        () => this.settleApproval((a) => a.reject(new CoreflowError('COREFLOW_ERR_PLAN_STALE', { id: planId, details: 'the agent is stopping; nothing was applied' }))),
+        (err: unknown) => this.settleApproval((a) => a.reject(err)),
+      );
     });
   }
 
@@ -171,6 +179,7 @@ export class Reconciler {
       return this.finish(plan ? { ...planned, plan: { id: plan.id, status: 'waiting' } } : { ...planned, dryRun: false });
     }
     const result = await this.execute(loaded, trigger, false, controls);
+    if (!this.opts.applyMode) return this.finish(result);
     const plan = nextPlan(this.pending, result, mode);
     this.setPending(plan);
     return this.finish(plan ? { ...result, plan: { id: plan.id, status: 'waiting' } } : result);
