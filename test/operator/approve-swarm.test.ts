@@ -16,7 +16,9 @@ const doc = testDoc('cfapp');
 const cluster = doc.cluster.name;
 const web = uniqueName('cfapp-web');
 const api = uniqueName('cfapp-api');
-const svc = (name: string, mode: string) => ({ name, image: TEST_IMAGE, command: WEB_COMMAND, environment: { MODE: mode }, resources: { memoryLimitMB: 32 } });
+const MARKER = 'marker-secret-value-5d1c';
+doc.secretBundles = [{ id: 'app', values: { TOKEN: MARKER } }];
+const svc = (name: string, mode: string) => ({ name, image: TEST_IMAGE, command: WEB_COMMAND, environment: { MODE: mode }, resources: { memoryLimitMB: 32 }, ...(name === web ? { secretBundleId: 'app' } : {}) });
 t.teardown(() => cleanupCluster(docker, cluster));
 
 let desired: LoadedSpec = load({ ...doc, services: [svc(web, 'v1'), svc(api, 'v1')] });
@@ -44,7 +46,9 @@ t.test('a run that would write stops at its plan; approved, exactly that plan is
   t.equal(await envOf(web), undefined, 'not created');
   const plan = reconciler.pendingPlan!;
   t.equal(plan.id, waiting.plan!.id);
-  t.same(plan.changes.map((c) => `${c.type} ${c.kind}`).sort(), ['create network', 'create network', 'create service', 'create service']);
+  t.same(plan.changes.map((c) => `${c.type} ${c.kind}`).sort(), ['create network', 'create network', 'create secret', 'create service', 'create service']);
+  t.notMatch(JSON.stringify(plan), MARKER, 'the plan carries no secret value');
+  t.notMatch(JSON.stringify(waiting), MARKER, 'nor does the waiting run');
 
   // Another wake-up (a resync) on the same state keeps the same plan: an approval in flight stays good.
   const again = (await reconciler.trigger('resync'))!;
@@ -53,7 +57,7 @@ t.test('a run that would write stops at its plan; approved, exactly that plan is
   const applied = await reconciler.approve(plan.id);
   t.equal(applied.dryRun, false);
   t.equal(applied.status, 'succeeded');
-  t.same(applied.summary, { creates: 4, updates: 0, deletes: 0, unchanged: 0, failed: 0, blocked: 0 });
+  t.same(applied.summary, { creates: 5, updates: 0, deletes: 0, unchanged: 0, failed: 0, blocked: 0 });
   t.same(await envOf(web), ['MODE=v1']);
   t.equal(reconciler.pendingPlan, undefined, 'nothing waits any more');
   await settled(docker, cluster);
@@ -107,7 +111,8 @@ t.test('the mass-deletion guard is confirmed by approving its plan (auto mode)',
   t.same(plan.changes.map((c) => `${c.type} ${c.name} ${c.guarded}`).sort(), [`delete ${api} true`, `delete ${web} true`].sort());
   t.ok(await envOf(web), 'nothing removed yet');
   const applied = await auto.approve(plan.id);
-  t.equal(applied.summary.deletes, 2, 'approving confirms the deletions');
+  const removed = applied.steps.find((st) => st.kind === 'services')!.actions.filter((a) => a.type === 'delete' && a.status === 'succeeded');
+  t.equal(removed.length, 2, 'approving confirms the deletions');
   t.equal(await envOf(web), undefined);
   t.equal(auto.pendingPlan, undefined);
 });
