@@ -16,6 +16,7 @@ import { suspensionKey, suspensionOf } from './object-controls.ts';
 import { planSummary, type PendingPlan } from './reconcile/approvals.ts';
 import { Suspensions } from './reconcile/suspensions.ts';
 import { registerControlRoutes, unknownServiceError } from './server/control-routes.ts';
+import { bindingsStepOptions } from './storage/corestore-token.ts';
 import { callGuarded } from './guarded.ts';
 import type { Lifecycle } from './lifecycle.ts';
 import { EventLog } from './observe/event-log.ts';
@@ -160,7 +161,7 @@ export class Agent implements Lifecycle {
     const loadError = await this.suspensions.load();
     if (loadError) log.error({ path: this.suspensions.path, err: loadError }, 'cannot read the suspensions; none are in force');
     const reconciler = new Reconciler({
-      steps: defaultSteps(docker.docker, { dns: dnsStepOptions(config) }),
+      steps: defaultSteps(docker.docker, { dns: dnsStepOptions(config), bindings: bindingsStepOptions(config) }),
       desired: () => this.desired.get(),
       log: log.child({ component: 'reconciler' }),
       confirmMassDeletion: config.confirmMassDeletion,

@@ -94,6 +94,26 @@ export const errorCatalogue = {
   COREFLOW_ERR_PLAN_STALE: { terminal: true, message: 'plan {id} is stale: {details}. Nothing was applied from it; review and approve the new plan' },
   COREFLOW_ERR_TARGET_UNKNOWN: { terminal: true, message: 'unknown object {target}: {details}; nothing was changed' },
   COREFLOW_ERR_AGENT_REQUEST: { terminal: true, message: '{operation} on the agent at {agent} failed: {details}' },
+  COREFLOW_ERR_CORESTORE_UNREACHABLE: {
+    terminal: false,
+    message: 'cannot reach Corestore at {url} ({operation}): {details}. Is the corestore base service running and CORESTORE_CONTROL_URL right?',
+  },
+  COREFLOW_ERR_CORESTORE_API: { terminal: false, message: 'Corestore {operation} failed ({status}): {details}' },
+  COREFLOW_ERR_CORESTORE_REFUSED: { terminal: true, message: 'Corestore refused {operation} ({status}): {details}' },
+  COREFLOW_ERR_CORESTORE_NO_TOKEN: {
+    terminal: true,
+    message: 'cannot {operation}: no Corestore API token is set; give CORESTORE_API_TOKEN or CORESTORE_API_TOKEN_FILE',
+  },
+  COREFLOW_ERR_CORESTORE_TOKEN_FILE: { terminal: false, message: 'cannot read the Corestore API token file {path}: {details}' },
+  COREFLOW_ERR_BINDING_NAME_IN_USE: {
+    terminal: true,
+    message: 'Corestore refused {operation}: {details}. The name belongs to another service or cluster; give the binding another name (bindings[].name)',
+  },
+  COREFLOW_ERR_BINDING_NOT_READY: { terminal: false, message: 'the {type} binding {name} of service {service} is not ready ({state}){details}' },
+  COREFLOW_ERR_VOLUME_PLUGIN_MISSING: {
+    terminal: false,
+    message: 'service {service} mounts volume {volume} with driver "{driver}", but no node of this swarm has the {driver} volume plugin. Install the plugin (the corestore base service provides it) or set driver: local on the volume',
+  },
 } as const satisfies Record<string, { terminal: boolean; message: string }>;
 
 export type ErrorCode = keyof typeof errorCatalogue;

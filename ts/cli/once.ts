@@ -12,6 +12,7 @@ import type { CliFlags } from './flags.ts';
 import { CoreflowError } from '../errors.ts';
 import { dnsStepOptions } from '../dns/token.ts';
 import { parseTarget, suspensionOf, targetScope } from '../object-controls.ts';
+import { bindingsStepOptions } from '../storage/corestore-token.ts';
 
 /** One run of the chain from a spec file: `plan` (dry run) or `apply`. */
 export async function runOnce(flags: CliFlags, log: Logger, dryRun: boolean): Promise<RunResult> {
@@ -25,7 +26,7 @@ export async function runOnce(flags: CliFlags, log: Logger, dryRun: boolean): Pr
   const suspended = suspensionOf(loaded.spec);
   const { docker } = await connectDocker(config.dockerHost ? { host: config.dockerHost } : {});
   const reconciler = new Reconciler({
-    steps: defaultSteps(docker, { dns: dnsStepOptions(config) }),
+    steps: defaultSteps(docker, { dns: dnsStepOptions(config), bindings: bindingsStepOptions(config) }),
     desired: () => loaded,
     log,
     dryRun,

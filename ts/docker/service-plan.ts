@@ -49,7 +49,7 @@ export function planServices(desired: readonly DesiredService[], live: readonly 
       continue;
     }
     if (d.invalid) {
-      actions.push({ ...base, type: l ? 'update' : 'create', reason: 'invalid record', blocked: { status: 'failed', reason: d.invalid, code: 'COREFLOW_ERR_SPEC_INVALID' } });
+      actions.push({ ...base, type: l ? 'update' : 'create', reason: 'invalid record', blocked: { status: 'failed', reason: d.invalid, code: d.invalidCode ?? 'COREFLOW_ERR_SPEC_INVALID' } });
       continue;
     }
     if (!l) {

@@ -1,7 +1,9 @@
 import { hashOf } from '../spec/hash.ts';
 import type { BaseServiceSpec, ClusterSpec, ServiceSpec } from '../spec/types.ts';
 import { composeContainerSpec, composeServiceSpec, composeTaskTemplate, tmpfsMounts } from './compose-render.ts';
+import { CORESTORE_TOKEN_FILE, tokenSecretRef } from './base-token-secret.ts';
 import { LABEL_HASH, LABEL_ROLE, ownershipLabels } from './labels.ts';
+import type { WorkloadSecret } from './secret-content.ts';
 import type { DesiredService, DockerMount, DockerSecretRef, DockerServiceSpec, ServiceRole } from './service-model.ts';
 
 const MB = 1024 * 1024;
@@ -18,7 +20,7 @@ export function sealService(
   cluster: string,
   role: ServiceRole,
   spec: DockerServiceSpec,
-  extra: Pick<DesiredService, 'invalid' | 'excluded' | 'registryAuth' | 'pullCheck'> = {},
+  extra: Pick<DesiredService, 'invalid' | 'invalidCode' | 'excluded' | 'registryAuth' | 'pullCheck'> = {},
 ): DesiredService {
   const labels = { ...spec.Labels, [LABEL_ROLE]: role };
   const hash = hashOf({ ...spec, Labels: labels });
@@ -82,8 +84,14 @@ const BASE_LAYOUT: Record<BaseKey, { networks: ('gateway' | 'internal')[]; globa
   corestore: { networks: ['gateway', 'internal'], global: true },
 };
 
-export function renderBase(spec: ClusterSpec, key: BaseKey, b: BaseServiceSpec): DockerServiceSpec {
+/**
+ * `tokenSecret`: for corestore, the Docker secret with the Corestore API token, mounted at
+ * /run/secrets/corestore_api_token with CORESTORE_API_TOKEN_FILE naming it (never the token as env).
+ */
+export function renderBase(spec: ClusterSpec, key: BaseKey, b: BaseServiceSpec, tokenSecret?: Pick<WorkloadSecret, 'name'>): DockerServiceSpec {
   const layout = BASE_LAYOUT[key];
+  const token = key === 'corestore' ? tokenSecret : undefined;
+  const env = envList(b.environment);
   return {
     Name: b.name,
     Labels: { 'coreflow.base-service': key },
@@ -92,7 +100,8 @@ export function renderBase(spec: ClusterSpec, key: BaseKey, b: BaseServiceSpec):
         Image: b.image,
         ...(b.command ? { Command: b.command } : {}),
         ...(b.args ? { Args: b.args } : {}),
-        Env: envList(b.environment),
+        Env: token ? [...env, `CORESTORE_API_TOKEN_FILE=/run/secrets/${CORESTORE_TOKEN_FILE}`] : env,
+        ...(token ? { Secrets: [tokenSecretRef(token)] } : {}),
         ...(b.mounts.length > 0 ? { Mounts: b.mounts.map((m) => ({ Type: 'bind' as const, Source: m.source, Target: m.target })) } : {}),
       },
       Networks: layout.networks.map((n) => ({ Target: spec.networks[n].name, Aliases: [b.name] })),
@@ -110,8 +119,8 @@ export function renderBase(spec: ClusterSpec, key: BaseKey, b: BaseServiceSpec):
 }
 
 /** The enabled base services of a spec, sealed. */
-export function desiredBaseServices(spec: ClusterSpec): DesiredService[] {
+export function desiredBaseServices(spec: ClusterSpec, tokenSecret?: Pick<WorkloadSecret, 'name'>): DesiredService[] {
   return (Object.keys(BASE_LAYOUT) as BaseKey[])
     .filter((k) => spec.baseServices[k].enabled)
-    .map((k) => sealService(spec.cluster.name, 'base', renderBase(spec, k, spec.baseServices[k])));
+    .map((k) => sealService(spec.cluster.name, 'base', renderBase(spec, k, spec.baseServices[k], tokenSecret)));
 }

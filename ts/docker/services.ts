@@ -118,7 +118,7 @@ export function servicesStep(docker: Docker, opts: ServiceStepOptions): Step<Ser
     applyConcurrency: SERVICE_APPLY_CONCURRENCY,
     async observe(ctx) {
       const services = await ctx.cache.get('services', () => listLiveServices(docker, () => cachedNetworks(docker, ctx), ctx.signal));
-      if (opts.role === 'base') return { services, secretIds: new Map() };
+      if (opts.role === 'base' && !opts.desired(ctx.spec, ctx).some((d) => d.spec.TaskTemplate.ContainerSpec.Secrets?.length)) return { services, secretIds: new Map() };
       return { services, secretIds: ownedSecretIds(await cachedSecrets(docker, ctx), ctx.spec.cluster.name) };
     },
     plan: (spec, live, ctx) =>

@@ -81,6 +81,13 @@ export class AgentMetrics {
     registers: [this.registry],
   });
 
+  readonly bindings = new Gauge({
+    name: 'coreflow_bindings',
+    help: 'Platform bindings (Corestore) as of the last run, by type and state (ready, progressing, failed, orphaned: its service was removed and the binding kept)',
+    labelNames: ['type', 'state'] as const,
+    registers: [this.registry],
+  });
+
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     this.controlplaneConnected.set(0);
     this.edgeProxiesConnected.set(0);

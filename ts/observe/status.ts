@@ -54,6 +54,7 @@ export interface StatusAction {
   error?: string;
   /** Set when the run's controls held the change (`suspended`, `target`, `approval`) and what it would have been. */
   held?: { by: string; type: string };
+  code?: string;
 }
 
 /** What the status reads of a run's result (the engine's RunResult has these). */
@@ -101,6 +102,7 @@ function objectHealth(a: StatusAction, sync: SyncStatus, health: ReadonlyMap<str
   if (a.held?.by === 'suspended') return { health: 'Suspended', message: a.reason };
   const excluded = a.type === 'skip' && a.reason.includes('serviceCategory');
   if (excluded) return { health: 'Suspended', message: a.reason };
+  if (a.kind === 'binding') return bindingHealth(a, sync);
   if (SERVICE_KINDS.has(a.kind)) {
     const h = health.get(a.name);
     if (h) return h;
@@ -110,6 +112,16 @@ function objectHealth(a: StatusAction, sync: SyncStatus, health: ReadonlyMap<str
   }
   if (a.type === 'create' && sync !== 'Synced') return { health: 'Missing', ...(a.error ? { message: a.error } : {}) };
   return { health: 'Healthy' };
+}
+
+/**
+ * A platform binding: Healthy when Corestore holds it ready for its service; Progressing while it
+ * is provisioned (or only planned); Degraded when provisioning failed or Corestore cannot be asked.
+ */
+function bindingHealth(a: StatusAction, sync: SyncStatus): HealthInfo {
+  if (sync === 'Synced') return { health: 'Healthy', message: a.reason };
+  if (a.status === 'planned' || a.code === 'COREFLOW_ERR_BINDING_NOT_READY') return { health: 'Progressing', message: a.error ?? a.reason };
+  return { health: 'Degraded', message: a.error ?? a.reason };
 }
 
 /**

@@ -1,6 +1,7 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import type { z } from 'zod';
 import { CoreflowError, errorText } from '../errors.ts';
+import { bindingSpecErrors } from './bindings-schema.ts';
 import { dnsSpecErrors } from './dns-checks.ts';
 import { hashOf } from './hash.ts';
 import { checkDocumentLimits, DEFAULT_SPEC_LIMITS, sizeError, type SpecLimits } from './limits.ts';
@@ -60,6 +61,7 @@ function crossChecks(spec: ClusterSpec): string[] {
     if (base) errors.push(`services[${i}].name: "${s.name}" is the name of base service baseServices.${base}`);
   });
   errors.push(...dnsSpecErrors(spec));
+  errors.push(...bindingSpecErrors(spec.services));
   return errors;
 }
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { bindingSchema } from './bindings-schema.ts';
 import { composeServiceFields, tmpfsTargets } from './service-compose-schema.ts';
 import { dockerName, envName, envValue, hostname, imageRef, nonNegativeInt, port, positiveNumber, userLabels } from './primitives.ts';
 
@@ -14,7 +15,8 @@ const volume = z.strictObject({
   mountPath: z.string().startsWith('/', { error: 'expected an absolute container path' }),
   /** Omitted: derived from the service name and mount path, stable across updates and restarts. */
   name: dockerName.optional(),
-  driver: z.string().min(1).default('local'),
+  /** `corestore` (the platform's volume plugin, the default) or any driver the nodes have, e.g. `local`. */
+  driver: z.string().min(1).default('corestore'),
   driverOptions: z.record(z.string(), z.string()).default({}),
   backup: z.boolean().default(false),
   /** Only a volume marked prunable is ever removed when no service uses it any more. */
@@ -74,6 +76,8 @@ const serviceFields = z.strictObject({
     })
     .prefault({}),
   volumes: z.array(volume).default([]),
+  /** Platform resources (database, object storage) provisioned through Corestore; their values join secret.json. */
+  bindings: z.array(bindingSchema).default([]),
   /** Records with a category other than "workload" are skipped with a reason. */
   serviceCategory: z.string().optional(),
   /** Held as it is: not created, changed, healed or removed; drift on it is reported. */
