@@ -127,6 +127,8 @@ export function targetScope(spec: ClusterSpec, targets: readonly Target[]): NonN
   return (a) => {
     if (keys.has(`${a.kind}/${a.name}`)) return true;
     if (a.kind === 'secret') return [...secretServices].some((s) => secretOfService(a.name, s));
+    // A platform binding is named "service/type/name": a service needs its bindings.
+    if (a.kind === 'binding') return keys.has(`service/${a.name.slice(0, a.name.indexOf('/'))}`);
     // A DNS record is named "TYPE name".
     if (a.kind === DNS_KIND) return keys.has(`dns/${normalName(a.name.slice(a.name.indexOf(' ') + 1))}`);
     return false;

@@ -110,4 +110,7 @@ t.test('bad input: an unknown object or kind is refused before anything runs', a
   t.ok(scope({ kind: 'secret', name: `${web}-secret-0123` }));
   t.ok(scope({ kind: 'network', name: `${cluster}-gw` }));
   t.notOk(scope({ kind: 'service', name: web }));
+  const webScope = targetScope(load(spec).spec, [parseTarget(`service/${web}`)]);
+  t.ok(webScope({ kind: 'binding', name: `${web}/postgres/db` }), 'a service needs its bindings');
+  t.notOk(webScope({ kind: 'binding', name: `${api}/postgres/db` }));
 });
