@@ -34,15 +34,19 @@ export class Suspensions {
     return this.keys;
   }
 
-  /** Suspends (true) or resumes (false) `key`; resolves once saved. Returns whether it changed. */
+  /**
+   * Suspends (true) or resumes (false) `key`; resolves once saved, with whether it changed. A
+   * failed write (COREFLOW_ERR_STATE_WRITE) leaves the suspensions as they were.
+   */
   async set(key: string, suspended: boolean): Promise<boolean> {
-    if (this.keys.has(key) === suspended) return false;
-    const next = new Set(this.keys);
-    if (suspended) next.add(key);
-    else next.delete(key);
-    this.keys = next;
-    const text = `${JSON.stringify({ suspended: [...next].sort() }, null, 2)}\n`;
-    await this.writes.run(() => writeFileAtomic(this.path, text));
-    return true;
+    return this.writes.run(async () => {
+      if (this.keys.has(key) === suspended) return false;
+      const next = new Set(this.keys);
+      if (suspended) next.add(key);
+      else next.delete(key);
+      await writeFileAtomic(this.path, `${JSON.stringify({ suspended: [...next].sort() }, null, 2)}\n`);
+      this.keys = next;
+      return true;
+    });
   }
 }
