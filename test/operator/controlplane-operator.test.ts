@@ -70,6 +70,7 @@ t.test('the first run and a pushed change wait for an approval from the control 
   const status = (await (await fetch(`http://127.0.0.1:${agent.server.port}/v1/status`)).json()) as AgentStatus;
   t.equal(status.overall.operation, 'Waiting');
   t.equal(status.plan?.id, p1.id);
+  t.ok(agent.bus.recent().some((e) => e.type === 'plan.waiting' && e.name === p1.id), 'a plan.waiting event names it');
   t.match(formatEvent('plan', { reason: `plan ${p1.id} waits for approval`, agentId: 'a1', plan: p1 }), `approve: POST /v1/plans/${p1.id}/approve`, 'controller watch shows the plan');
 
   const approved = await cpCall('POST', `/v1/plans/${p1.id}/approve`);
@@ -98,6 +99,7 @@ t.test('the first run and a pushed change wait for an approval from the control 
   t.equal(stale.json.code, 'COREFLOW_ERR_PLAN_STALE');
   t.same(await envOf(), ['MODE=v1'], 'nothing applied from the stale plan');
 
+  t.ok(agent.bus.recent().some((e) => e.type === 'plan.stale' && e.name === p2.id), 'a plan.stale event');
   const ok = await cpCall('POST', `/v1/plans/${p3.id}/approve`);
   t.equal(ok.status, 200, JSON.stringify(ok.json));
   t.same(await envOf(), ['MODE=v3']);

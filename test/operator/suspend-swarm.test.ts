@@ -83,6 +83,8 @@ t.test('a suspended service changed by hand stays changed and is reported as dri
   t.equal(st.health, 'Suspended');
   t.equal(st.sync, 'OutOfSync', 'drift on it is reported');
   t.match(st.message, /drifted/);
+  t.ok(agent.bus.recent().some((e) => e.type === 'drift.detected' && e.name === web && e.runId === result!.runId), 'drift.detected event');
+  t.ok(agent.bus.recent().some((e) => e.type === 'suspend.changed' && e.name === web), 'suspend.changed event');
 
   const resumed = await cli(['resume', web]);
   t.equal(resumed.code, 0, resumed.stderr);
