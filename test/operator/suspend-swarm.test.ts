@@ -26,7 +26,7 @@ const dir = await mkdtemp(join(tmpdir(), 'cf-suspend-'));
 const specPath = join(dir, 'spec.yaml');
 await writeFile(specPath, stringify(doc));
 const token = 'operator-token-0123456789';
-const config = await loadConfig({ spec: specPath, stateDir: join(dir, 'state'), port: '0', host: '127.0.0.1', adminToken: token, resyncCron: '0 0 0 1 1 *' });
+const config = await loadConfig({ spec: specPath, stateDir: join(dir, 'state'), port: '0', host: '127.0.0.1', apiToken: token, resyncCron: '0 0 0 1 1 *' });
 const agent = new Agent(config, silentLogger());
 t.teardown(async () => {
   await agent.stop();
@@ -36,7 +36,7 @@ t.teardown(async () => {
 await agent.start();
 const address = `127.0.0.1:${agent.server.port}`;
 
-function cli(args: string[], env: Record<string, string> = { COREFLOW_ADMIN_TOKEN: token }) {
+function cli(args: string[], env: Record<string, string> = { COREFLOW_API_TOKEN: token }) {
   return runProcess('node', ['bin/coreflow.js', ...args, '--agent', address], { env: { ...process.env, ...env } });
 }
 
@@ -105,8 +105,8 @@ t.test('bad input: an unknown service, no token, a wrong token: clear errors, no
   t.match(unknown.stderr, /unknown object service\/no-such-service.*\[COREFLOW_ERR_TARGET_UNKNOWN\]/);
   const noToken = await cli(['suspend', web], {});
   t.equal(noToken.code, 1);
-  t.match(noToken.stderr, /COREFLOW_ADMIN_TOKEN.*COREFLOW_ERR_HTTP_UNAUTHORIZED/);
-  const wrong = await cli(['suspend', web], { COREFLOW_ADMIN_TOKEN: 'not-the-token-at-all' });
+  t.match(noToken.stderr, /COREFLOW_API_TOKEN.*COREFLOW_ERR_HTTP_UNAUTHORIZED/);
+  const wrong = await cli(['suspend', web], { COREFLOW_API_TOKEN: 'not-the-token-at-all' });
   t.equal(wrong.code, 1);
   t.same((await (await fetch(`http://${address}/v1/plans`)).json()).suspended, [], 'nothing suspended');
 });

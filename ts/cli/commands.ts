@@ -38,7 +38,7 @@ export const commands: Record<string, CommandEntry> = {
     load: async () => (await import('./controller-watch-command.ts')).controllerWatchCommand,
   },
   suspend: {
-    summary: 'suspend a service on a running agent: not created, changed, healed or removed (SERVICE --agent HOST:PORT; token COREFLOW_ADMIN_TOKEN or --token-file)',
+    summary: 'suspend a service on a running agent: not created, changed, healed or removed (SERVICE --agent HOST:PORT; token COREFLOW_API_TOKEN or --token-file)',
     extra: { agent: { type: 'string' }, 'token-file': { type: 'string' } },
     load: async () => (await import('./operator-commands.ts')).suspendServiceCommand,
   },
@@ -51,6 +51,25 @@ export const commands: Record<string, CommandEntry> = {
     summary: 'apply the plan waiting for approval on a running agent, exactly (PLAN_ID --agent HOST:PORT; token as for suspend)',
     extra: { agent: { type: 'string' }, 'token-file': { type: 'string' } },
     load: async () => (await import('./operator-commands.ts')).approveCommand,
+  },
+  export: {
+    summary: 'write the spec of services that run: --stack NAME | --services NAME,...|KEY=VALUE [--cluster NAME] [--out FILE]',
+    extra: { stack: { type: 'string' }, services: { type: 'string' }, cluster: { type: 'string' }, out: { type: 'string' } },
+    load: async () => (await import('./export-command.ts')).exportCommand,
+  },
+  adopt: {
+    summary: 'take ownership in place of the running services of --spec FILE (no task restarts; refuses on any difference)',
+    load: async () => (await import('./adopt-command.ts')).adoptCommand,
+  },
+  retry: {
+    summary: 'retry one object now on a running agent: OBJECT (service/NAME or NAME) [--agent HOST:PORT]',
+    extra: { agent: { type: 'string' } },
+    load: async () => (await import('./retry-command.ts')).retryCommand,
+  },
+  redeploy: {
+    summary: "check a service's image tag now and roll out a re-pushed one: SERVICE --agent HOST:PORT [--token-file FILE]",
+    extra: { agent: { type: 'string' }, 'token-file': { type: 'string' } },
+    load: async () => (await import('./redeploy-command.ts')).redeployCommand,
   },
   status: {
     summary: 'print the status table of a running agent (--agent HOST:PORT; exit 2: not synced/healthy)',

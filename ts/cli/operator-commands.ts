@@ -10,8 +10,8 @@ function agentBase(flags: CliFlags): string {
   return /^https?:\/\//.test(agent) ? agent : `http://${agent}`;
 }
 
-/** The operator token: --token-file, else COREFLOW_ADMIN_TOKEN (never a flag value: flags show in ps). */
-async function adminToken(flags: CliFlags): Promise<string | undefined> {
+/** The operator token: --token-file, else --api-token or COREFLOW_API_TOKEN (prefer the file or the variable: flags show in ps). */
+async function apiToken(flags: CliFlags): Promise<string | undefined> {
   const file = flags.extra['token-file'];
   if (typeof file === 'string') {
     try {
@@ -20,7 +20,8 @@ async function adminToken(flags: CliFlags): Promise<string | undefined> {
       throw new CoreflowError('COREFLOW_ERR_USAGE', { details: `cannot read --token-file ${file}: ${errorText(err)}` });
     }
   }
-  return process.env.COREFLOW_ADMIN_TOKEN || undefined;
+  const flag = flags.settings.apiToken;
+  return (typeof flag === 'string' ? flag : process.env.COREFLOW_API_TOKEN) || undefined;
 }
 
 /**
@@ -29,7 +30,7 @@ async function adminToken(flags: CliFlags): Promise<string | undefined> {
  */
 async function postToAgent(flags: CliFlags, operation: string, path: string, body: Record<string, string>): Promise<Record<string, unknown>> {
   const base = agentBase(flags);
-  const token = await adminToken(flags);
+  const token = await apiToken(flags);
   let res: Response;
   try {
     res = await fetch(new URL(path, base), {

@@ -5,7 +5,8 @@ const SYMBOL: Record<ActionResult['type'], string> = { create: '+', update: '~',
 function line(a: ActionResult): string {
   const diff = a.diff && a.diff.length > 0 ? `: ${a.diff.join(', ')}` : '';
   const status = a.status === 'failed' || a.status === 'blocked' ? `  [${a.status}: ${a.error}]` : '';
-  return `  ${SYMBOL[a.type]} ${a.name.padEnd(28)} ${a.reason}${diff}${status}`;
+  const warning = a.warning ? `  [warning: ${a.warning}]` : '';
+  return `  ${SYMBOL[a.type]} ${a.name.padEnd(28)} ${a.reason}${diff}${status}${warning}`;
 }
 
 /**
@@ -16,7 +17,7 @@ export function formatResult(result: RunResult, opts: { verbose?: boolean } = {}
   const out: string[] = [];
   for (const step of result.steps) {
     // Objects outside --target are listed once, below.
-    const shown = step.actions.filter((a) => a.held?.by !== 'target').filter((a) => opts.verbose || a.type !== 'skip' || a.status === 'failed' || a.status === 'blocked' || (a.held?.by === 'suspended' && a.held.type !== 'skip'));
+    const shown = step.actions.filter((a) => a.held?.by !== 'target').filter((a) => opts.verbose || a.type !== 'skip' || a.status === 'failed' || a.status === 'blocked' || a.warning || (a.held?.by === 'suspended' && a.held.type !== 'skip'));
     if (shown.length === 0 && step.status === 'succeeded') continue;
     out.push(`${step.kind}${step.status === 'succeeded' ? '' : `  [${step.status}: ${step.error}]`}`);
     for (const a of shown) out.push(line(a));

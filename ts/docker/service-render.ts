@@ -20,7 +20,7 @@ export function sealService(
   cluster: string,
   role: ServiceRole,
   spec: DockerServiceSpec,
-  extra: Pick<DesiredService, 'invalid' | 'invalidCode' | 'excluded' | 'registryAuth' | 'pullCheck'> = {},
+  extra: Pick<DesiredService, 'invalid' | 'invalidCode' | 'excluded' | 'registryAuth' | 'pullCheck' | 'imagePin'> = {},
 ): DesiredService {
   const labels = { ...spec.Labels, [LABEL_ROLE]: role };
   const hash = hashOf({ ...spec, Labels: labels });
@@ -52,24 +52,30 @@ export function renderWorkload(spec: ClusterSpec, s: ServiceSpec, image: string,
         ...composeContainerSpec(s),
       },
       Resources: {
-        Limits: { MemoryBytes: Math.round(r.memoryLimitMB * MB), ...(r.cpuLimit ? { NanoCPUs: cpu(r.cpuLimit) } : {}) },
+        Limits: { ...(r.memoryLimitMB > 0 ? { MemoryBytes: Math.round(r.memoryLimitMB * MB) } : {}), ...(r.cpuLimit ? { NanoCPUs: cpu(r.cpuLimit) } : {}) },
         Reservations: {
           ...(r.memoryReservationMB ? { MemoryBytes: Math.round(r.memoryReservationMB * MB) } : {}),
           ...(r.cpuReservation ? { NanoCPUs: cpu(r.cpuReservation) } : {}),
         },
       },
-      Networks: [{ Target: spec.networks.gateway.name, Aliases: [s.name] }],
+      Networks: s.networks
+        ? s.networks.map((n) => ({ Target: n.name, ...(n.aliases && n.aliases.length > 0 ? { Aliases: n.aliases } : {}) }))
+        : [{ Target: spec.networks.gateway.name, Aliases: [s.name] }],
       ...composeTaskTemplate(s),
     },
     Mode: s.mode === 'global' ? { Global: {} } : { Replicated: { Replicas: s.scaleFactor } },
-    UpdateConfig: {
-      Parallelism: s.update.parallelism,
-      // Two tasks must never write the same volume at once: stop-first where a volume is mounted.
-      Order: s.update.order ?? (hasVolume ? 'stop-first' : 'start-first'),
-      FailureAction: s.update.failureAction,
-      // Docker drops a zero Monitor when it stores the spec; sending none keeps the live diff clean.
-      ...(s.update.monitorSeconds > 0 ? { Monitor: Math.round(s.update.monitorSeconds * NANO) } : {}),
-    },
+    ...('dockerDefaults' in s.update
+      ? {}
+      : {
+          UpdateConfig: {
+            Parallelism: s.update.parallelism,
+            // Two tasks must never write the same volume at once: stop-first where a volume is mounted.
+            Order: s.update.order ?? (hasVolume ? 'stop-first' : 'start-first'),
+            FailureAction: s.update.failureAction,
+            // Docker drops a zero Monitor when it stores the spec; sending none keeps the live diff clean.
+            ...(s.update.monitorSeconds > 0 ? { Monitor: Math.round(s.update.monitorSeconds * NANO) } : {}),
+          },
+        }),
     ...composeServiceSpec(s),
     ...(ports.length > 0 || s.endpointMode ? { EndpointSpec: { ...(s.endpointMode ? { Mode: s.endpointMode } : {}), ...(ports.length > 0 ? { Ports: ports } : {}) } } : {}),
   };
@@ -118,9 +124,16 @@ export function renderBase(spec: ClusterSpec, key: BaseKey, b: BaseServiceSpec, 
   };
 }
 
-/** The enabled base services of a spec, sealed. */
-export function desiredBaseServices(spec: ClusterSpec, tokenSecret?: Pick<WorkloadSecret, 'name'>): DesiredService[] {
+/** The image to deploy for an image as written, and how it was pinned (see docker/image-pin.ts). */
+export type PinImage = (image: string) => Pick<DesiredService, 'imagePin'> & { image: string };
+
+/** The enabled base services of a spec, sealed; `pin` gives each its image (default: as written). */
+export function desiredBaseServices(spec: ClusterSpec, tokenSecret?: Pick<WorkloadSecret, 'name'>, pin: PinImage = (image) => ({ image })): DesiredService[] {
   return (Object.keys(BASE_LAYOUT) as BaseKey[])
     .filter((k) => spec.baseServices[k].enabled)
-    .map((k) => sealService(spec.cluster.name, 'base', renderBase(spec, k, spec.baseServices[k], tokenSecret)));
+    .map((k) => {
+      const b = spec.baseServices[k];
+      const { image, imagePin } = pin(b.image);
+      return sealService(spec.cluster.name, 'base', renderBase(spec, k, { ...b, image }, tokenSecret), imagePin ? { imagePin } : {});
+    });
 }

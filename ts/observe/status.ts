@@ -55,6 +55,8 @@ export interface StatusAction {
   /** Set when the run's controls held the change (`suspended`, `target`, `approval`) and what it would have been. */
   held?: { by: string; type: string };
   code?: string;
+  /** A problem that did not fail the object (a registry that did not answer); shown in its message. */
+  warning?: string;
 }
 
 /** What the status reads of a run's result (the engine's RunResult has these). */
@@ -80,6 +82,8 @@ export interface StatusInput {
   busy: boolean;
   /** Objects (`kind/name`) waiting for a retry with backoff. */
   waiting: ReadonlySet<string>;
+  /** Objects whose retries stopped after too many failed attempts in a row, with that count. */
+  stalled?: ReadonlyMap<string, number>;
   controllers?: ControllerState[];
   state?: AgentStatus['state'];
   /** The plan waiting for approval, if any. */
@@ -146,7 +150,11 @@ export function buildStatus(input: StatusInput): AgentStatus {
       const key = `${a.kind}/${a.name}`;
       const waitsForApproval = result?.plan !== undefined && a.status === 'planned';
       const operation: OperationPhase = input.busy ? 'Syncing' : input.waiting.has(key) || waitsForApproval ? 'Waiting' : 'Idle';
-      const message = waitsForApproval ? `waiting for approval of ${result!.plan!.id}: ${a.type} (${a.reason})` : sync === 'OutOfSync' ? (a.error ?? a.reason) : h.message;
+      const stalled = input.stalled?.get(key);
+      const base = waitsForApproval
+        ? `waiting for approval of ${result!.plan!.id}: ${a.type} (${a.reason})`
+        : sync === 'OutOfSync' ? (a.error ?? a.reason) : [h.message, a.warning].filter(Boolean).join('; ') || undefined;
+      const message = stalled === undefined ? base : `${base ?? 'failed'}; retries stopped after ${stalled} failed attempts (coreflow retry ${key})`;
       objects.push({ kind: a.kind, name: a.name, sync, health: h.health, operation, ...(message ? { message } : {}) });
     }
   }

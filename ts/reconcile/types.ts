@@ -27,6 +27,10 @@ export interface Action<P = unknown> {
   blocked?: { status: 'blocked' | 'failed'; reason: string; code: ErrorCode };
   /** Set when the run's controls turned a change into a skip (see RunControls): by what, and what it would have done. */
   held?: HeldBy;
+  /** Something the run could not do for this object without failing it (a registry that did not answer). */
+  warning?: string;
+  /** The catalogue code of `warning`. */
+  warningCode?: ErrorCode;
   payload?: P;
 }
 
@@ -54,6 +58,9 @@ export interface ActionResult {
   code?: ErrorCode;
   /** Set on a failure caused by bad input: retrying cannot fix it (no backoff retries). */
   terminal?: boolean;
+  /** See Action.warning. */
+  warning?: string;
+  warningCode?: ErrorCode;
   durationMs: number;
 }
 

@@ -7,7 +7,7 @@ import { HttpError, readJson, sendJson, type Router } from './http-router.ts';
 
 /** What the operator endpoints act on (the agent provides it). */
 export interface OperatorControls {
-  /** COREFLOW_ADMIN_TOKEN; unset: every endpoint that changes something answers 401. */
+  /** COREFLOW_API_TOKEN; unset: every endpoint that changes something answers 401. */
   token: string | undefined;
   pendingPlan(): PendingPlan | undefined;
   approve(planId: string): Promise<RunResult>;
@@ -19,7 +19,7 @@ export interface OperatorControls {
 
 function authorize(req: IncomingMessage, token: string | undefined): void {
   if (!bearerMatches(req.headers.authorization, token)) {
-    throw new HttpError(401, token ? 'send Authorization: Bearer <COREFLOW_ADMIN_TOKEN>' : 'COREFLOW_ADMIN_TOKEN is not set on the agent: its operator endpoints are off');
+    throw new HttpError(401, token ? 'send Authorization: Bearer <COREFLOW_API_TOKEN>' : 'COREFLOW_API_TOKEN is not set on the agent: its operator endpoints are off');
   }
 }
 
@@ -39,7 +39,7 @@ async function stringField(req: IncomingMessage, field: string): Promise<string>
 
 /**
  * The operator endpoints of the internal server. Reading is open like /v1/status; changing needs
- * `Authorization: Bearer <COREFLOW_ADMIN_TOKEN>`:
+ * `Authorization: Bearer <COREFLOW_API_TOKEN>`:
  * - GET  /v1/plans    the plan waiting for approval ({ plan: null } when none) and the suspensions
  * - POST /v1/approve  { planId }: applies that plan exactly; 200 with the run, 400
  *                     COREFLOW_ERR_PLAN_UNKNOWN, 409 COREFLOW_ERR_PLAN_STALE (with the new plan)

@@ -5,7 +5,7 @@ import type { PendingPlan } from '../reconcile/approvals.ts';
 import type { Lifecycle } from '../lifecycle.ts';
 import type { Logger } from '../observe/logger.ts';
 import type { AgentStatus } from '../observe/status.ts';
-import type { ResponseOf } from '../protocol/methods.ts';
+import type { RedeployAnswer, ResponseOf } from '../protocol/methods.ts';
 import type { RunResult } from '../reconcile/types.ts';
 import type { CertificateProvider } from '../routing/certificates.ts';
 import { SerialQueue } from '../serial-queue.ts';
@@ -38,6 +38,8 @@ export interface ControlPlaneSourceOptions {
   status?: () => AgentStatus;
   /** Health reports between runs: at most one per this many ms (default 5000). */
   healthReportIntervalMs?: number;
+  /** Serves the control plane's redeployService (the agent's redeploy); without it the method is unknown. */
+  redeploy?: (service: string) => Promise<RedeployAnswer>;
   /** What the control plane may ask of the operator (approvePlan, setSuspended); without it, those requests fail. */
   operator?: OperatorHooks;
 }
@@ -79,6 +81,8 @@ export class ControlPlaneSource implements CertificateProvider, Lifecycle {
           return { planId: req.planId, runId: run.runId, status: run.status };
         });
         peer.handle('setSuspended', async (req) => ({ ...req, changed: await this.operator().setSuspended(req.service, req.suspended) }));
+        const { redeploy } = opts;
+        if (redeploy) peer.handle('redeployService', (req) => redeploy(req.service));
       },
       established: async (session) => {
         const config = await session.peer.request('getClusterConfig', {});
@@ -196,7 +200,7 @@ export function controlPlaneSource(
   config: CoreflowConfig,
   desired: DesiredState,
   log: Logger,
-  extra: Pick<ControlPlaneSourceOptions, 'taskCounts' | 'status' | 'operator'> = {},
+  extra: Pick<ControlPlaneSourceOptions, 'taskCounts' | 'status' | 'redeploy' | 'operator'> = {},
 ): ControlPlaneSource {
   return new ControlPlaneSource({
     url: config.cloudlyUrl!,

@@ -51,7 +51,7 @@ function crossChecks(spec: ClusterSpec): string[] {
   unique(spec.services.map((s) => ({ key: s.name })), 'services', 'name');
   unique(spec.secretBundles.map((b) => ({ key: b.id })), 'secretBundles', 'id');
   unique(spec.registries.map((r) => ({ key: r.id })), 'registries', 'id');
-  if (spec.networks.gateway.name === spec.networks.internal.name) {
+  if (spec.networks.gateway.name === spec.networks.internal.name && !(spec.networks.gateway.external && spec.networks.internal.external)) {
     errors.push(`networks.internal.name: must differ from networks.gateway.name ("${spec.networks.gateway.name}")`);
   }
   const baseNames = new Map<string, string>();

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { baseServicesSchema, networksSchema } from './base-schema.ts';
 import { dnsSchema } from './dns-schema.ts';
-import { dockerName } from './primitives.ts';
+import { dockerName, imageResolveMode } from './primitives.ts';
 import { routingSchema } from './routing-schema.ts';
 import { registrySchema, secretBundleSchema } from './secrets-schema.ts';
 import { serviceSchema } from './service-schema.ts';
@@ -28,6 +28,12 @@ export const clusterSpecSchema = z.strictObject({
       volumes: z.boolean().default(false),
       networks: z.boolean().default(false),
       dns: z.boolean().default(false),
+    })
+    .prefault({}),
+  images: z
+    .strictObject({
+      /** always: tags are pinned to the digest the registry names (default); never: deployed as written (air-gapped swarms). */
+      resolve: imageResolveMode.default('always'),
     })
     .prefault({}),
   guards: z
