@@ -52,7 +52,7 @@ export interface StatusAction {
   status: string;
   reason: string;
   error?: string;
-  /** Set when the run's controls held the change (`suspended`, `target`, `approval`) and what it would have been. */
+  /** Set when the run's controls held the change (`suspended`, `target`) and what it would have been. */
   held?: { by: string; type: string };
   code?: string;
   /** A problem that did not fail the object (a registry that did not answer); shown in its message. */

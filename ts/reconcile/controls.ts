@@ -1,5 +1,5 @@
 import { CoreflowError } from '../errors.ts';
-import type { Action, ActionType } from './types.ts';
+import type { Action, ActionType, HeldBy } from './types.ts';
 
 /** `kind/name`: how controls name one object of a plan. */
 export function objectKey(a: Pick<Action, 'kind' | 'name'>): string {
@@ -28,7 +28,7 @@ export function actionKey(a: Pick<Action, 'kind' | 'name' | 'type' | 'reason' | 
   return `${a.kind}/${a.name} ${a.type} ${a.reason}${a.diff ? ` [${a.diff.join(',')}]` : ''}`;
 }
 
-function held(a: Action, by: 'suspended' | 'target' | 'approval', reason: string): Action {
+function held(a: Action, by: HeldBy['by'], reason: string): Action {
   const was: ActionType = a.type;
   return {
     kind: a.kind,

@@ -34,9 +34,9 @@ export interface Action<P = unknown> {
   payload?: P;
 }
 
-/** Why a planned change was not made: the object is suspended, outside `--target`, or not in an approved plan. */
+/** Why a planned change was not made: the object is suspended, or outside `--target`. */
 export interface HeldBy {
-  by: 'suspended' | 'target' | 'approval';
+  by: 'suspended' | 'target';
   /** The planned type before it was held ('skip': nothing would have changed). */
   type: ActionType;
   /** The planner's reason for it. */
