@@ -1,6 +1,7 @@
 import type Docker from 'dockerode';
 import { dockerModelOf, resolveRunImages } from './docker/desired-model.ts';
 import { ImageResolver } from './docker/image-resolver.ts';
+import { imagesStep } from './docker/images-step.ts';
 import { networkPruneStep, networksStep } from './docker/networks.ts';
 import type { PlatformValues } from './docker/secret-content.ts';
 import { secretPruneStep } from './docker/secret-prune.ts';
@@ -27,7 +28,7 @@ export interface StepOptions {
 }
 
 /**
- * The chain, in dependency order: platform bindings (provisioned in Corestore; their values join
+ * The chain, in dependency order: image tags resolved to digests -> platform bindings (provisioned in Corestore; their values join
  * the services' secrets) -> networks -> secrets (workload secrets and the corestore token) -> base services -> workload services ->
  * prune of secrets, volumes (prunable ones only) and networks no longer desired -> dns. Volumes are
  * created by Docker on the node that runs the task, from the service's mounts. Routing runs as its
@@ -44,6 +45,8 @@ export function defaultSteps(docker: Docker, opts: StepOptions = {}): Step[] {
   });
   const prepare = resolveRunImages(opts.images ?? new ImageResolver());
   return [
+    // First: the model every later step reads is rendered once, with the digests.
+    imagesStep(prepare),
     bindingsStep(bindings),
     volumeDriversStep(docker),
     networksStep(docker),
