@@ -124,7 +124,7 @@ export class Agent implements Lifecycle {
       setSuspended: (service, suspended) => this.setSuspended(service, suspended),
       suspended: () => [...this.suspensions.current],
     });
-    registerRetryRoute(this.server.router, (key) => this.retryObject(key));
+    registerRetryRoute(this.server.router, config.apiToken, (key) => this.retryObject(key));
     this.images = new ImageResolver({
       client: new RegistryClient({ timeoutMs: config.registryTimeoutMs, onRequest: (r) => this.metrics.recordRegistryRequest(r) }),
       intervalMs: config.imageCheckInterval,

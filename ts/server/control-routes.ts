@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { CoreflowError, isCoreflowError, type ErrorCode } from '../errors.ts';
 import type { PendingPlan } from '../reconcile/approvals.ts';
 import type { RunResult } from '../reconcile/types.ts';
-import { bearerMatches } from './bearer-auth.ts';
+import { requireOperatorToken } from './operator-auth.ts';
 import { HttpError, readJson, sendJson, type Router } from './http-router.ts';
 
 /** What the operator endpoints act on (the agent provides it). */
@@ -17,11 +17,6 @@ export interface OperatorControls {
   suspended(): readonly string[];
 }
 
-function authorize(req: IncomingMessage, token: string | undefined): void {
-  if (!bearerMatches(req.headers.authorization, token)) {
-    throw new HttpError(401, token ? 'send Authorization: Bearer <COREFLOW_API_TOKEN>' : 'COREFLOW_API_TOKEN is not set on the agent: its operator endpoints are off');
-  }
-}
 
 /** Answers a CoreflowError with its code and parameters, so a client rebuilds the same error. */
 function sendError(res: ServerResponse, status: number, err: CoreflowError, extra: Record<string, unknown> = {}): void {
@@ -48,7 +43,7 @@ async function stringField(req: IncomingMessage, field: string): Promise<string>
 export function registerControlRoutes(router: Router, controls: OperatorControls): void {
   router.add('GET', '/v1/plans', (_req, res) => sendJson(res, 200, { plan: controls.pendingPlan() ?? null, suspended: controls.suspended() }));
   router.add('POST', '/v1/approve', async (req, res) => {
-    authorize(req, controls.token);
+    requireOperatorToken(req, controls.token);
     const planId = await stringField(req, 'planId');
     try {
       const run = await controls.approve(planId);
@@ -61,7 +56,7 @@ export function registerControlRoutes(router: Router, controls: OperatorControls
   });
   for (const [path, suspended] of [['/v1/suspend', true], ['/v1/resume', false]] as const) {
     router.add('POST', path, async (req, res) => {
-      authorize(req, controls.token);
+      requireOperatorToken(req, controls.token);
       const service = await stringField(req, 'service');
       let changed: boolean;
       try {
