@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import cron, { type ScheduledTask } from 'node-cron';
 import { defaultSteps } from './chain-steps.ts';
 import type { CoreflowConfig } from './config/config.ts';
+import { withSecretFiles } from './config/secret-settings.ts';
 import { DriftController, DRIFT_EVENT_TYPES } from './controllers/drift.ts';
 import { EventRetentionController } from './controllers/event-retention.ts';
 import { GarbageController } from './controllers/garbage.ts';
@@ -126,10 +127,12 @@ export class Agent implements Lifecycle {
   }
 
   async start(): Promise<void> {
-    const { config, log } = this;
-    if (!config.spec && !config.cloudlyUrl) {
+    const { log } = this;
+    if (!this.config.spec && !this.config.cloudlyUrl) {
       throw new CoreflowError('COREFLOW_ERR_USAGE', { details: 'standalone mode needs --spec FILE (or COREFLOW_SPEC); control-plane mode needs CLOUDLY_URL and JUMPCODE' });
     }
+    // Secret files are read before anything starts: a missing one changes nothing.
+    const config = await withSecretFiles(this.config);
     await this.startPart(this.server);
     // Started early: the worker warms up while Docker is connected.
     await this.startPart({ name: 'spec-parser', start: async () => this.specParser.start(), stop: () => this.specParser.close() });

@@ -69,7 +69,6 @@ export const errorCatalogue = {
     terminal: true,
     message: 'the spec has a dns section but no Cloudflare API token is set: give --cloudflare-token, CLOUDFLARE_API_TOKEN or CLOUDFLARE_API_TOKEN_FILE',
   },
-  COREFLOW_ERR_DNS_TOKEN_FILE: { terminal: false, message: 'cannot read the Cloudflare API token file {path}: {details}' },
   COREFLOW_ERR_DNS_ZONE_NOT_FOUND: {
     terminal: true,
     message: 'zone {zone} (dns.zones) is not visible to the Cloudflare token: check the name, or give its id, and that the token has Zone:Read and DNS:Edit on it',
@@ -89,6 +88,7 @@ export const errorCatalogue = {
     terminal: true,
     message: 'the desired-state document would be {size} bytes, over the {limit} bytes agents can receive in one protocol frame; nothing was changed',
   },
+  COREFLOW_ERR_SECRET_FILE: { terminal: false, message: 'cannot read the secret file {path} given by {setting}: {details}. Check the path (a Docker secret is mounted under /run/secrets/NAME) and that the file is readable' },
   COREFLOW_ERR_SPEC_LIMIT: { terminal: true, message: '{where}: {what} is {value}, over the limit of {limit} (setting {setting})' },
 } as const satisfies Record<string, { terminal: boolean; message: string }>;
 

@@ -20,11 +20,13 @@ export const settings = {
   confirmMassDeletion: { env: 'COREFLOW_CONFIRM_MASS_DELETION', flag: 'confirm-mass-deletion', default: 'false', doc: 'Allow removing all, or more than half, of the owned workload services' },
   cloudlyUrl: { env: 'CLOUDLY_URL', flag: 'cloudly-url', default: undefined, doc: 'Control plane WebSocket URL (ws://, wss://; path /v1/agent when none). Set: control-plane mode; unset: standalone mode with --spec' },
   jumpcode: { env: 'JUMPCODE', flag: 'jumpcode', default: undefined, doc: 'Machine token presented to the control plane; required with CLOUDLY_URL (prefer the variable: flags show in ps)' },
+  jumpcodeFile: { env: 'JUMPCODE_FILE', flag: 'jumpcode-file', default: undefined, doc: 'File holding the machine token (e.g. a Docker secret under /run/secrets); instead of JUMPCODE' },
   caFile: { env: 'COREFLOW_CA_FILE', flag: 'ca-file', default: undefined, doc: 'PEM file of extra CA certificates trusted for a wss:// control plane' },
   reconnectMaxMs: { env: 'COREFLOW_RECONNECT_MAX_MS', flag: 'reconnect-max-ms', default: '60000', doc: 'Cap of the reconnect backoff (exponential from 0.5 s, with jitter; reached only after a sustained outage, see docs/protocol.md)' },
   pingIntervalMs: { env: 'COREFLOW_PING_INTERVAL_MS', flag: 'ping-interval-ms', default: '15000', doc: 'Keepalive ping interval; a dead connection is detected within two intervals' },
   authRetryMs: { env: 'COREFLOW_AUTH_RETRY_MS', flag: 'auth-retry-ms', default: '60000', doc: 'First retry delay after the control plane rejected the token (doubles up to 10 minutes)' },
   edgeToken: { env: 'COREFLOW_EDGE_TOKEN', flag: 'edge-token', default: undefined, doc: 'Token edge proxies send (Authorization: Bearer) to connect to ws://agent:PORT/v1/edge; unset refuses every edge. Prefer the env var: flags show in ps' },
+  edgeTokenFile: { env: 'COREFLOW_EDGE_TOKEN_FILE', flag: 'edge-token-file', default: undefined, doc: 'File holding the edge token (e.g. a Docker secret); instead of COREFLOW_EDGE_TOKEN' },
   certRefreshBeforeHours: { env: 'COREFLOW_CERT_REFRESH_BEFORE_HOURS', flag: 'cert-refresh-before-hours', default: '168', doc: 'A certificate from the control plane is fetched again this many hours before it expires' },
   cloudflareToken: { env: 'CLOUDFLARE_API_TOKEN', flag: 'cloudflare-token', default: undefined, doc: 'Cloudflare API token for the dns section (Zone:Read, DNS:Edit); never logged' },
   cloudflareTokenFile: { env: 'CLOUDFLARE_API_TOKEN_FILE', flag: 'cloudflare-token-file', default: undefined, doc: 'File holding the Cloudflare API token (read at every run; used when no token is given directly)' },
@@ -68,11 +70,13 @@ const configSchema = z.strictObject({
     .regex(/^(wss?|https?):\/\/[^\s/]+/, { error: 'expected a ws://, wss://, http:// or https:// URL' })
     .optional(),
   jumpcode: z.string().min(1, { error: 'must not be empty' }).optional(),
+  jumpcodeFile: z.string().min(1, { error: 'expected a file path' }).optional(),
   caFile: z.string().min(1).optional(),
   reconnectMaxMs: z.coerce.number({ error: 'expected milliseconds' }).int().min(100, { error: 'expected at least 100 ms' }),
   pingIntervalMs: z.coerce.number({ error: 'expected milliseconds' }).int().min(100, { error: 'expected at least 100 ms' }),
   authRetryMs: z.coerce.number({ error: 'expected milliseconds' }).int().min(100, { error: 'expected at least 100 ms' }),
   edgeToken: z.string().min(16, { error: 'expected a token of at least 16 characters' }).optional(),
+  edgeTokenFile: z.string().min(1, { error: 'expected a file path' }).optional(),
   certRefreshBeforeHours: z.coerce.number({ error: 'expected hours' }).min(1, { error: 'expected at least 1 hour' }),
   cloudflareToken: z.string().min(1, { error: 'expected a token' }).optional(),
   cloudflareTokenFile: z.string().min(1, { error: 'expected a file path' }).optional(),
@@ -96,10 +100,28 @@ const configSchema = z.strictObject({
   dockerTimeoutMs: z.coerce.number({ error: 'expected milliseconds' }).int().min(100, { error: 'expected at least 100 ms' }),
 });
 
-/** Rules across settings: control-plane mode needs a machine token. */
+/**
+ * Secret settings and the setting naming the file that holds each (the `_FILE` convention): a
+ * value or its file, never both. Files are read when the value is needed (see secret-settings.ts).
+ */
+export const secretSettings = {
+  jumpcode: 'jumpcodeFile',
+  edgeToken: 'edgeTokenFile',
+  cloudflareToken: 'cloudflareTokenFile',
+} as const satisfies Partial<Record<SettingKey, SettingKey>>;
+
+/** Rules across settings: a secret by value or by file, not both; control-plane mode needs a machine token. */
 function modeIssues(config: z.output<typeof configSchema>): string[] {
-  if (config.cloudlyUrl && !config.jumpcode) return [`  - ${settings.jumpcode.env} (--${settings.jumpcode.flag}): required when ${settings.cloudlyUrl.env} is set`];
-  return [];
+  const issues: string[] = [];
+  for (const [value, file] of Object.entries(secretSettings) as [keyof typeof secretSettings, SettingKey][]) {
+    if (config[value] !== undefined && config[file] !== undefined) {
+      issues.push(`  - ${settings[value].env} (--${settings[value].flag}) and ${settings[file].env} (--${settings[file].flag}): both are set; give the value or the file that holds it, not both`);
+    }
+  }
+  if (config.cloudlyUrl && !config.jumpcode && !config.jumpcodeFile) {
+    issues.push(`  - ${settings.jumpcode.env} (--${settings.jumpcode.flag}) or ${settings.jumpcodeFile.env} (--${settings.jumpcodeFile.flag}): required when ${settings.cloudlyUrl.env} is set`);
+  }
+  return issues;
 }
 
 export type CoreflowConfig = Readonly<z.output<typeof configSchema>>;
