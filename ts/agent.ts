@@ -20,6 +20,8 @@ import { EventBus } from './observe/events.ts';
 import type { Logger } from './observe/logger.ts';
 import { AgentMetrics } from './observe/metrics.ts';
 import { buildStatus, type AgentStatus } from './observe/status.ts';
+import { holderId } from './lease/holder-id.ts';
+import { SwarmLease } from './lease/swarm-lease.ts';
 import { ErrorReporter } from './reconcile/error-reports.ts';
 import { Reconciler } from './reconcile/reconciler.ts';
 import { RetryScheduler } from './reconcile/retry.ts';
@@ -72,6 +74,14 @@ export class Agent implements Lifecycle {
   private readonly statusListeners = new Set<(s: AgentStatus) => void>();
   private readonly started: Lifecycle[] = [];
   private running: Running | undefined;
+  /** The one-agent-per-cluster lease; set once Docker is connected. */
+  lease: SwarmLease | undefined;
+  /**
+   * Hears an error after which this agent must not go on (the lease lost): the CLI stops the
+   * process with a non-zero code so Swarm restarts it as a standby. Reconciling stops at once
+   * whether or not anyone listens.
+   */
+  onFatal: ((err: CoreflowError) => void) | undefined;
   private firstRunDone = false;
   /** The live route table and its sinks (edge WS, Caddy, Traefik); set once Docker is connected. */
   routing: RoutingController | undefined;
@@ -90,6 +100,7 @@ export class Agent implements Lifecycle {
     this.server = new InternalServer({ host: config.host, port: config.port, readyTimeoutMs: config.readyTimeoutMs }, log.child({ component: 'internal-server' }));
     this.server.addReadiness({ name: 'docker', check: async () => (this.running ? (await this.running.docker.docker.ping(), true) : 'not connected') });
     this.server.addReadiness({ name: 'desired-state', check: () => (this.desired.get() ? true : 'no valid desired state loaded') });
+    this.server.addReadiness({ name: 'lease', check: () => (this.lease?.holding ? true : (this.lease?.describe() ?? 'not connected to Docker yet')) });
     this.server.addReadiness({ name: 'first-run', check: () => (this.firstRunDone ? true : 'the first run has not finished') });
     this.eventLog = new EventLog(join(config.stateDir, 'events.jsonl'));
     this.bus.subscribe((e) => void this.eventLog.append(e));
@@ -154,7 +165,8 @@ export class Agent implements Lifecycle {
       observer: runEventsObserver(this.bus),
       onResult: (r) => this.afterRun(r),
     });
-    const trigger = (reason: string) => void reconciler.trigger(reason);
+    // Every wake-up of the chain passes here: only the lease holder reconciles.
+    const trigger = (reason: string) => void this.gatedRun(reason);
     const retry = new RetryScheduler({ baseMs: config.retryBaseMs, maxMs: config.retryMaxMs, trigger, log: log.child({ component: 'retry' }) });
     const taskHealth = this.buildControllers(docker, dockerEvents, trigger, () => reconciler.busy);
     this.running = { docker, reconciler, retry, taskHealth };
@@ -178,6 +190,23 @@ export class Agent implements Lifecycle {
       ? (await import('./sources/controlplane-source.ts')).controlPlaneSource(config, this.desired, log.child({ component: 'controlplane-source' }), { taskCounts: () => this.taskCounts(), status: () => this.status() })
       : undefined;
     if (cp) this.certificateProvider ??= cp;
+    const m = this.metrics;
+    if (cp) {
+      this.onResult((r) => cp.report(r));
+      // The same status as /v1/status: also when a service's health changes between runs.
+      this.onStatus(() => cp.statusChanged());
+      m.sampleOnScrape(() => m.controlplaneConnected.set(cp.connected ? 1 : 0));
+      await this.startPart(cp);
+    } else {
+      const source = new FileSource(config.spec!, this.desired, log.child({ component: 'file-source' }));
+      await this.startPart({ name: 'file-source', start: async () => void (await source.start()), stop: async () => source.stop() });
+    }
+
+    // One agent per cluster reconciles: a standby waits here (serving /healthz, /readyz, /v1/status)
+    // until it holds the lease; nothing below writes to Docker or to an edge before that.
+    const lease = await this.startLease(config, docker);
+    await lease.acquired();
+
     const routing = new RoutingController({
       docker: docker.docker,
       events: dockerEvents,
@@ -191,21 +220,10 @@ export class Agent implements Lifecycle {
     this.routing = routing;
     registerRoutingEndpoints(this.server, routing, { desired: () => this.desired.get(), edgeToken: config.edgeToken });
     await this.startPart(routing);
-    const m = this.metrics;
     m.sampleOnScrape(() => (m.edgeProxiesConnected.set(routing.edge.connections), m.routes.set(routing.current?.table.routes.length ?? 0)));
     // After every run (services may have changed); Docker events and a resync timer do the rest.
     this.onResult(() => routing.trigger('reconcile run finished'));
 
-    if (cp) {
-      this.onResult((r) => cp.report(r));
-      // The same status as /v1/status: also when a service's health changes between runs.
-      this.onStatus(() => cp.statusChanged());
-      m.sampleOnScrape(() => m.controlplaneConnected.set(cp.connected ? 1 : 0));
-      await this.startPart(cp);
-    } else {
-      const source = new FileSource(config.spec!, this.desired, log.child({ component: 'file-source' }));
-      await this.startPart({ name: 'file-source', start: async () => void (await source.start()), stop: async () => source.stop() });
-    }
     // Subscribed after the first load: the start trigger below covers it.
     this.desired.onChange((_l, origin) => trigger(`desired state changed (${origin})`));
 
@@ -216,7 +234,42 @@ export class Agent implements Lifecycle {
       stop: async () => void (await schedule?.stop()),
     });
     await this.startPart(this.controllers);
-    await reconciler.trigger('start');
+    await this.gatedRun('start');
+  }
+
+  /**
+   * The lease of the cluster in the swarm, on a Docker connection of its own (so a clean stop
+   * can still release it after the agent's connection is closed). Its state shows in /readyz,
+   * /v1/status and the metrics; losing it stops reconciling at once and calls onFatal.
+   */
+  private async startLease(config: CoreflowConfig, main: DockerConnection): Promise<SwarmLease> {
+    const own = await connectDocker({ ...(config.dockerHost ? { host: config.dockerHost } : {}), timeoutMs: config.dockerTimeoutMs });
+    const info = (await main.docker.info()) as { Swarm?: { NodeID?: string } };
+    const lease = new SwarmLease({
+      docker: own.docker,
+      cluster: () => this.desired.get()?.spec.cluster.name,
+      holder: holderId(info.Swarm?.NodeID),
+      leaseMs: config.leaseSeconds * 1000,
+      log: this.log.child({ component: 'lease' }),
+      onLost: (err) => this.onFatal?.(err),
+    });
+    this.lease = lease;
+    const m = this.metrics;
+    m.sampleOnScrape(() => {
+      const s = lease.status();
+      m.leaseHeld.set(lease.holding ? 1 : 0);
+      m.leaseHolder.reset();
+      if (s.holder) m.leaseHolder.set({ holder: s.holder, lease: s.name ?? '' }, 1);
+    });
+    lease.onChange(() => this.statusChanged());
+    await this.startPart({ name: 'lease', start: () => lease.start(), stop: async () => (await lease.stop(), own.close()) });
+    return lease;
+  }
+
+  /** A run of the chain if this agent holds the lease; undefined (nothing done) on a standby. */
+  private gatedRun(reason: string): Promise<RunResult | undefined> {
+    if (!this.running || !this.lease?.holding) return Promise.resolve(undefined);
+    return this.running.reconciler.trigger(reason);
   }
 
   /** The background controllers (started last): task health, drift, garbage, event retention. */
@@ -289,12 +342,13 @@ export class Agent implements Lifecycle {
       waiting: r?.retry.waiting ?? new Set(),
       controllers: this.controllers.states(),
       state: this.stateFile.identity,
+      ...(this.lease ? { lease: this.lease.status() } : {}),
     });
   }
 
   /** Triggers a run now; resolves with the result of the run that covers it. */
   reconcile(reason: string): Promise<RunResult | undefined> {
-    return this.running?.reconciler.trigger(reason) ?? Promise.resolve(undefined);
+    return this.gatedRun(reason);
   }
 
   /** Aborts the Docker calls in flight first, so no part waits on a hung engine; then stops the parts in reverse order. */

@@ -89,6 +89,10 @@ export const errorCatalogue = {
     message: 'the desired-state document would be {size} bytes, over the {limit} bytes agents can receive in one protocol frame; nothing was changed',
   },
   COREFLOW_ERR_SECRET_FILE: { terminal: false, message: 'cannot read the secret file {path} given by {setting}: {details}. Check the path (a Docker secret is mounted under /run/secrets/NAME) and that the file is readable' },
+  COREFLOW_ERR_LEASE_LOST: {
+    terminal: false,
+    message: 'the agent lease {name} is no longer held by this agent ({details}); it stops reconciling and exits, and its restart waits as a standby',
+  },
   COREFLOW_ERR_SPEC_LIMIT: { terminal: true, message: '{where}: {what} is {value}, over the limit of {limit} (setting {setting})' },
 } as const satisfies Record<string, { terminal: boolean; message: string }>;
 

@@ -48,6 +48,7 @@ export const settings = {
   specMaxValueBytes: { env: 'COREFLOW_SPEC_MAX_VALUE_BYTES', flag: 'spec-max-value-bytes', default: '262144', doc: 'Largest single string (value or key) in a spec document' },
   specMaxAliases: { env: 'COREFLOW_SPEC_MAX_ALIASES', flag: 'spec-max-aliases', default: '100', doc: 'Bound on YAML alias expansion (yaml maxAliasCount); 0 forbids aliases' },
   specParseTimeoutMs: { env: 'COREFLOW_SPEC_PARSE_TIMEOUT_MS', flag: 'spec-parse-timeout-ms', default: '30000', doc: 'The agent stops parsing a spec (file or push) after this long and rejects it' },
+  leaseSeconds: { env: 'COREFLOW_LEASE_SECONDS', flag: 'lease-seconds', default: '15', doc: 'Lease time of the one-agent-per-cluster lock in the swarm: renewed every third of it; a standby takes over once the holder has not renewed for this long' },
   dockerTimeoutMs: { env: 'COREFLOW_DOCKER_TIMEOUT_MS', flag: 'docker-timeout-ms', default: '30000', doc: 'A Docker Engine request without an answer after this long fails (the next run retries)' },
 } as const;
 
@@ -97,6 +98,7 @@ const configSchema = z.strictObject({
   specMaxValueBytes: z.coerce.number({ error: 'expected bytes' }).int().min(256, { error: 'expected at least 256 bytes' }),
   specMaxAliases: z.coerce.number({ error: 'expected a number' }).int().min(0, { error: 'expected a number >= 0' }),
   specParseTimeoutMs: z.coerce.number({ error: 'expected milliseconds' }).int().min(100, { error: 'expected at least 100 ms' }),
+  leaseSeconds: z.coerce.number({ error: 'expected seconds' }).min(1, { error: 'expected at least 1 second' }).max(3600, { error: 'expected at most 3600 seconds' }),
   dockerTimeoutMs: z.coerce.number({ error: 'expected milliseconds' }).int().min(100, { error: 'expected at least 100 ms' }),
 });
 

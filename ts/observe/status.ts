@@ -28,6 +28,18 @@ export interface AgentStatus {
   lastRun?: { runId: string; trigger: string; status: string; finishedAt: string; durationMs: number; specHash: string };
   state?: { lineage: string; serial: number; lastApplied?: { runId: string; specHash: string; at: string } };
   controllers: ControllerState[];
+  /** The one-agent-per-cluster lease: this agent's id, its state (holding, standby, ...) and the holder. */
+  lease?: LeaseInfo;
+}
+
+export interface LeaseInfo {
+  state: string;
+  me: string;
+  name?: string;
+  holder?: string;
+  takeoverAt?: string;
+  leaseSeconds: number;
+  error?: string;
 }
 
 /** What a background controller reports of itself (the controllers manager keeps it). */
@@ -75,6 +87,7 @@ export interface StatusInput {
   waiting: ReadonlySet<string>;
   controllers?: ControllerState[];
   state?: AgentStatus['state'];
+  lease?: LeaseInfo;
   now?: Date;
 }
 
@@ -152,5 +165,6 @@ export function buildStatus(input: StatusInput): AgentStatus {
       : {}),
     ...(input.state ? { state: input.state } : {}),
     controllers: input.controllers ?? [],
+    ...(input.lease ? { lease: input.lease } : {}),
   };
 }
