@@ -206,6 +206,11 @@ export class Agent implements Lifecycle {
     // until it holds the lease; nothing below writes to Docker or to an edge before that.
     const lease = await this.startLease(config, docker);
     await lease.acquired();
+    // A new state dir (the agent moved to another node) continues the history the lease carries.
+    if (!state && lease.inherited) {
+      this.stateFile.adopt(lease.inherited);
+      log.info({ lineage: lease.inherited.lineage, serial: lease.inherited.serial }, 'no state file here; continuing the lineage of the previous lease holder');
+    }
 
     const routing = new RoutingController({
       docker: docker.docker,
@@ -252,6 +257,7 @@ export class Agent implements Lifecycle {
       leaseMs: config.leaseSeconds * 1000,
       log: this.log.child({ component: 'lease' }),
       onLost: (err) => this.onFatal?.(err),
+      stateIdentity: () => this.stateFile.identity,
     });
     this.lease = lease;
     const m = this.metrics;

@@ -12,6 +12,9 @@ export const LABEL_LEASE_HOLDER = 'coreflow.lease.holder';
 export const LABEL_LEASE_MS = 'coreflow.lease.ms';
 /** The holder's own time of its last renewal (for people reading it; expiry is judged on the reader's clock). */
 export const LABEL_LEASE_RENEWED_AT = 'coreflow.lease.renewed-at';
+/** The holder's state identity (lineage, serial), so an agent that takes over continues the history. */
+export const LABEL_STATE_LINEAGE = 'coreflow.state.lineage';
+export const LABEL_STATE_SERIAL = 'coreflow.state.serial';
 const LEASE_KIND = 'lease';
 /** A clean stop gives up releasing after this long (a hung engine must not hold up the stop). */
 const RELEASE_TIMEOUT_MS = 2000;
@@ -64,6 +67,13 @@ export interface SwarmLeaseOptions {
   /** Called once when a held lease is lost (taken by another agent, or not renewed in time). */
   onLost: (err: CoreflowError) => void;
   clock?: LeaseClock;
+  /** The state file's lineage and serial, written with every renewal (see `inherited`). */
+  stateIdentity?: () => StateIdentity;
+}
+
+export interface StateIdentity {
+  lineage: string;
+  serial: number;
 }
 
 interface RawConfig {
@@ -98,6 +108,8 @@ export class SwarmLease implements Lifecycle {
   private state: LeaseState = 'waiting';
   private readonly acquiredWaiters = new Set<{ resolve: () => void; reject: (err: unknown) => void }>();
   private readonly changeListeners = new Set<() => void>();
+  /** The state identity the previous holder last wrote, read when this agent took the lease. */
+  inherited: StateIdentity | undefined;
 
   constructor(private readonly opts: SwarmLeaseOptions) {
     this.clock = opts.clock ?? systemClock;
@@ -231,6 +243,7 @@ export class SwarmLease implements Lifecycle {
     }
     this.renewedSentAt = sentAt;
     if (!this.held) {
+      if (record?.lineage) this.inherited = { lineage: record.lineage, serial: record.serial };
       this.held = true;
       this.heldName = name;
       this.opts.log.info({ lease: name, holder: this.opts.holder, how: decision.kind === 'take' ? decision.reason : decision.kind }, 'lease acquired; this agent reconciles');
@@ -248,10 +261,16 @@ export class SwarmLease implements Lifecycle {
       [LABEL_LEASE_HOLDER]: holder,
       [LABEL_LEASE_MS]: String(this.opts.leaseMs),
       [LABEL_LEASE_RENEWED_AT]: new Date(this.clock.now()).toISOString(),
+      ...this.identityLabels(),
     };
   }
 
-  private async read(name: string, signal: AbortSignal): Promise<(LeaseRecord & { cluster: string }) | undefined> {
+  private identityLabels(): Record<string, string> {
+    const id = this.opts.stateIdentity?.();
+    return id ? { [LABEL_STATE_LINEAGE]: id.lineage, [LABEL_STATE_SERIAL]: String(id.serial) } : {};
+  }
+
+  private async read(name: string, signal: AbortSignal): Promise<(LeaseRecord & { cluster: string; lineage?: string; serial: number }) | undefined> {
     const list = await dockerRequest<RawConfig[]>(this.opts.docker, { method: 'GET', path: '/configs', query: { filters: JSON.stringify({ name: [name] }) }, signal });
     const raw = list.find((c) => c.Spec.Name === name);
     if (!raw) return undefined;
@@ -259,7 +278,7 @@ export class SwarmLease implements Lifecycle {
     if (labels[LABEL_MANAGED_BY] !== MANAGED_BY || labels[LABEL_KIND] !== LEASE_KIND) {
       throw new CoreflowError('COREFLOW_ERR_NOT_OWNED', { kind: 'config', name, cluster: this.opts.cluster() ?? '?' });
     }
-    return { id: raw.ID, version: raw.Version.Index, holder: labels[LABEL_LEASE_HOLDER] ?? '', leaseMs: Number(labels[LABEL_LEASE_MS]) || this.opts.leaseMs, cluster: labels[LABEL_CLUSTER] ?? '' };
+    return { id: raw.ID, version: raw.Version.Index, holder: labels[LABEL_LEASE_HOLDER] ?? '', leaseMs: Number(labels[LABEL_LEASE_MS]) || this.opts.leaseMs, cluster: labels[LABEL_CLUSTER] ?? '', ...(labels[LABEL_STATE_LINEAGE] ? { lineage: labels[LABEL_STATE_LINEAGE] } : {}), serial: Number(labels[LABEL_STATE_SERIAL]) || 0 };
   }
 
   private async create(name: string, cluster: string, signal: AbortSignal): Promise<void> {
