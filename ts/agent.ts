@@ -10,7 +10,9 @@ import { ControllerManager } from './controllers/manager.ts';
 import { OwnedObjects } from './controllers/owned-objects.ts';
 import { TaskHealthController, type TaskCount } from './controllers/task-health.ts';
 import { connectDocker, type DockerConnection } from './docker/client.ts';
+import type { EdgeAccess } from './docker/edge-access.ts';
 import { DockerEventStream, type DockerEventSource } from './docker/event-stream.ts';
+import { discoverSelfTask } from './docker/self-task.ts';
 import { dnsStepOptions } from './dns/token.ts';
 import { CoreflowError, errorLogFields, errorText } from './errors.ts';
 import { callGuarded } from './guarded.ts';
@@ -156,8 +158,9 @@ export class Agent implements Lifecycle {
     // The engine: the chain, its retries with backoff and its state file.
     const state = await this.stateFile.load();
     if (state) log.info({ lineage: state.lineage, serial: state.serial, resources: state.resources.length }, 'state file loaded');
+    const edge = await this.edgeAccess(config, docker);
     const reconciler = new Reconciler({
-      steps: defaultSteps(docker.docker, { dns: dnsStepOptions(config) }),
+      steps: defaultSteps(docker.docker, { dns: dnsStepOptions(config), edge: () => edge }),
       desired: () => this.desired.get(),
       log: log.child({ component: 'reconciler' }),
       confirmMassDeletion: config.confirmMassDeletion,
@@ -270,6 +273,19 @@ export class Agent implements Lifecycle {
     lease.onChange(() => this.statusChanged());
     await this.startPart({ name: 'lease', start: () => lease.start(), stop: async () => (await lease.stop(), own.close()) });
     return lease;
+  }
+
+  /**
+   * What coretraffic gets to reach this agent: COREFLOW_EDGE_URL and COREFLOW_EDGE_NETWORK, or
+   * when the agent runs as a Swarm service, its service name and first overlay network; the edge
+   * token (as a secret file) whenever one is set.
+   */
+  private async edgeAccess(config: CoreflowConfig, docker: DockerConnection): Promise<EdgeAccess> {
+    const self = config.edgeUrl && config.edgeNetwork ? undefined : await discoverSelfTask(docker.docker);
+    const url = config.edgeUrl ?? (self ? `ws://${self.service}:${config.port}/v1/edge` : undefined);
+    const network = config.edgeNetwork ?? self?.networks[0];
+    this.log.info({ url, network, withToken: config.edgeToken !== undefined }, 'coretraffic reaches the agent at this edge URL');
+    return { ...(url ? { url } : {}), ...(network ? { network } : {}), ...(config.edgeToken ? { token: config.edgeToken } : {}) };
   }
 
   /** A run of the chain if this agent holds the lease; undefined (nothing done) on a standby. */

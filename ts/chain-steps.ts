@@ -1,5 +1,6 @@
 import type Docker from 'dockerode';
 import { dockerModelOf } from './docker/desired-model.ts';
+import type { EdgeAccess } from './docker/edge-access.ts';
 import { networkPruneStep, networksStep } from './docker/networks.ts';
 import type { PlatformValues } from './docker/secret-content.ts';
 import { secretPruneStep } from './docker/secret-prune.ts';
@@ -13,10 +14,12 @@ import type { Step } from './reconcile/types.ts';
 export interface StepOptions {
   dns?: DnsStepOptions;
   platformValues?: PlatformValues;
+  /** What coretraffic is given to reach the agent's /v1/edge (read at every run). */
+  edge?: () => EdgeAccess;
 }
 
 /**
- * The chain, in dependency order: networks -> base services -> secrets -> workload services ->
+ * The chain, in dependency order: networks -> secrets -> base services -> workload services ->
  * prune of secrets, volumes (prunable ones only) and networks no longer desired -> dns. Volumes are
  * created by Docker on the node that runs the task, from the service's mounts. Routing runs as its
  * own controller after each run. The Docker steps share one desired model per run (rendered
@@ -24,11 +27,11 @@ export interface StepOptions {
  * (platform bindings), merged into its secret below its own bundles.
  */
 export function defaultSteps(docker: Docker, opts: StepOptions = {}): Step[] {
-  const model = dockerModelOf(opts.platformValues);
+  const model = dockerModelOf(opts.platformValues, opts.edge);
   return [
     networksStep(docker),
-    servicesStep(docker, { kind: 'base-services', role: 'base', dependsOn: ['networks'], desired: (spec, ctx) => model(spec, ctx).baseServices }),
     secretsStep(docker, { model }),
+    servicesStep(docker, { kind: 'base-services', role: 'base', dependsOn: ['networks', 'secrets'], desired: (spec, ctx) => model(spec, ctx).baseServices }),
     servicesStep(docker, { kind: 'services', role: 'workload', dependsOn: ['networks', 'base-services', 'secrets'], desired: (spec, ctx) => model(spec, ctx).workloads.services }),
     secretPruneStep(docker, ['secrets', 'services'], { model }),
     volumePruneStep(docker, ['services'], { model }),

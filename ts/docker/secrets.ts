@@ -77,7 +77,7 @@ export function secretsStep(docker: Docker, opts: SecretsStepOptions): Step<Live
     dependsOn: [],
     objectFailuresBlockDependents: false,
     observe: (ctx) => cachedSecrets(docker, ctx),
-    plan: (spec, live, ctx) => planSecrets(opts.model(spec, ctx).workloads.secrets, live, spec.cluster.name),
+    plan: (spec, live, ctx) => planSecrets(opts.model(spec, ctx).secrets, live, spec.cluster.name),
     async apply(action, ctx) {
       const body = secretBody(ctx.spec.cluster.name, action.payload as WorkloadSecret);
       await dockerRequest(docker, { method: 'POST', path: '/secrets/create', body, signal: ctx.signal });

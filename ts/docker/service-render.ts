@@ -1,3 +1,5 @@
+import { withEdgeAccess, type EdgeAccess } from './edge-access.ts';
+import type { WorkloadSecret } from './secret-content.ts';
 import { hashOf } from '../spec/hash.ts';
 import type { BaseServiceSpec, ClusterSpec, ServiceSpec } from '../spec/types.ts';
 import { composeContainerSpec, composeServiceSpec, composeTaskTemplate, tmpfsMounts } from './compose-render.ts';
@@ -109,9 +111,15 @@ export function renderBase(spec: ClusterSpec, key: BaseKey, b: BaseServiceSpec):
   };
 }
 
-/** The enabled base services of a spec, sealed. */
-export function desiredBaseServices(spec: ClusterSpec): DesiredService[] {
+/**
+ * The enabled base services of a spec, sealed; coretraffic with what it needs to reach the agent's
+ * /v1/edge (`edge`, and the token's secret `edgeSecret`).
+ */
+export function desiredBaseServices(spec: ClusterSpec, edge: EdgeAccess = {}, edgeSecret?: WorkloadSecret): DesiredService[] {
   return (Object.keys(BASE_LAYOUT) as BaseKey[])
     .filter((k) => spec.baseServices[k].enabled)
-    .map((k) => sealService(spec.cluster.name, 'base', renderBase(spec, k, spec.baseServices[k])));
+    .map((k) => {
+      const rendered = renderBase(spec, k, spec.baseServices[k]);
+      return sealService(spec.cluster.name, 'base', k === 'coretraffic' ? withEdgeAccess(rendered, edge, edgeSecret) : rendered);
+    });
 }

@@ -65,7 +65,7 @@ export async function updateService(docker: Docker, id: string, version: number,
 /** What the services step reads: the services, and for workloads the IDs of this cluster's secrets. */
 export interface ServicesLive {
   services: LiveService[];
-  /** Owned secret IDs by name (workload services mount them); empty for base services. */
+  /** Owned secret IDs by name (workload services and coretraffic mount them). */
   secretIds: ReadonlyMap<string, string>;
 }
 
@@ -118,7 +118,6 @@ export function servicesStep(docker: Docker, opts: ServiceStepOptions): Step<Ser
     applyConcurrency: SERVICE_APPLY_CONCURRENCY,
     async observe(ctx) {
       const services = await ctx.cache.get('services', () => listLiveServices(docker, () => cachedNetworks(docker, ctx), ctx.signal));
-      if (opts.role === 'base') return { services, secretIds: new Map() };
       return { services, secretIds: ownedSecretIds(await cachedSecrets(docker, ctx), ctx.spec.cluster.name) };
     },
     plan: (spec, live, ctx) =>
