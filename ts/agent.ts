@@ -85,6 +85,7 @@ export class Agent implements Lifecycle {
    */
   onFatal: ((err: CoreflowError) => void) | undefined;
   private firstRunDone = false;
+  private stopRequested = false;
   /** The live route table and its sinks (edge WS, Caddy, Traefik); set once Docker is connected. */
   routing: RoutingController | undefined;
   /**
@@ -139,7 +140,17 @@ export class Agent implements Lifecycle {
     this.started.push(part);
   }
 
+  /** Starts every part; a start that fails stops what had started (a port, a worker) before rejecting, so the process can end. */
   async start(): Promise<void> {
+    try {
+      await this.startAll();
+    } catch (err) {
+      if (!this.stopRequested) await this.stop();
+      throw err;
+    }
+  }
+
+  private async startAll(): Promise<void> {
     const { log } = this;
     if (!this.config.spec && !this.config.cloudlyUrl) {
       throw new CoreflowError('COREFLOW_ERR_USAGE', { details: 'standalone mode needs --spec FILE (or COREFLOW_SPEC); control-plane mode needs CLOUDLY_URL and JUMPCODE' });
@@ -375,6 +386,7 @@ export class Agent implements Lifecycle {
 
   /** Aborts the Docker calls in flight first, so no part waits on a hung engine; then stops the parts in reverse order. */
   async stop(): Promise<void> {
+    this.stopRequested = true;
     this.running?.docker.close();
     while (this.started.length > 0) {
       const part = this.started.pop()!;

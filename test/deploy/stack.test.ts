@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { stringify } from 'yaml';
 import { boundPort, followEvents, httpJson, startCoreflow } from '../helpers/controlplane-procs.ts';
+import { deployAgentStack, gatewayAddress, type AgentStack } from '../helpers/agent-stack.ts';
 import { agentTestImage } from '../helpers/image.ts';
 import { parsePrometheusText } from '../helpers/prom-text.ts';
 import { createCaddyService, freePort, HOSTNAME_WEB_COMMAND } from '../helpers/routing.ts';
@@ -20,11 +21,9 @@ import { cleanupCluster, connect, TEST_IMAGE, testDoc, uniqueName, waitFor } fro
  */
 
 t.setTimeout(15 * 60_000);
-const root = new URL('../..', import.meta.url).pathname;
 const { docker } = await connect();
 const image = await agentTestImage();
-const gateway = (await runProcess('docker', ['network', 'inspect', 'docker_gwbridge', '-f', '{{(index .IPAM.Config 0).Gateway}}'])).stdout.trim();
-const dockerGid = String((await stat('/var/run/docker.sock')).gid);
+const gateway = await gatewayAddress();
 
 const doc = testDoc('cfstk');
 const cluster = doc.cluster.name;
@@ -39,7 +38,6 @@ await chmod(dir, 0o755);
 const token = randomBytes(24).toString('hex');
 await writeFile(join(dir, 'cp.token'), `${token}\n`);
 await writeFile(join(dir, 'spec.yaml'), stringify(doc));
-const secrets = { jumpcode: `${stack}-jumpcode`, edge: `${stack}-edge` };
 const caddy = `${cluster}-caddy`;
 
 // The control plane on the host, on the gateway address the agent's container reaches.
@@ -49,15 +47,12 @@ const cpUrl = `http://${gateway}:${cpPort}`;
 const events = followEvents(`${cpUrl}/v1/events`, token);
 await events.opened;
 
+let deployed: AgentStack | undefined;
 t.teardown(async () => {
   events.close();
-  await runProcess('docker', ['stack', 'rm', stack]);
+  await deployed?.remove();
   await docker.getService(caddy).remove().catch(() => undefined);
-  await waitFor('the stack\'s containers gone', async () => (await docker.listContainers({ all: true, filters: { label: [`com.docker.stack.namespace=${stack}`] } })).length === 0, 60_000).catch(() => undefined);
-  await docker.getVolume(`${stack}_state`).remove().catch(() => undefined);
-  for (const s of Object.values(secrets)) await docker.getSecret(s).remove().catch(() => undefined);
   await cleanupCluster(docker, cluster);
-  await docker.getNetwork(`${stack}_agent`).remove().catch(() => undefined);
   await cp.stop();
   await rm(dir, { recursive: true, force: true });
 });
@@ -99,26 +94,9 @@ async function objects(): Promise<Record<string, string>> {
 const reports = () => events.events.filter((e) => e.type === 'report' && (e.data.run as { runId?: string } | undefined)?.runId);
 
 t.test('docker stack deploy of the agent: it connects, takes the lease and reconciles', async (t) => {
-  await writeFile(join(dir, 'jumpcode'), token);
-  t.equal((await runProcess('docker', ['secret', 'create', secrets.jumpcode, join(dir, 'jumpcode')])).code, 0);
-  const edge = await runProcess('sh', ['-c', `head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \\n' | docker secret create ${secrets.edge} -`]);
-  t.equal(edge.code, 0, edge.stderr);
-  const deployedAt = Date.now();
-  const deploy = await runProcess('docker', ['stack', 'deploy', '--detach=true', '--resolve-image', 'never', '-c', join(root, 'examples/coreflow-stack.yml'), stack], {
-    env: {
-      ...process.env,
-      COREFLOW_IMAGE: image,
-      DOCKER_GID: dockerGid,
-      CLOUDLY_URL: `ws://${gateway}:${cpPort}`,
-      COREFLOW_JUMPCODE_SECRET: secrets.jumpcode,
-      COREFLOW_EDGE_TOKEN_SECRET: secrets.edge,
-      COREFLOW_LEASE_SECONDS: '3',
-      COREFLOW_LOG_LEVEL: 'debug',
-    },
-  });
-  t.equal(deploy.code, 0, deploy.stderr);
+  deployed = await deployAgentStack({ stack, image, cloudlyUrl: `ws://${gateway}:${cpPort}`, jumpcode: token, leaseSeconds: 3, logLevel: 'debug' });
   await waitFor('the agent\'s first run report', async () => reports().length > 0, 120_000);
-  t.comment(`first reconcile ${Date.now() - deployedAt} ms after docker stack deploy`);
+  t.comment(`first reconcile ${Date.now() - deployed.deployStartedAt} ms after docker stack deploy`);
   const svc = await docker.getService(`${stack}_agent`).inspect();
   const spec = svc.Spec.TaskTemplate.ContainerSpec;
   t.notOk(JSON.stringify(svc).includes(token), 'the machine token is nowhere in docker service inspect');
