@@ -14,6 +14,7 @@ import type { EdgeAccess } from './docker/edge-access.ts';
 import { DockerEventStream, type DockerEventSource } from './docker/event-stream.ts';
 import { discoverSelfTask } from './docker/self-task.ts';
 import { dnsStepOptions } from './dns/token.ts';
+import { bindingsStepOptions } from './storage/corestore-token.ts';
 import { CoreflowError, errorLogFields, errorText } from './errors.ts';
 import { callGuarded } from './guarded.ts';
 import type { Lifecycle } from './lifecycle.ts';
@@ -27,6 +28,8 @@ import { SwarmLease } from './lease/swarm-lease.ts';
 import { ErrorReporter } from './reconcile/error-reports.ts';
 import { Reconciler } from './reconcile/reconciler.ts';
 import { RetryScheduler } from './reconcile/retry.ts';
+import { Holds } from './reconcile/holds.ts';
+import { PausedUpdatesController } from './controllers/paused-updates.ts';
 import { runEventsObserver } from './reconcile/run-events.ts';
 import { recordRunMetrics } from './reconcile/run-metrics.ts';
 import { StateFile } from './reconcile/state-file.ts';
@@ -36,6 +39,7 @@ import { RoutingController, ROUTING_EVENT_TYPES } from './routing/routing-contro
 import { registerRoutingEndpoints } from './routing/routing-endpoints.ts';
 import { InternalServer } from './server/internal-server.ts';
 import { registerObserveRoutes } from './server/observe-routes.ts';
+import { registerRetryRoute } from './server/retry-route.ts';
 import { DesiredState } from './sources/desired-state.ts';
 import { FileSource } from './sources/file-source.ts';
 import { specLimits } from './spec/limits.ts';
@@ -70,6 +74,8 @@ export class Agent implements Lifecycle {
   readonly eventLog: EventLog;
   readonly stateFile: StateFile;
   readonly controllers: ControllerManager;
+  /** Services held back after an automatic rollback (the paused-updates controller holds, `retry` releases). */
+  readonly holds = new Holds();
   private readonly owned = new OwnedObjects();
   private readonly errors: ErrorReporter;
   private readonly resultListeners = new Set<ResultListener>();
@@ -111,6 +117,7 @@ export class Agent implements Lifecycle {
     this.errors = new ErrorReporter(this.bus);
     this.controllers = new ControllerManager({ log: log.child({ component: 'controllers' }), metrics: this.metrics, defaultTimeoutMs: config.controllerTimeoutMs });
     registerObserveRoutes(this.server.router, { metrics: this.metrics, bus: this.bus, status: () => this.status() });
+    registerRetryRoute(this.server.router, (key) => this.retryObject(key));
   }
 
   get connection(): DockerConnection | undefined {
@@ -171,7 +178,7 @@ export class Agent implements Lifecycle {
     if (state) log.info({ lineage: state.lineage, serial: state.serial, resources: state.resources.length }, 'state file loaded');
     const edge = await this.edgeAccess(config, docker);
     const reconciler = new Reconciler({
-      steps: defaultSteps(docker.docker, { dns: dnsStepOptions(config), edge: () => edge }),
+      steps: defaultSteps(docker.docker, { dns: dnsStepOptions(config), bindings: bindingsStepOptions(config), heldServices: (name) => this.holds.get(`service/${name}`), edge: () => edge }),
       desired: () => this.desired.get(),
       log: log.child({ component: 'reconciler' }),
       confirmMassDeletion: config.confirmMassDeletion,
@@ -181,7 +188,14 @@ export class Agent implements Lifecycle {
     });
     // Every wake-up of the chain passes here: only the lease holder reconciles.
     const trigger = (reason: string) => void this.gatedRun(reason);
-    const retry = new RetryScheduler({ baseMs: config.retryBaseMs, maxMs: config.retryMaxMs, trigger, log: log.child({ component: 'retry' }) });
+    const retry = new RetryScheduler({
+      baseMs: config.retryBaseMs,
+      maxMs: config.retryMaxMs,
+      maxAttempts: config.retryMaxAttempts,
+      trigger,
+      log: log.child({ component: 'retry' }),
+      onGiveUp: (key, attempts) => this.reportRetriesExhausted(key, attempts),
+    });
     const taskHealth = this.buildControllers(docker, dockerEvents, trigger, () => reconciler.busy);
     this.running = { docker, reconciler, retry, taskHealth };
     await this.startPart({
@@ -327,6 +341,19 @@ export class Agent implements Lifecycle {
         graceMs: config.garbageGraceMs,
       }),
     );
+    this.controllers.register(
+      new PausedUpdatesController({
+        docker: docker.docker,
+        cluster: () => spec()?.cluster.name,
+        policyOf: (name) => spec()?.services.find((s) => s.name === name)?.onPausedUpdate ?? config.pausedUpdatePolicy,
+        rollbackAfterMs: config.pausedRollbackAfterMs,
+        intervalMs: config.taskHealthIntervalMs,
+        holds: this.holds,
+        bus: this.bus,
+        log: log.child({ component: 'paused-updates' }),
+        trigger,
+      }),
+    );
     this.controllers.register(new EventRetentionController(this.eventLog, { maxAgeMs: config.eventLogMaxAgeHours * 3_600_000, maxBytes: config.eventLogMaxBytes }));
     return taskHealth;
   }
@@ -373,10 +400,33 @@ export class Agent implements Lifecycle {
       healthCheckedAt: r?.taskHealth.checkedAt ?? 0,
       busy: r?.reconciler.busy ?? false,
       waiting: r?.retry.waiting ?? new Set(),
+      stalled: r?.retry.stalled ?? new Map(),
       controllers: this.controllers.states(),
       state: this.stateFile.identity,
       ...(this.lease ? { lease: this.lease.status() } : {}),
     });
+  }
+
+  private reportRetriesExhausted(key: string, attempts: number): void {
+    const err = new CoreflowError('COREFLOW_ERR_RETRIES_EXHAUSTED', { object: key, attempts });
+    const [kind, ...rest] = key.split('/');
+    this.bus.emit({ type: 'error', resourceType: 'retry', ...(kind ? { kind } : {}), name: rest.join('/'), summary: err.message, code: err.code, details: { attempts } });
+  }
+
+  /**
+   * An operator's retry of one object (`kind/name`, as in /v1/status): ends a hold after an
+   * automatic rollback and the stop of its retries, then runs the chain. Throws
+   * COREFLOW_ERR_UNKNOWN_OBJECT for an object the last run did not plan.
+   */
+  async retryObject(key: string): Promise<{ object: string; released: boolean; run?: RunResult }> {
+    const r = this.running;
+    const known = r?.reconciler.lastResult?.steps.some((s) => s.actions.some((a) => `${a.kind}/${a.name}` === key) || `step/${s.kind}` === key);
+    if (!r || !known) throw new CoreflowError('COREFLOW_ERR_UNKNOWN_OBJECT', { object: key });
+    const released = this.holds.release(key);
+    const reset = r.retry.reset(key);
+    this.log.info({ object: key, released, reset }, 'retry asked by an operator');
+    const run = await this.gatedRun(`operator retry ${key}`);
+    return { object: key, released: released || reset, ...(run ? { run } : {}) };
   }
 
   /** Triggers a run now; resolves with the result of the run that covers it. */

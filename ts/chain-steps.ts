@@ -1,25 +1,34 @@
 import type Docker from 'dockerode';
-import { dockerModelOf } from './docker/desired-model.ts';
 import type { EdgeAccess } from './docker/edge-access.ts';
+import { dockerModelOf } from './docker/desired-model.ts';
 import { networkPruneStep, networksStep } from './docker/networks.ts';
 import type { PlatformValues } from './docker/secret-content.ts';
 import { secretPruneStep } from './docker/secret-prune.ts';
 import { secretsStep } from './docker/secrets.ts';
 import { servicesStep } from './docker/services.ts';
+import { volumeDriverProblem, volumeDriversState, volumeDriversStep } from './docker/volume-drivers.ts';
 import { volumePruneStep } from './docker/volume-prune.ts';
 import { dnsStep, type DnsStepOptions } from './dns/step.ts';
 import type { Step } from './reconcile/types.ts';
+import { corestorePlatform } from './storage/bindings-platform.ts';
+import { bindingReleaseStep, bindingsStep, type BindingsStepOptions } from './storage/bindings-step.ts';
+import { CorestoreClient } from './storage/corestore-client.ts';
 
 /** What steps need beyond Docker: the dns step's token source and API URL, platform-provisioned values. */
 export interface StepOptions {
   dns?: DnsStepOptions;
   platformValues?: PlatformValues;
+  /** Platform bindings: the provider (default: Corestore at its default URL, without a token) and the release opt-in. */
+  bindings?: BindingsStepOptions;
+  /** Workload services held back after an automatic rollback: their held desired hash by name. */
+  heldServices?: (name: string) => string | undefined;
   /** What coretraffic is given to reach the agent's /v1/edge (read at every run). */
   edge?: () => EdgeAccess;
 }
 
 /**
- * The chain, in dependency order: networks -> secrets -> base services -> workload services ->
+ * The chain, in dependency order: platform bindings (provisioned in Corestore; their values join
+ * the services' secrets) -> networks -> secrets (workload secrets and the corestore token) -> base services -> workload services ->
  * prune of secrets, volumes (prunable ones only) and networks no longer desired -> dns. Volumes are
  * created by Docker on the node that runs the task, from the service's mounts. Routing runs as its
  * own controller after each run. The Docker steps share one desired model per run (rendered
@@ -27,14 +36,22 @@ export interface StepOptions {
  * (platform bindings), merged into its secret below its own bundles.
  */
 export function defaultSteps(docker: Docker, opts: StepOptions = {}): Step[] {
-  const model = dockerModelOf(opts.platformValues, opts.edge);
+  const bindings = opts.bindings ?? { provider: new CorestoreClient({ token: async () => undefined }), release: false };
+  const model = dockerModelOf(opts.platformValues, (spec, ctx) => {
+    const platform = corestorePlatform(spec, ctx);
+    const drivers = volumeDriversState(ctx).available;
+    return { ...platform, blocked: (service) => volumeDriverProblem(spec, service, drivers) ?? platform.blocked(service) };
+  }, opts.edge);
   return [
+    bindingsStep(bindings),
+    volumeDriversStep(docker),
     networksStep(docker),
     secretsStep(docker, { model }),
     servicesStep(docker, { kind: 'base-services', role: 'base', dependsOn: ['networks', 'secrets'], desired: (spec, ctx) => model(spec, ctx).baseServices }),
-    servicesStep(docker, { kind: 'services', role: 'workload', dependsOn: ['networks', 'base-services', 'secrets'], desired: (spec, ctx) => model(spec, ctx).workloads.services }),
+    servicesStep(docker, { kind: 'services', role: 'workload', dependsOn: ['networks', 'base-services', 'secrets'], desired: (spec, ctx) => model(spec, ctx).workloads.services, ...(opts.heldServices ? { held: opts.heldServices } : {}) }),
     secretPruneStep(docker, ['secrets', 'services'], { model }),
     volumePruneStep(docker, ['services'], { model }),
+    bindingReleaseStep(docker, bindings),
     networkPruneStep(docker, ['base-services', 'services']),
     dnsStep(opts.dns),
   ] as Step[];

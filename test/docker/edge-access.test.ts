@@ -33,7 +33,7 @@ t.teardown(async () => {
 });
 
 t.test('the model: URL and token file in the env, the token only as a secret\'s content', async (t) => {
-  const model = buildDockerModel(load(doc).spec, undefined, { url: 'ws://coreflow_agent:3000/v1/edge', network: 'coreflow_agent', token: TOKEN_1 });
+  const model = buildDockerModel(load(doc).spec, undefined, undefined, undefined, { url: 'ws://coreflow_agent:3000/v1/edge', network: 'coreflow_agent', token: TOKEN_1 });
   const svc = model.baseServices.find((s) => s.name === traffic)!;
   const c = svc.spec.TaskTemplate.ContainerSpec;
   t.ok(c.Env?.includes('COREFLOW_EDGE_URL=ws://coreflow_agent:3000/v1/edge'));
@@ -41,11 +41,11 @@ t.test('the model: URL and token file in the env, the token only as a secret\'s 
   t.match(c.Secrets, [{ SecretName: new RegExp(`^${traffic}-edge-token-[0-9a-f]{12}$`), File: { Name: 'coreflow_edge_token', Mode: 0o444 } }]);
   t.ok(svc.spec.TaskTemplate.Networks?.some((n) => n.Target === 'coreflow_agent'), 'joins the agent\'s network');
   t.notOk(JSON.stringify(svc).includes(TOKEN_1), 'the token is nowhere in the service spec');
-  const secret = model.secrets.find((s) => s.service === traffic)!;
+  const secret = model.baseSecrets.find((s) => s.service === traffic)!;
   t.equal(secret.content, TOKEN_1);
   t.ok(model.secretNames.has(secret.name));
-  const none = buildDockerModel(load(doc).spec, undefined, {});
-  t.notOk(none.secrets.some((s) => s.service === traffic), 'no token: no secret');
+  const none = buildDockerModel(load(doc).spec);
+  t.notOk(none.baseSecrets.some((s) => s.service === traffic), 'no token: no secret');
   t.notOk(none.baseServices[0]!.spec.TaskTemplate.ContainerSpec.Env?.some((e) => e.startsWith('COREFLOW_EDGE')));
 });
 

@@ -11,6 +11,7 @@ import { formatResult } from './print-result.ts';
 import type { CliFlags } from './flags.ts';
 import { CoreflowError } from '../errors.ts';
 import { dnsStepOptions } from '../dns/token.ts';
+import { bindingsStepOptions } from '../storage/corestore-token.ts';
 
 /** One run of the chain from a spec file: `plan` (dry run) or `apply`. */
 export async function runOnce(flags: CliFlags, log: Logger, dryRun: boolean): Promise<RunResult> {
@@ -19,7 +20,7 @@ export async function runOnce(flags: CliFlags, log: Logger, dryRun: boolean): Pr
   const loaded = await loadSpecFile(config.spec, specLimits(config));
   const { docker } = await connectDocker(config.dockerHost ? { host: config.dockerHost } : {});
   const reconciler = new Reconciler({
-    steps: defaultSteps(docker, { dns: dnsStepOptions(config) }),
+    steps: defaultSteps(docker, { dns: dnsStepOptions(config), bindings: bindingsStepOptions(config) }),
     desired: () => loaded,
     log,
     dryRun,

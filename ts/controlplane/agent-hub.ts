@@ -96,6 +96,8 @@ export class AgentHub {
         clusterName: session?.clusterName ?? '',
         run: report.run,
         services: report.services,
+        // Platform bindings travel as status objects of kind "binding" (docs/protocol.md).
+        bindings: report.status.objects.filter((o) => o.kind === 'binding'),
         status: report.status,
       });
       return { received: true as const };

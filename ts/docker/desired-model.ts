@@ -1,7 +1,8 @@
 import type { RunContext } from '../reconcile/types.ts';
 import type { ClusterSpec } from '../spec/types.ts';
+import { corestoreTokenSecret } from './base-token-secret.ts';
 import { edgeTokenSecret, type EdgeAccess } from './edge-access.ts';
-import type { PlatformValues, WorkloadSecret } from './secret-content.ts';
+import type { PlatformBlocked, PlatformValues, WorkloadSecret } from './secret-content.ts';
 import { desiredBaseServices } from './service-render.ts';
 import type { DesiredService } from './service-model.ts';
 import { desiredVolumeNames } from './volumes.ts';
@@ -15,24 +16,29 @@ import { renderWorkloads, type RenderedWorkloads } from './workload.ts';
 export interface DockerModel {
   baseServices: DesiredService[];
   workloads: RenderedWorkloads;
-  /** Every desired secret: the workloads' and coretraffic's edge token. */
-  secrets: WorkloadSecret[];
+  /** Secrets of base services: the Corestore API token of the corestore base service, the edge token of coretraffic. */
+  baseSecrets: WorkloadSecret[];
   /** Names of the desired secrets: the prune step keeps these. */
   secretNames: ReadonlySet<string>;
   volumeNames: ReadonlySet<string>;
 }
 
 /** Pure. Builds the model (see DockerModel). */
-export function buildDockerModel(spec: ClusterSpec, platform?: PlatformValues, edge: EdgeAccess = {}): DockerModel {
-  const workloads = renderWorkloads(spec, platform);
+export function buildDockerModel(spec: ClusterSpec, platform?: PlatformValues, blocked?: PlatformBlocked, baseToken?: BaseToken, edge: EdgeAccess = {}): DockerModel {
+  const workloads = renderWorkloads(spec, platform, blocked);
+  const corestore = spec.baseServices.corestore;
+  const tokenSecret = corestore.enabled && baseToken?.value ? corestoreTokenSecret(spec.cluster.name, corestore.name, baseToken.value) : undefined;
   const traffic = spec.baseServices.coretraffic;
   const edgeSecret = traffic.enabled && edge.token ? edgeTokenSecret(spec.cluster.name, traffic.name, edge.token) : undefined;
-  const secrets = [...workloads.secrets, ...(edgeSecret ? [edgeSecret] : [])];
+  const baseSecrets = [...(tokenSecret ? [tokenSecret] : []), ...(edgeSecret ? [edgeSecret] : [])];
+  let baseServices = desiredBaseServices(spec, tokenSecret, edge, edgeSecret);
+  // Without a readable token the corestore service is left as it runs (with its last token).
+  if (baseToken?.problem) baseServices = baseServices.map((d) => (d.name === corestore.name ? { ...d, excluded: `kept as it is: ${baseToken.problem}` } : d));
   return {
-    baseServices: desiredBaseServices(spec, edge, edgeSecret),
+    baseServices,
     workloads,
-    secrets,
-    secretNames: new Set(secrets.map((s) => s.name)),
+    baseSecrets,
+    secretNames: new Set([...workloads.secrets, ...baseSecrets].map((s) => s.name)),
     volumeNames: desiredVolumeNames(spec),
   };
 }
@@ -40,7 +46,27 @@ export function buildDockerModel(spec: ClusterSpec, platform?: PlatformValues, e
 /** How a step reads the run's model. */
 export type DockerModelOf = (spec: ClusterSpec, ctx: Pick<RunContext, 'model'>) => DockerModel;
 
-/** The model reader the Docker steps of one chain share: built by the first step that asks in a run. */
-export function dockerModelOf(platform?: PlatformValues, edge: () => EdgeAccess = () => ({})): DockerModelOf {
-  return (spec, ctx) => ctx.model.get('docker', () => buildDockerModel(spec, platform, edge()));
+/** Platform values learned in a run (platform bindings): per service, its values or why it has none. */
+export interface RunPlatform {
+  values: PlatformValues;
+  blocked: PlatformBlocked;
+  baseToken?: BaseToken;
+}
+
+/** The Corestore API token for the corestore base service, or why it could not be read. Secret. */
+export interface BaseToken {
+  value?: string;
+  problem?: string;
+}
+
+/**
+ * The model reader the Docker steps of one chain share: built by the first step that asks in a
+ * run. `perRun` (read then, after the steps that provision platform resources) wins over `platform`.
+ */
+export function dockerModelOf(platform?: PlatformValues, perRun?: (spec: ClusterSpec, ctx: Pick<RunContext, 'model'>) => RunPlatform, edge: () => EdgeAccess = () => ({})): DockerModelOf {
+  return (spec, ctx) =>
+    ctx.model.get('docker', () => {
+      const run = perRun?.(spec, ctx);
+      return buildDockerModel(spec, run?.values ?? platform, run?.blocked, run?.baseToken, edge());
+    });
 }

@@ -1,3 +1,4 @@
+import type { ErrorCode } from '../errors.ts';
 import type { PullCheck } from './registry-auth.ts';
 
 /** The parts of a Docker ServiceSpec coreflow sets. Everything else keeps Docker's defaults. */
@@ -75,6 +76,8 @@ export interface DesiredService {
   role: ServiceRole;
   /** Set when the record cannot be deployed; nothing is created or changed for it. */
   invalid?: string;
+  /** The catalogue code of `invalid` (default COREFLOW_ERR_SPEC_INVALID). */
+  invalidCode?: ErrorCode;
   /** Set when the record is deliberately not deployed (another serviceCategory); an existing service is kept. */
   excluded?: string;
   spec: DockerServiceSpec;

@@ -16,6 +16,8 @@ export interface ServicePlanOptions {
   /** The mass-deletion guard applies (workload services). */
   guard: boolean;
   allowMassDeletion: boolean;
+  /** The desired hash held back after an automatic rollback of this service (see Holds), if any. */
+  held?: (name: string) => string | undefined;
 }
 
 /** Which fields of the live service differ from the desired one, as short paths. */
@@ -49,7 +51,7 @@ export function planServices(desired: readonly DesiredService[], live: readonly 
       continue;
     }
     if (d.invalid) {
-      actions.push({ ...base, type: l ? 'update' : 'create', reason: 'invalid record', blocked: { status: 'failed', reason: d.invalid, code: 'COREFLOW_ERR_SPEC_INVALID' } });
+      actions.push({ ...base, type: l ? 'update' : 'create', reason: 'invalid record', blocked: { status: 'failed', reason: d.invalid, code: d.invalidCode ?? 'COREFLOW_ERR_SPEC_INVALID' } });
       continue;
     }
     if (!l) {
@@ -57,7 +59,10 @@ export function planServices(desired: readonly DesiredService[], live: readonly 
       continue;
     }
     const diff = serviceDiff(d, l);
-    if (l.labels[LABEL_HASH] !== d.hash) {
+    if (l.labels[LABEL_HASH] !== d.hash && opts.held?.(d.name) === d.hash) {
+      const reason = new CoreflowError('COREFLOW_ERR_UPDATE_ROLLED_BACK', { service: d.name }).message;
+      actions.push({ ...base, type: 'update', reason: 'held after a rollback', diff, blocked: { status: 'failed', reason, code: 'COREFLOW_ERR_UPDATE_ROLLED_BACK' } });
+    } else if (l.labels[LABEL_HASH] !== d.hash) {
       actions.push({ ...base, type: 'update', reason: 'spec changed', diff: diff.length > 0 ? diff : ['Labels'] });
     } else if (diff.length > 0) {
       actions.push({ ...base, type: 'update', reason: 'drifted: changed outside coreflow', diff });

@@ -6,7 +6,7 @@ import { cachedNetworks, listNetworks, type LiveNetwork } from './networks.ts';
 import { verifyImageAccess } from './registry-auth.ts';
 import type { RawService } from './raw-types.ts';
 import { dockerRequest } from './request.ts';
-import { cachedSecrets, ownedSecretIds, withSecretIds } from './secrets.ts';
+import { cachedSecrets, externalSecretNames, ownedSecretIds, withSecretIds } from './secrets.ts';
 import type { DesiredService, LiveService, ServiceRole } from './service-model.ts';
 import { planServices, type ServicePayload } from './service-plan.ts';
 
@@ -65,7 +65,7 @@ export async function updateService(docker: Docker, id: string, version: number,
 /** What the services step reads: the services, and for workloads the IDs of this cluster's secrets. */
 export interface ServicesLive {
   services: LiveService[];
-  /** Owned secret IDs by name (workload services and coretraffic mount them). */
+  /** Owned secret IDs by name (workload services mount them); empty for base services. */
   secretIds: ReadonlyMap<string, string>;
 }
 
@@ -106,6 +106,8 @@ export interface ServiceStepOptions {
   dependsOn: string[];
   /** The desired services of this role, from the run's model. */
   desired: (spec: ClusterSpec, ctx: Pick<RunContext, 'model'>) => DesiredService[];
+  /** Services held back after an automatic rollback: their held desired hash by name. */
+  held?: (name: string) => string | undefined;
 }
 
 /** A chain step for one role of services (base or workload). */
@@ -118,7 +120,8 @@ export function servicesStep(docker: Docker, opts: ServiceStepOptions): Step<Ser
     applyConcurrency: SERVICE_APPLY_CONCURRENCY,
     async observe(ctx) {
       const services = await ctx.cache.get('services', () => listLiveServices(docker, () => cachedNetworks(docker, ctx), ctx.signal));
-      return { services, secretIds: ownedSecretIds(await cachedSecrets(docker, ctx), ctx.spec.cluster.name) };
+      if (opts.role === 'base' && !opts.desired(ctx.spec, ctx).some((d) => d.spec.TaskTemplate.ContainerSpec.Secrets?.length)) return { services, secretIds: new Map() };
+      return { services, secretIds: ownedSecretIds(await cachedSecrets(docker, ctx), ctx.spec.cluster.name, externalSecretNames(ctx.spec)) };
     },
     plan: (spec, live, ctx) =>
       planServices(opts.desired(spec, ctx), live.services, {
@@ -126,6 +129,7 @@ export function servicesStep(docker: Docker, opts: ServiceStepOptions): Step<Ser
         role: opts.role,
         guard: opts.role === 'workload',
         allowMassDeletion: ctx.confirmMassDeletion || spec.guards.allowMassDeletion,
+        ...(opts.held ? { held: opts.held } : {}),
       }),
     apply: (action, ctx, live) => applyServiceAction(docker, action, live, ctx.signal),
   };

@@ -1,7 +1,7 @@
 import { notDeployedReason } from '../spec/service-category.ts';
 import type { ClusterSpec, RegistrySpec, ServiceSpec } from '../spec/types.ts';
 import { encodeRegistryAuth, imageFor, imageReferenceProblem, registryFor, registryProblems } from './registry-auth.ts';
-import { SECRET_FILE, workloadSecret, type PlatformValues, type WorkloadSecret } from './secret-content.ts';
+import { SECRET_FILE, workloadSecret, type PlatformBlocked, type PlatformValues, type WorkloadSecret } from './secret-content.ts';
 import type { DesiredService, DockerSecretRef, DockerServiceSpec } from './service-model.ts';
 import { renderWorkload, sealService } from './service-render.ts';
 import { mountProblems, renderMounts } from './volumes.ts';
@@ -45,7 +45,10 @@ function secretRef(name: string): DockerSecretRef {
 
 /** A deployable record: rendered with its mounts and secret, sealed, with its registry credentials. */
 function desiredWorkload(spec: ClusterSpec, s: ServiceSpec, { registry, image }: Pull, secret: WorkloadSecret | undefined): DesiredService {
-  const rendered = renderWorkload(spec, s, image, renderMounts(spec, s), secret ? [secretRef(secret.name)] : []);
+  const external = (s.externalSecrets ?? []).map(
+    (e): DockerSecretRef => ({ SecretName: e.name, File: { Name: e.target ?? e.name, UID: e.uid, GID: e.gid, Mode: e.mode } }),
+  );
+  const rendered = renderWorkload(spec, s, image, renderMounts(spec, s), [...(secret ? [secretRef(secret.name)] : []), ...external]);
   const registryAuth = registry ? encodeRegistryAuth(registry) : undefined;
   return sealService(spec.cluster.name, 'workload', rendered, {
     ...(registryAuth ? { registryAuth } : {}),
@@ -67,7 +70,7 @@ export interface RenderedWorkloads {
 }
 
 /** Pure. Renders every workload record of the spec, each secret once for its service and its mount. */
-export function renderWorkloads(spec: ClusterSpec, platform?: PlatformValues): RenderedWorkloads {
+export function renderWorkloads(spec: ClusterSpec, platform?: PlatformValues, blocked?: PlatformBlocked): RenderedWorkloads {
   const cluster = spec.cluster.name;
   const secrets: WorkloadSecret[] = [];
   const services = spec.services.map((s) => {
@@ -76,6 +79,8 @@ export function renderWorkloads(spec: ClusterSpec, platform?: PlatformValues): R
     const pull = pullOf(spec, s);
     const problems = workloadProblems(spec, s, pull);
     if (problems.length > 0) return sealService(cluster, 'workload', placeholder(s.name), { invalid: problems.join('; ') });
+    const platformProblem = blocked?.(s.name);
+    if (platformProblem) return sealService(cluster, 'workload', placeholder(s.name), { invalid: platformProblem.reason, invalidCode: platformProblem.code });
     const secret = workloadSecret(spec, s, platform);
     if (secret) secrets.push(secret);
     return desiredWorkload(spec, s, pull, secret);

@@ -92,6 +92,12 @@ export class AgentMetrics {
     labelNames: ['holder', 'lease'] as const,
     registers: [this.registry],
   });
+  readonly bindings = new Gauge({
+    name: 'coreflow_bindings',
+    help: 'Platform bindings (Corestore) as of the last run, by type and state (ready, progressing, failed, orphaned: its service was removed and the binding kept)',
+    labelNames: ['type', 'state'] as const,
+    registers: [this.registry],
+  });
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     this.leaseHeld.set(0);
