@@ -5,7 +5,7 @@ import t from 'tap';
 import { stringify } from 'yaml';
 import { boundPort, httpJson, startCoreflow, type CoreflowProc } from '../helpers/controlplane-procs.ts';
 import { parsePrometheusText } from '../helpers/prom-text.ts';
-import { cleanupCluster, connect, TEST_IMAGE, testDoc, WEB_COMMAND } from '../helpers/swarm.ts';
+import { cleanupCluster, connect, TEST_IMAGE, testDoc, waitFor, WEB_COMMAND } from '../helpers/swarm.ts';
 
 /**
  * Two `coreflow agent` processes on one spec, as two managers would run them: exactly one
@@ -99,7 +99,11 @@ t.test('one reconciles, the other is a standby; the standby takes over when the 
   t.match(run, { status: 'succeeded', summary: { creates: 0, updates: 0, deletes: 0, unchanged: 4 } }, 'nothing to do from an empty state dir');
   t.same(await writes(portB), {}, 'zero Docker writes');
   t.same(await objects(), before, 'the same objects, IDs and versions: nothing duplicated, removed or updated');
-  const stateB = (await httpJson('GET', `http://127.0.0.1:${portB}/v1/status`, undefined)).body.state as { lineage: string; serial: number };
+  // The state file is written just after the run: wait for it.
+  const stateB = await waitFor('the new holder\'s state file', async () => {
+    const st = (await httpJson('GET', `http://127.0.0.1:${portB}/v1/status`, undefined)).body.state as { lineage: string; serial: number; lastApplied?: unknown };
+    return st.lastApplied ? st : undefined;
+  }, 10_000, 50);
   t.equal(stateB.lineage, stateA.lineage, 'the new holder continues the lineage the lease carried');
   t.ok(stateB.serial > stateA.serial, `serial ${stateB.serial} follows ${stateA.serial}`);
 
