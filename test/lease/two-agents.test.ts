@@ -123,3 +123,19 @@ t.test('one reconciles, the other is a standby; the standby takes over when the 
   t.same(await objects(), before, 'still the same objects');
   t.equal(await c.stop(), 0);
 });
+
+t.test('an agent whose lease is taken behind its back stops reconciling and exits with 1', async (t) => {
+  const solo = testDoc('cf2al');
+  t.teardown(() => cleanupCluster(docker, solo.cluster.name));
+  const soloSpec = join(dir, 'solo.yaml');
+  await writeFile(soloSpec, stringify(solo));
+  const p = startCoreflow(['agent', '--port', '0', '--host', '127.0.0.1', '--spec', soloSpec, '--state-dir', join(dir, 'state-solo')], { COREFLOW_LEASE_SECONDS: '2', COREFLOW_RESYNC_CRON: '0 0 0 1 1 *' });
+  t.teardown(() => p.stop());
+  await p.waitForLog('first run', (l) => l.msg === 'run finished');
+  const [cfg] = (await docker.listConfigs({ filters: { name: [`${solo.cluster.name}-lease`] } })) as unknown as { ID: string; Version: { Index: number }; Spec: { Name: string; Labels: Record<string, string>; Data: string } }[];
+  await docker.getConfig(cfg!.ID).update({ _query: { version: cfg!.Version.Index }, _body: { ...cfg!.Spec, Labels: { ...cfg!.Spec.Labels, 'coreflow.lease.holder': 'another-agent' } } });
+  const lost = await p.waitForLog('lease lost', (l) => l.code === 'COREFLOW_ERR_LEASE_LOST', 10_000);
+  t.match(String(lost.err), /now held by another-agent|another agent wrote the lease/);
+  t.equal(await p.stop('SIGCONT'), 1, 'exit 1: Swarm starts it again, as a standby');
+  t.ok(p.logs.some((l) => l.msg === 'stopped'), 'it stopped cleanly first');
+});
