@@ -47,13 +47,18 @@ async function buildInputs(): Promise<string[]> {
  * checkout on other sources may be running them; `docker image ls coreflow-test/agent` lists them).
  */
 export async function agentTestImage(): Promise<string> {
-  const hash = createHash('sha256');
-  const base = (await exec('bash', ['scripts/base-image.sh'], { cwd: root })).stdout.trim();
-  hash.update((await exec('docker', ['image', 'inspect', '-f', '{{.Id}}', base])).stdout.trim());
-  for (const f of await buildInputs()) hash.update(`\0${f}\0`).update(await readFile(join(root, f)));
-  const image = `${AGENT_TEST_REPO}:${SOURCE_TAG_PREFIX}${hash.digest('hex').slice(0, 16)}`;
+  const image = await agentTestImageTag();
   const exists = await exec('docker', ['image', 'inspect', '-f', '{{.Id}}', image]).then(() => true, () => false);
   if (exists) return image;
   await buildAgentImage(image);
   return image;
+}
+
+/** The tag agentTestImage uses for the sources as they are now (the base image is built if missing). */
+export async function agentTestImageTag(): Promise<string> {
+  const hash = createHash('sha256');
+  const base = (await exec('bash', ['scripts/base-image.sh'], { cwd: root })).stdout.trim();
+  hash.update((await exec('docker', ['image', 'inspect', '-f', '{{.Id}}', base])).stdout.trim());
+  for (const f of await buildInputs()) hash.update(`\0${f}\0`).update(await readFile(join(root, f)));
+  return `${AGENT_TEST_REPO}:${SOURCE_TAG_PREFIX}${hash.digest('hex').slice(0, 16)}`;
 }
