@@ -12,6 +12,9 @@ import { TaskHealthController, type TaskCount } from './controllers/task-health.
 import { connectDocker, type DockerConnection } from './docker/client.ts';
 import type { EdgeAccess } from './docker/edge-access.ts';
 import { DockerEventStream, type DockerEventSource } from './docker/event-stream.ts';
+import { serviceImage } from './docker/image-pin.ts';
+import { ImageResolver } from './docker/image-resolver.ts';
+import { RegistryClient } from './docker/registry-client.ts';
 import { discoverSelfTask } from './docker/self-task.ts';
 import { dnsStepOptions } from './dns/token.ts';
 import { bindingsStepOptions } from './storage/corestore-token.ts';
@@ -39,6 +42,8 @@ import { RoutingController, ROUTING_EVENT_TYPES } from './routing/routing-contro
 import { registerRoutingEndpoints } from './routing/routing-endpoints.ts';
 import { InternalServer } from './server/internal-server.ts';
 import { registerObserveRoutes } from './server/observe-routes.ts';
+import { registerOperatorRoutes } from './server/operator-routes.ts';
+import type { RedeployAnswer } from './protocol/methods.ts';
 import { registerRetryRoute } from './server/retry-route.ts';
 import { DesiredState } from './sources/desired-state.ts';
 import { FileSource } from './sources/file-source.ts';
@@ -92,6 +97,8 @@ export class Agent implements Lifecycle {
   onFatal: ((err: CoreflowError) => void) | undefined;
   private firstRunDone = false;
   private stopRequested = false;
+  /** Image tags resolved to digests, kept between runs; asked again every image check, resync and redeploy. */
+  readonly images: ImageResolver;
   /** The live route table and its sinks (edge WS, Caddy, Traefik); set once Docker is connected. */
   routing: RoutingController | undefined;
   /**
@@ -118,6 +125,11 @@ export class Agent implements Lifecycle {
     this.controllers = new ControllerManager({ log: log.child({ component: 'controllers' }), metrics: this.metrics, defaultTimeoutMs: config.controllerTimeoutMs });
     registerObserveRoutes(this.server.router, { metrics: this.metrics, bus: this.bus, status: () => this.status() });
     registerRetryRoute(this.server.router, (key) => this.retryObject(key));
+    this.images = new ImageResolver({
+      client: new RegistryClient({ timeoutMs: config.registryTimeoutMs, onRequest: (r) => this.metrics.recordRegistryRequest(r) }),
+      intervalMs: config.imageCheckInterval,
+    });
+    registerOperatorRoutes(this.server.router, { token: config.apiToken, redeploy: (name) => this.redeploy(name) });
   }
 
   get connection(): DockerConnection | undefined {
@@ -178,7 +190,13 @@ export class Agent implements Lifecycle {
     if (state) log.info({ lineage: state.lineage, serial: state.serial, resources: state.resources.length }, 'state file loaded');
     const edge = await this.edgeAccess(config, docker);
     const reconciler = new Reconciler({
-      steps: defaultSteps(docker.docker, { dns: dnsStepOptions(config), bindings: bindingsStepOptions(config), heldServices: (name) => this.holds.get(`service/${name}`), edge: () => edge }),
+      steps: defaultSteps(docker.docker, {
+        dns: dnsStepOptions(config),
+        bindings: bindingsStepOptions(config),
+        heldServices: (name) => this.holds.get(`service/${name}`),
+        images: this.images,
+        edge: () => edge,
+      }),
       desired: () => this.desired.get(),
       log: log.child({ component: 'reconciler' }),
       confirmMassDeletion: config.confirmMassDeletion,
@@ -215,7 +233,11 @@ export class Agent implements Lifecycle {
     // and routing's certificates from getCertificateForDomain. Standalone mode: the spec file.
     // The control-plane client is loaded only in control-plane mode.
     const cp = config.cloudlyUrl
-      ? (await import('./sources/controlplane-source.ts')).controlPlaneSource(config, this.desired, log.child({ component: 'controlplane-source' }), { taskCounts: () => this.taskCounts(), status: () => this.status() })
+      ? (await import('./sources/controlplane-source.ts')).controlPlaneSource(config, this.desired, log.child({ component: 'controlplane-source' }), {
+          taskCounts: () => this.taskCounts(),
+          status: () => this.status(),
+          redeploy: (name) => this.redeploy(name),
+        })
       : undefined;
     if (cp) this.certificateProvider ??= cp;
     const m = this.metrics;
@@ -260,11 +282,23 @@ export class Agent implements Lifecycle {
     // Subscribed after the first load: the start trigger below covers it.
     this.desired.onChange((_l, origin) => trigger(`desired state changed (${origin})`));
 
+    // A resync and every image check ask the registries for every tag again.
     let schedule: ScheduledTask | undefined;
+    let imageCheck: NodeJS.Timeout | undefined;
+    const recheck = (reason: string) => {
+      this.images.expire();
+      trigger(reason);
+    };
     await this.startPart({
       name: 'schedule',
-      start: async () => void (schedule = cron.schedule(config.resyncCron, () => trigger('scheduled resync'))),
-      stop: async () => void (await schedule?.stop()),
+      start: async () => {
+        schedule = cron.schedule(config.resyncCron, () => recheck('scheduled resync'));
+        imageCheck = setInterval(() => recheck('image check'), config.imageCheckInterval);
+      },
+      stop: async () => {
+        clearInterval(imageCheck);
+        await schedule?.stop();
+      },
     });
     await this.startPart(this.controllers);
     await this.gatedRun('start');
@@ -432,6 +466,32 @@ export class Agent implements Lifecycle {
   /** Triggers a run now; resolves with the result of the run that covers it. */
   reconcile(reason: string): Promise<RunResult | undefined> {
     return this.gatedRun(reason);
+  }
+
+  /**
+   * Asks the registry for the service's tag again now and runs the chain: a re-pushed tag is rolled
+   * out (in place), an unchanged one writes nothing. Resolves with what the run did to the service.
+   * Throws COREFLOW_ERR_SERVICE_UNKNOWN for a name the desired state does not have.
+   */
+  async redeploy(name: string): Promise<RedeployAnswer> {
+    const spec = this.desired.get()?.spec;
+    const image = spec ? serviceImage(spec, name) : undefined;
+    if (image === undefined) throw new CoreflowError('COREFLOW_ERR_SERVICE_UNKNOWN', { service: name });
+    if (image) this.images.expire([image]);
+    this.log.info({ service: name }, 'redeploy asked');
+    const result = await this.reconcile(`redeploy ${name}`);
+    if (!result) throw new CoreflowError('COREFLOW_ERR_NOT_READY', { details: 'the agent is not running' });
+    const a = result.steps.flatMap((s) => s.actions).find((x) => (x.kind === 'service' || x.kind === 'base-service') && x.name === name);
+    const step = result.steps.find((s) => s.kind === (spec?.services.some((x) => x.name === name) ? 'services' : 'base-services'));
+    return {
+      service: name,
+      runId: result.runId,
+      status: a?.status ?? step?.status ?? result.status,
+      ...(a ? { action: a.type, reason: a.reason } : {}),
+      ...(a?.diff ? { diff: a.diff } : {}),
+      ...(a?.error ?? step?.error ? { error: a?.error ?? step?.error } : {}),
+      ...(a?.warning ? { warning: a.warning } : {}),
+    };
   }
 
   /** Aborts the Docker calls in flight first, so no part waits on a hung engine; then stops the parts in reverse order. */

@@ -1,6 +1,7 @@
 import type Docker from 'dockerode';
 import type { EdgeAccess } from './docker/edge-access.ts';
-import { dockerModelOf } from './docker/desired-model.ts';
+import { dockerModelOf, resolveRunImages } from './docker/desired-model.ts';
+import { ImageResolver } from './docker/image-resolver.ts';
 import { networkPruneStep, networksStep } from './docker/networks.ts';
 import type { PlatformValues } from './docker/secret-content.ts';
 import { secretPruneStep } from './docker/secret-prune.ts';
@@ -22,6 +23,8 @@ export interface StepOptions {
   bindings?: BindingsStepOptions;
   /** Workload services held back after an automatic rollback: their held desired hash by name. */
   heldServices?: (name: string) => string | undefined;
+  /** Resolves image tags to digests and keeps them between runs (default: a new one, 5-minute checks). */
+  images?: ImageResolver;
   /** What coretraffic is given to reach the agent's /v1/edge (read at every run). */
   edge?: () => EdgeAccess;
 }
@@ -42,13 +45,21 @@ export function defaultSteps(docker: Docker, opts: StepOptions = {}): Step[] {
     const drivers = volumeDriversState(ctx).available;
     return { ...platform, blocked: (service) => volumeDriverProblem(spec, service, drivers) ?? platform.blocked(service) };
   }, opts.edge);
+  const prepare = resolveRunImages(opts.images ?? new ImageResolver());
   return [
     bindingsStep(bindings),
     volumeDriversStep(docker),
     networksStep(docker),
     secretsStep(docker, { model }),
-    servicesStep(docker, { kind: 'base-services', role: 'base', dependsOn: ['networks', 'secrets'], desired: (spec, ctx) => model(spec, ctx).baseServices }),
-    servicesStep(docker, { kind: 'services', role: 'workload', dependsOn: ['networks', 'base-services', 'secrets'], desired: (spec, ctx) => model(spec, ctx).workloads.services, ...(opts.heldServices ? { held: opts.heldServices } : {}) }),
+    servicesStep(docker, { kind: 'base-services', role: 'base', dependsOn: ['networks', 'secrets'], desired: (spec, ctx) => model(spec, ctx).baseServices, prepare }),
+    servicesStep(docker, {
+      kind: 'services',
+      role: 'workload',
+      dependsOn: ['networks', 'base-services', 'secrets'],
+      desired: (spec, ctx) => model(spec, ctx).workloads.services,
+      prepare,
+      ...(opts.heldServices ? { held: opts.heldServices } : {}),
+    }),
     secretPruneStep(docker, ['secrets', 'services'], { model }),
     volumePruneStep(docker, ['services'], { model }),
     bindingReleaseStep(docker, bindings),

@@ -51,6 +51,7 @@ export const errorCatalogue = {
   },
   COREFLOW_ERR_IMAGE_NOT_FOUND: { terminal: true, message: 'image {image} not found in registry {registry} ({details})' },
   COREFLOW_ERR_REGISTRY_UNREACHABLE: { terminal: false, message: 'cannot check {image} on registry {registry}: {details}' },
+  COREFLOW_ERR_SERVICE_UNKNOWN: { terminal: true, message: 'no service {service} in the desired state' },
   COREFLOW_ERR_EDGE_UNAUTHORIZED: {
     terminal: true,
     message: 'edge connection refused: {details}. Edge proxies send Authorization: Bearer <COREFLOW_EDGE_TOKEN>',

@@ -33,7 +33,7 @@ t.teardown(async () => {
 });
 
 t.test('the model: URL and token file in the env, the token only as a secret\'s content', async (t) => {
-  const model = buildDockerModel(load(doc).spec, undefined, undefined, undefined, { url: 'ws://coreflow_agent:3000/v1/edge', network: 'coreflow_agent', token: TOKEN_1 });
+  const model = buildDockerModel(load(doc).spec, undefined, undefined, undefined, undefined, { url: 'ws://coreflow_agent:3000/v1/edge', network: 'coreflow_agent', token: TOKEN_1 });
   const svc = model.baseServices.find((s) => s.name === traffic)!;
   const c = svc.spec.TaskTemplate.ContainerSpec;
   t.ok(c.Env?.includes('COREFLOW_EDGE_URL=ws://coreflow_agent:3000/v1/edge'));

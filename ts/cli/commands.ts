@@ -49,6 +49,11 @@ export const commands: Record<string, CommandEntry> = {
     extra: { agent: { type: 'string' } },
     load: async () => (await import('./retry-command.ts')).retryCommand,
   },
+  redeploy: {
+    summary: "check a service's image tag now and roll out a re-pushed one: SERVICE --agent HOST:PORT [--token-file FILE]",
+    extra: { agent: { type: 'string' }, 'token-file': { type: 'string' } },
+    load: async () => (await import('./redeploy-command.ts')).redeployCommand,
+  },
   status: {
     summary: 'print the status table of a running agent (--agent HOST:PORT; exit 2: not synced/healthy)',
     extra: { agent: { type: 'string' } },

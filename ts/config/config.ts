@@ -2,6 +2,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { CoreflowError } from '../errors.ts';
+import { parseDurationNs } from '../spec/duration.ts';
 
 /**
  * Every setting of coreflow: its environment variable, its flag and its default. The readme's
@@ -59,6 +60,9 @@ export const settings = {
   specParseTimeoutMs: { env: 'COREFLOW_SPEC_PARSE_TIMEOUT_MS', flag: 'spec-parse-timeout-ms', default: '30000', doc: 'The agent stops parsing a spec (file or push) after this long and rejects it' },
   leaseSeconds: { env: 'COREFLOW_LEASE_SECONDS', flag: 'lease-seconds', default: '15', doc: 'Lease time of the one-agent-per-cluster lock in the swarm: renewed every third of it; a standby takes over once the holder has not renewed for this long' },
   dockerTimeoutMs: { env: 'COREFLOW_DOCKER_TIMEOUT_MS', flag: 'docker-timeout-ms', default: '30000', doc: 'A Docker Engine request without an answer after this long fails (the next run retries)' },
+  imageCheckInterval: { env: 'COREFLOW_IMAGE_CHECK_INTERVAL', flag: 'image-check-interval', default: '5m', doc: 'How often image tags are asked of their registry again (a re-pushed tag is rolled out); a duration such as 5m, 30s, 1h' },
+  registryTimeoutMs: { env: 'COREFLOW_REGISTRY_TIMEOUT_MS', flag: 'registry-timeout-ms', default: '10000', doc: 'A registry request (tag to digest) without an answer after this long fails; the service keeps the digest it runs' },
+  apiToken: { env: 'COREFLOW_API_TOKEN', flag: 'api-token', default: undefined, doc: 'Token of the agent endpoints that change things (POST /v1/redeploy; Authorization: Bearer); unset refuses them. Prefer the env var: flags show in ps' },
 } as const;
 
 export type SettingKey = keyof typeof settings;
@@ -118,6 +122,13 @@ const configSchema = z.strictObject({
   specParseTimeoutMs: z.coerce.number({ error: 'expected milliseconds' }).int().min(100, { error: 'expected at least 100 ms' }),
   leaseSeconds: z.coerce.number({ error: 'expected seconds' }).min(1, { error: 'expected at least 1 second' }).max(3600, { error: 'expected at most 3600 seconds' }),
   dockerTimeoutMs: z.coerce.number({ error: 'expected milliseconds' }).int().min(100, { error: 'expected at least 100 ms' }),
+  /** Milliseconds once parsed. */
+  imageCheckInterval: z
+    .string()
+    .transform((v) => (parseDurationNs(v) ?? Number.NaN) / 1e6)
+    .pipe(z.number({ error: 'expected a duration such as 5m, 30s or 1h' }).min(1000, { error: 'expected at least 1s' })),
+  registryTimeoutMs: z.coerce.number({ error: 'expected milliseconds' }).int().min(100, { error: 'expected at least 100 ms' }),
+  apiToken: z.string().min(16, { error: 'expected a token of at least 16 characters' }).optional(),
 });
 
 /**

@@ -1,4 +1,5 @@
 import type { ErrorCode } from '../errors.ts';
+import type { ImagePin } from './image-pin.ts';
 import type { PullCheck } from './registry-auth.ts';
 
 /** The parts of a Docker ServiceSpec coreflow sets. Everything else keeps Docker's defaults. */
@@ -87,6 +88,8 @@ export interface DesiredService {
   registryAuth?: string;
   /** Set for images from a declared registry: checked (credentials, image) before a create or update. */
   pullCheck?: PullCheck;
+  /** Set when the image's tag was resolved in this run: to what digest, or why not. */
+  imagePin?: ImagePin;
 }
 
 export interface LiveService {

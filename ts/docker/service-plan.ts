@@ -1,6 +1,7 @@
 import { CoreflowError } from '../errors.ts';
 import type { Action } from '../reconcile/types.ts';
 import { composeFieldsOnlyLive } from './compose-render.ts';
+import { imageChange, liveImage, settlePin } from './image-pin.ts';
 import { isOwned, LABEL_HASH, LABEL_ROLE } from './labels.ts';
 import type { DesiredService, LiveService, ServiceRole } from './service-model.ts';
 import { subsetDiff } from './subset-diff.ts';
@@ -23,7 +24,11 @@ export interface ServicePlanOptions {
 /** Which fields of the live service differ from the desired one, as short paths. */
 export function serviceDiff(desired: DesiredService, live: LiveService): string[] {
   const { Labels: _l, ...rest } = desired.spec;
-  const fields = [...subsetDiff(rest, live.spec).map((p) => p.replace(/^TaskTemplate\./, '')), ...composeFieldsOnlyLive(desired.spec, live.spec)];
+  const image = desired.spec.TaskTemplate.ContainerSpec.Image;
+  const fields = [
+    ...subsetDiff(rest, live.spec).map((p) => (p === 'TaskTemplate.ContainerSpec.Image' ? imageChange(liveImage(live), image) : p.replace(/^TaskTemplate\./, ''))),
+    ...composeFieldsOnlyLive(desired.spec, live.spec),
+  ];
   const { [LABEL_HASH]: _h, ...userLabels } = desired.spec.Labels;
   if (subsetDiff(userLabels, live.spec.Labels ?? {}).length > 0) fields.push('Labels');
   return fields;
@@ -38,9 +43,15 @@ export function planServices(desired: readonly DesiredService[], live: readonly 
   const byName = new Map(live.map((l) => [l.name, l]));
   const actions: Action<ServicePayload>[] = [];
   const kind = opts.role === 'base' ? 'base-service' : 'service';
-  for (const d of desired) {
-    const l = byName.get(d.name);
-    const base = { kind, name: d.name, payload: { desired: d, ...(l ? { live: l } : {}) } };
+  for (const planned of desired) {
+    const l = byName.get(planned.name);
+    const { desired: d, warning, failure } = settlePin(planned, l, opts.cluster);
+    const base = {
+      kind,
+      name: d.name,
+      payload: { desired: d, ...(l ? { live: l } : {}) },
+      ...(warning ? { warning: warning.message, warningCode: warning.code } : {}),
+    };
     if (d.excluded) {
       actions.push({ ...base, type: 'skip', reason: d.excluded });
       continue;
@@ -52,6 +63,11 @@ export function planServices(desired: readonly DesiredService[], live: readonly 
     }
     if (d.invalid) {
       actions.push({ ...base, type: l ? 'update' : 'create', reason: 'invalid record', blocked: { status: 'failed', reason: d.invalid, code: d.invalidCode ?? 'COREFLOW_ERR_SPEC_INVALID' } });
+      continue;
+    }
+    if (failure) {
+      // The running service (if any) is left as it is; the others go on.
+      actions.push({ ...base, type: l ? 'update' : 'create', reason: 'image tag not resolved', blocked: { status: 'failed', reason: failure.message, code: failure.code } });
       continue;
     }
     if (!l) {

@@ -21,7 +21,7 @@ export function sealService(
   cluster: string,
   role: ServiceRole,
   spec: DockerServiceSpec,
-  extra: Pick<DesiredService, 'invalid' | 'invalidCode' | 'excluded' | 'registryAuth' | 'pullCheck'> = {},
+  extra: Pick<DesiredService, 'invalid' | 'invalidCode' | 'excluded' | 'registryAuth' | 'pullCheck' | 'imagePin'> = {},
 ): DesiredService {
   const labels = { ...spec.Labels, [LABEL_ROLE]: role };
   const hash = hashOf({ ...spec, Labels: labels });
@@ -125,13 +125,24 @@ export function renderBase(spec: ClusterSpec, key: BaseKey, b: BaseServiceSpec, 
   };
 }
 
-/** The enabled base services of a spec, sealed. */
-export function desiredBaseServices(spec: ClusterSpec, tokenSecret?: Pick<WorkloadSecret, 'name'>, edge: EdgeAccess = {}, edgeSecret?: WorkloadSecret): DesiredService[] {
+/** The image to deploy for an image as written, and how it was pinned (see docker/image-pin.ts). */
+export type PinImage = (image: string) => Pick<DesiredService, 'imagePin'> & { image: string };
+
+/** The enabled base services of a spec, sealed; `pin` gives each its image (default: as written). */
+export function desiredBaseServices(
+  spec: ClusterSpec,
+  tokenSecret?: Pick<WorkloadSecret, 'name'>,
+  pin: PinImage = (image) => ({ image }),
+  edge: EdgeAccess = {},
+  edgeSecret?: WorkloadSecret,
+): DesiredService[] {
   return (Object.keys(BASE_LAYOUT) as BaseKey[])
     .filter((k) => spec.baseServices[k].enabled)
     .map((k) => {
-      const rendered = renderBase(spec, k, spec.baseServices[k], tokenSecret);
+      const b = spec.baseServices[k];
+      const { image, imagePin } = pin(b.image);
+      const rendered = renderBase(spec, k, { ...b, image }, tokenSecret);
       // coretraffic gets what it needs to reach the agent's /v1/edge (docs/routing.md).
-      return sealService(spec.cluster.name, 'base', k === 'coretraffic' ? withEdgeAccess(rendered, edge, edgeSecret) : rendered);
+      return sealService(spec.cluster.name, 'base', k === 'coretraffic' ? withEdgeAccess(rendered, edge, edgeSecret) : rendered, imagePin ? { imagePin } : {});
     });
 }

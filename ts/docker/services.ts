@@ -106,6 +106,8 @@ export interface ServiceStepOptions {
   dependsOn: string[];
   /** The desired services of this role, from the run's model. */
   desired: (spec: ClusterSpec, ctx: Pick<RunContext, 'model'>) => DesiredService[];
+  /** Work the model needs before the step plans (resolving image tags), done beside the live reads. */
+  prepare?: (ctx: RunContext) => Promise<void>;
   /** Services held back after an automatic rollback: their held desired hash by name. */
   held?: (name: string) => string | undefined;
 }
@@ -119,7 +121,8 @@ export function servicesStep(docker: Docker, opts: ServiceStepOptions): Step<Ser
     // Services are independent of each other; the engine takes several writes at once.
     applyConcurrency: SERVICE_APPLY_CONCURRENCY,
     async observe(ctx) {
-      const services = await ctx.cache.get('services', () => listLiveServices(docker, () => cachedNetworks(docker, ctx), ctx.signal));
+      // The image tags are resolved (prepare) before the model is read, here or in plan.
+      const [services] = await Promise.all([ctx.cache.get('services', () => listLiveServices(docker, () => cachedNetworks(docker, ctx), ctx.signal)), opts.prepare?.(ctx)]);
       if (opts.role === 'base' && !opts.desired(ctx.spec, ctx).some((d) => d.spec.TaskTemplate.ContainerSpec.Secrets?.length)) return { services, secretIds: new Map() };
       return { services, secretIds: ownedSecretIds(await cachedSecrets(docker, ctx), ctx.spec.cluster.name, externalSecretNames(ctx.spec)) };
     },

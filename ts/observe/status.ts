@@ -63,6 +63,8 @@ export interface StatusAction {
   reason: string;
   error?: string;
   code?: string;
+  /** A problem that did not fail the object (a registry that did not answer); shown in its message. */
+  warning?: string;
 }
 
 /** What the status reads of a run's result (the engine's RunResult has these). */
@@ -150,7 +152,7 @@ export function buildStatus(input: StatusInput): AgentStatus {
       const key = `${a.kind}/${a.name}`;
       const operation: OperationPhase = input.busy ? 'Syncing' : input.waiting.has(key) ? 'Waiting' : 'Idle';
       const stalled = input.stalled?.get(key);
-      const base = sync === 'OutOfSync' ? (a.error ?? a.reason) : h.message;
+      const base = sync === 'OutOfSync' ? (a.error ?? a.reason) : [h.message, a.warning].filter(Boolean).join('; ') || undefined;
       const message = stalled === undefined ? base : `${base ?? 'failed'}; retries stopped after ${stalled} failed attempts (coreflow retry ${key})`;
       objects.push({ kind: a.kind, name: a.name, sync, health: h.health, operation, ...(message ? { message } : {}) });
     }

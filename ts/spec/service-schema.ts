@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { bindingSchema } from './bindings-schema.ts';
 import { composeServiceFields, tmpfsTargets } from './service-compose-schema.ts';
-import { dockerName, envName, envValue, hostname, imageRef, nonNegativeInt, port, positiveNumber, userLabels } from './primitives.ts';
+import { dockerName, envName, envValue, hostname, imageRef, imageResolveMode, nonNegativeInt, port, positiveNumber, userLabels } from './primitives.ts';
 
 export const DEFAULT_MEMORY_LIMIT_MB = 1000;
 
@@ -71,6 +71,8 @@ const serviceFields = z.strictObject({
   image: imageRef.optional(),
   /** The id of a registry in `registries` whose credentials pull this image. */
   registry: z.string().min(1).optional(),
+  /** Overrides the document's `images.resolve` for this service. */
+  images: z.strictObject({ resolve: imageResolveMode.optional() }).optional(),
   command: z.array(z.string()).optional(),
   args: z.array(z.string()).optional(),
   environment: z.record(envName, envValue).default({}),
