@@ -1,4 +1,5 @@
 import type Docker from 'dockerode';
+import type { EdgeAccess } from './docker/edge-access.ts';
 import { dockerModelOf, resolveRunImages } from './docker/desired-model.ts';
 import { ImageResolver } from './docker/image-resolver.ts';
 import { imagesStep } from './docker/images-step.ts';
@@ -25,6 +26,8 @@ export interface StepOptions {
   heldServices?: (name: string) => string | undefined;
   /** Resolves image tags to digests and keeps them between runs (default: a new one, 5-minute checks). */
   images?: ImageResolver;
+  /** What coretraffic is given to reach the agent's /v1/edge (read at every run). */
+  edge?: () => EdgeAccess;
 }
 
 /**
@@ -42,7 +45,7 @@ export function defaultSteps(docker: Docker, opts: StepOptions = {}): Step[] {
     const platform = corestorePlatform(spec, ctx);
     const drivers = volumeDriversState(ctx).available;
     return { ...platform, blocked: (service) => volumeDriverProblem(spec, service, drivers) ?? platform.blocked(service) };
-  });
+  }, opts.edge);
   const prepare = resolveRunImages(opts.images ?? new ImageResolver());
   return [
     // First: the model every later step reads is rendered once, with the digests.

@@ -70,7 +70,6 @@ export const errorCatalogue = {
     terminal: true,
     message: 'the spec has a dns section but no Cloudflare API token is set: give --cloudflare-token, CLOUDFLARE_API_TOKEN or CLOUDFLARE_API_TOKEN_FILE',
   },
-  COREFLOW_ERR_DNS_TOKEN_FILE: { terminal: false, message: 'cannot read the Cloudflare API token file {path}: {details}' },
   COREFLOW_ERR_DNS_ZONE_NOT_FOUND: {
     terminal: true,
     message: 'zone {zone} (dns.zones) is not visible to the Cloudflare token: check the name, or give its id, and that the token has Zone:Read and DNS:Edit on it',
@@ -89,6 +88,11 @@ export const errorCatalogue = {
   COREFLOW_ERR_DOCUMENT_TOO_LARGE: {
     terminal: true,
     message: 'the desired-state document would be {size} bytes, over the {limit} bytes agents can receive in one protocol frame; nothing was changed',
+  },
+  COREFLOW_ERR_SECRET_FILE: { terminal: false, message: 'cannot read the secret file {path} given by {setting}: {details}. Check the path (a Docker secret is mounted under /run/secrets/NAME) and that the file is readable' },
+  COREFLOW_ERR_LEASE_LOST: {
+    terminal: false,
+    message: 'the agent lease {name} is no longer held by this agent ({details}); it stops reconciling and exits, and its restart waits as a standby',
   },
   COREFLOW_ERR_STACK_NOT_FOUND: { terminal: true, message: '{what} matches no running service{known}; nothing was exported' },
   COREFLOW_ERR_ADOPT_OWNED_ELSEWHERE: {
@@ -125,7 +129,6 @@ export const errorCatalogue = {
     terminal: true,
     message: 'cannot {operation}: no Corestore API token is set; give CORESTORE_API_TOKEN or CORESTORE_API_TOKEN_FILE',
   },
-  COREFLOW_ERR_CORESTORE_TOKEN_FILE: { terminal: false, message: 'cannot read the Corestore API token file {path}: {details}' },
   COREFLOW_ERR_BINDING_NAME_IN_USE: {
     terminal: true,
     message: 'Corestore refused {operation}: {details}. The name belongs to another service or cluster; give the binding another name (bindings[].name)',

@@ -30,6 +30,18 @@ export interface AgentStatus {
   controllers: ControllerState[];
   /** The plan waiting for approval (`coreflow approve ID`): its id, when it was made and its changes. */
   plan?: { id: string; createdAt: string; why: string; changes: number };
+  /** The one-agent-per-cluster lease: this agent's id, its state (holding, standby, ...) and the holder. */
+  lease?: LeaseInfo;
+}
+
+export interface LeaseInfo {
+  state: string;
+  me: string;
+  name?: string;
+  holder?: string;
+  takeoverAt?: string;
+  leaseSeconds: number;
+  error?: string;
 }
 
 /** What a background controller reports of itself (the controllers manager keeps it). */
@@ -88,6 +100,7 @@ export interface StatusInput {
   state?: AgentStatus['state'];
   /** The plan waiting for approval, if any. */
   plan?: AgentStatus['plan'];
+  lease?: LeaseInfo;
   now?: Date;
 }
 
@@ -187,5 +200,6 @@ export function buildStatus(input: StatusInput): AgentStatus {
     ...(input.state ? { state: input.state } : {}),
     ...(input.plan ? { plan: input.plan } : {}),
     controllers: input.controllers ?? [],
+    ...(input.lease ? { lease: input.lease } : {}),
   };
 }
