@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { z } from 'zod';
-import { bearerMatches } from '../server/bearer-auth.ts';
+import { requireOperatorToken } from '../server/operator-auth.ts';
 import { HttpError, readJson, sendJson, type Router } from '../server/http-router.ts';
 import type { BackupManager } from './backup-manager.ts';
 
@@ -26,11 +26,7 @@ async function body<T>(req: IncomingMessage, schema: z.ZodType<T>): Promise<T> {
  * Bad input is answered 400 with the catalogue code before anything starts.
  */
 export function registerBackupRoutes(router: Router, manager: BackupManager, opts: { apiToken: string | undefined }): void {
-  const guard = (req: IncomingMessage) => {
-    if (!bearerMatches(req.headers.authorization, opts.apiToken)) {
-      throw new HttpError(401, opts.apiToken ? 'send Authorization: Bearer <COREFLOW_API_TOKEN>' : 'the backup API is off: COREFLOW_API_TOKEN is not set');
-    }
-  };
+  const guard = (req: IncomingMessage) => requireOperatorToken(req, opts.apiToken);
   router.add('GET', BACKUPS_PATH, async (req, res, url) => {
     guard(req);
     sendJson(res, 200, { backups: await manager.list(url.searchParams.get('service') ?? undefined) });

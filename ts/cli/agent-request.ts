@@ -10,7 +10,7 @@ export function agentBase(flags: CliFlags): string {
 }
 
 /** The operator token: --token-file, else --api-token or COREFLOW_API_TOKEN (prefer the file or the variable: flags show in ps). */
-async function apiToken(flags: CliFlags): Promise<string | undefined> {
+export async function apiToken(flags: CliFlags): Promise<string | undefined> {
   const file = flags.extra['token-file'];
   if (typeof file === 'string') {
     try {

@@ -1,11 +1,9 @@
-import { readEnv } from '../config/config.ts';
-import { readTokenFile } from '../controlplane/token.ts';
 import { CoreflowError, errorText } from '../errors.ts';
 import type { BackupOperation } from '../backup/backup-manager.ts';
 import type { BackupManifest } from '../backup/manifest.ts';
 import type { Logger } from '../observe/logger.ts';
 import type { CliFlags } from './flags.ts';
-import { DEFAULT_AGENT } from './status-command.ts';
+import { agentBase, apiToken } from './agent-request.ts';
 
 const POLL_MS = 500;
 
@@ -24,11 +22,8 @@ interface Client {
 }
 
 async function client(flags: CliFlags): Promise<Client> {
-  const agent = typeof flags.extra.agent === 'string' ? flags.extra.agent : process.env.COREFLOW_AGENT ?? DEFAULT_AGENT;
-  const base = /^https?:\/\//.test(agent) ? agent : `http://${agent}`;
-  const tokenFile = flags.extra['token-file'];
-  const fromFlag = typeof flags.settings.apiToken === 'string' ? flags.settings.apiToken : undefined;
-  const token = typeof tokenFile === 'string' ? await readTokenFile(tokenFile) : fromFlag ?? (await readEnv(['COREFLOW_API_TOKEN'])).COREFLOW_API_TOKEN;
+  const base = agentBase(flags);
+  const token = await apiToken(flags);
   return {
     async call<T>(method: string, path: string, body?: unknown): Promise<T> {
       let res: Response;
@@ -40,7 +35,7 @@ async function client(flags: CliFlags): Promise<Client> {
           signal: AbortSignal.timeout(30_000),
         });
       } catch (err) {
-        throw new CoreflowError('COREFLOW_ERR_AGENT_UNREACHABLE', { agent: base, details: errorText(err) });
+        throw new CoreflowError('COREFLOW_ERR_AGENT_REQUEST', { operation: `${method} ${path}`, agent: base, details: errorText(err) });
       }
       const answer = (await res.json().catch(() => ({}))) as T & { error?: string; code?: string };
       if (!res.ok) throw new AgentAnswer(answer.error ?? `HTTP ${res.status}`, answer.code ?? 'COREFLOW_ERR_UNEXPECTED');
