@@ -90,10 +90,18 @@ engine_start() {
   engine_up "$n" && return 0
   [ -n "$(engine_pid "$n")" ] && die "node $n: dockerd runs (pid $(engine_pid "$n")) but does not answer on $(sock "$n")"
   # nsenter, not `ip netns exec`: that remounts /sys and hides the cgroups from the engine.
-  setsid nsenter --net="/var/run/netns/$(netns "$n")" \
-    dockerd --data-root "/var/lib/docker-cfn$n" --exec-root "/var/run/docker-cfn$n" \
-    -H "unix://$(sock "$n")" --pidfile "$(pidfile "$n")" --bip "172.31.10$n.1/24" \
-    >"/tmp/coreflow-cfn$n.log" 2>&1 </dev/null &
+  # The engine also gets a mount namespace of its own, where /var/run/docker.sock is its own socket
+  # (bind-mounted once it exists): a container that mounts the Docker socket, as the agent's stack
+  # does, talks to the engine of its node, never to the host's. The host's mounts stay as they are.
+  local s
+  s=$(sock "$n")
+  setsid nsenter --net="/var/run/netns/$(netns "$n")" unshare --mount --propagation private sh -c "
+    dockerd --data-root /var/lib/docker-cfn$n --exec-root /var/run/docker-cfn$n \
+      -H unix://$s --pidfile $(pidfile "$n") --bip 172.31.10$n.1/24 &
+    engine=\$!
+    for _ in \$(seq 1 240); do [ -S $s ] && break; sleep 0.05; done
+    if [ -e /run/docker.sock ]; then mount --bind $s /run/docker.sock; else touch /run/coreflow-cfn$n-no-socket-mount; fi
+    wait \$engine" >"/tmp/coreflow-cfn$n.log" 2>&1 </dev/null &
 }
 
 engine_wait() {
