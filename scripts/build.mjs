@@ -14,9 +14,11 @@
 //     coreflow connects over unix sockets and tcp), @grpc/grpc-js, @grpc/proto-loader, protobufjs
 //     (BuildKit sessions for image builds), tar-fs and @balena/dockerignore (image build contexts).
 //     They are replaced by a module that throws when used.
+// Patched while bundling: docker-modem formats every request with util.inspect (every header,
+// the abort signal) for its debug log even when that log is off; the call is made conditional.
 // Type checking is `npm run typecheck` (tsc); esbuild only strips types.
 import { build } from 'esbuild';
-import { readdirSync, renameSync, rmSync } from 'node:fs';
+import { readFileSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 /** Packages the bundle loads from node_modules at run time (scripts/runtime-deps.mjs copies them). */
@@ -28,6 +30,20 @@ const workers = readdirSync(`${root}ts`, { recursive: true })
   .map(String)
   .filter((f) => f.endsWith('-worker.ts'))
   .map((f) => `ts/${f}`);
+
+const eagerDebug = "debug('Sending: %s', util.inspect(";
+
+/** Makes docker-modem's per-request debug formatting run only when its debug log is on. */
+const modemDebugOnlyWhenEnabled = {
+  name: 'modem-debug-only-when-enabled',
+  setup(b) {
+    b.onLoad({ filter: /docker-modem[\\/]lib[\\/]modem\.js$/ }, (args) => {
+      const source = readFileSync(args.path, 'utf8');
+      if (!source.includes(eagerDebug)) throw new Error(`${args.path}: the request debug call to patch is gone; update scripts/build.mjs`);
+      return { contents: source.replace(eagerDebug, `debug.enabled && ${eagerDebug}`), loader: 'js' };
+    });
+  },
+};
 
 /** Builds dist/: built beside it and swapped in, so a process running from dist/ meanwhile sees a whole build. */
 async function buildDist() {
@@ -48,6 +64,7 @@ async function buildDist() {
     alias: Object.fromEntries(['ssh2', '@grpc/grpc-js', '@grpc/proto-loader', 'protobufjs', 'tar-fs', '@balena/dockerignore'].map((p) => [p, unused])),
     // Bundled CommonJS packages call require() for Node's built-in modules.
     banner: { js: "import { createRequire as __coreflowRequire } from 'node:module'; const require = __coreflowRequire(import.meta.url);" },
+    plugins: [modemDebugOnlyWhenEnabled],
     logLevel: 'warning',
   });
   rmSync(`${root}dist`, { recursive: true, force: true });

@@ -90,6 +90,21 @@ export const errorCatalogue = {
     message: 'the desired-state document would be {size} bytes, over the {limit} bytes agents can receive in one protocol frame; nothing was changed',
   },
   COREFLOW_ERR_SPEC_LIMIT: { terminal: true, message: '{where}: {what} is {value}, over the limit of {limit} (setting {setting})' },
+  COREFLOW_ERR_CORESTORE_UNREACHABLE: {
+    terminal: false,
+    message: 'cannot reach Corestore at {url} ({operation}): {details}. Is the corestore base service running and CORESTORE_CONTROL_URL right?',
+  },
+  COREFLOW_ERR_CORESTORE_API: { terminal: false, message: 'Corestore {operation} failed ({status}): {details}' },
+  COREFLOW_ERR_CORESTORE_REFUSED: { terminal: true, message: 'Corestore refused {operation} ({status}): {details}' },
+  COREFLOW_ERR_CORESTORE_NO_TOKEN: {
+    terminal: true,
+    message: 'cannot {operation}: no Corestore API token is set; give CORESTORE_API_TOKEN or CORESTORE_API_TOKEN_FILE',
+  },
+  COREFLOW_ERR_CORESTORE_TOKEN_FILE: { terminal: false, message: 'cannot read the Corestore API token file {path}: {details}' },
+  COREFLOW_ERR_BINDING_NAME_IN_USE: {
+    terminal: true,
+    message: 'Corestore refused {operation}: {details}. The name belongs to another service or cluster; give the binding another name (bindings[].name)',
+  },
 } as const satisfies Record<string, { terminal: boolean; message: string }>;
 
 export type ErrorCode = keyof typeof errorCatalogue;

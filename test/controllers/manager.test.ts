@@ -85,3 +85,25 @@ t.test('kick runs a controller now instead of after its interval', async (t) => 
   t.equal(runs, 2, 'kicked run, long before the 60 s interval');
   await manager.stop();
 });
+
+t.test('a kick during a run is not lost: the next run follows that one', async (t) => {
+  const manager = new ControllerManager({ log: silentLogger() });
+  let runs = 0;
+  let release!: () => void;
+  const firstRunHeld = new Promise<void>((r) => (release = r));
+  manager.register({
+    name: 'slow',
+    intervalMs: 60_000,
+    reconcile: async () => {
+      if (++runs === 1) await firstRunHeld;
+      return runs;
+    },
+  });
+  await manager.start();
+  await until('the first run to start', () => runs === 1);
+  manager.kick('slow');
+  release();
+  await until('the run the kick asked for', () => runs === 2);
+  t.equal(runs, 2, 'a second run long before the 60 s interval');
+  await manager.stop();
+});

@@ -32,13 +32,16 @@ interface ControllerEntry {
   state: ControllerState;
   timer?: NodeJS.Timeout;
   wake?: (() => void) | undefined;
+  /** A kick arrived while a run was in flight: the next run starts without waiting. */
+  kicked: boolean;
   loop?: Promise<void>;
 }
 
 /**
  * Runs each controller in its own loop: a run, then a wait of `intervalMs`, then the next run.
  * A run that throws, rejects or exceeds its timeout is logged and counted; it never stops that
- * loop or the others. `kick(name)` runs a controller now (once) instead of waiting.
+ * loop or the others. `kick(name)` runs a controller now (once) instead of waiting; a kick during
+ * a run starts the next run as soon as that one ends (what it asked for may have been read already).
  */
 export class ControllerManager implements Lifecycle {
   readonly name = 'controllers';
@@ -50,7 +53,7 @@ export class ControllerManager implements Lifecycle {
 
   register(c: Controller): void {
     if (this.controllers.has(c.name)) throw new CoreflowError('COREFLOW_ERR_UNEXPECTED', { details: `controller ${c.name} registered twice` });
-    const entry: ControllerEntry = { c, state: { name: c.name, running: false, runs: 0, errors: 0 } };
+    const entry: ControllerEntry = { c, state: { name: c.name, running: false, runs: 0, errors: 0 }, kicked: false };
     this.controllers.set(c.name, entry);
     if (this.started && !this.stopping.signal.aborted) {
       entry.state.running = true;
@@ -75,9 +78,12 @@ export class ControllerManager implements Lifecycle {
     }
   }
 
-  /** Ends the waits now instead of after the interval. */
+  /** Ends the wait now instead of after the interval; during a run, the next run follows at once. */
   kick(name: string): void {
-    this.controllers.get(name)?.wake?.();
+    const e = this.controllers.get(name);
+    if (!e) return;
+    if (e.wake) e.wake();
+    else e.kicked = true;
   }
 
   /** Aborts the runs in flight (their signal) and resolves once every loop has ended. */
@@ -94,8 +100,10 @@ export class ControllerManager implements Lifecycle {
     const log = this.opts.log.child({ controller: name });
     this.opts.metrics?.controllerRunning.set({ controller: name }, 1);
     while (!this.stopping.signal.aborted) {
+      e.kicked = false;
       await this.runOnce(c, e.state, log);
       if (this.stopping.signal.aborted) break;
+      if (e.kicked) continue;
       await new Promise<void>((resolve) => {
         const done = () => {
           clearTimeout(e.timer);

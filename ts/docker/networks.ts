@@ -84,6 +84,8 @@ export function networksStep(docker: Docker): Step<LiveNetwork[]> {
   return {
     kind: 'networks',
     dependsOn: [],
+    // The document's networks are independent of each other.
+    applyConcurrency: 4,
     observe: (ctx) => cachedNetworks(docker, ctx),
     plan: (spec, live) => planNetworks(spec, live),
     async apply(action, ctx) {
