@@ -130,4 +130,5 @@ t.test('a global service across three nodes, routed through Caddy over the overl
 
   const changes = logLines.filter((l) => l.includes('route table changed')).map((l) => JSON.parse(l) as { trigger?: string; sinceTriggerMs?: number });
   t.comment(`route table changes: ${changes.map((c) => `${c.trigger}: ${c.sinceTriggerMs} ms`).join('; ')}`);
+  t.ok(changes.some((c) => c.trigger === 'task changed in the swarm'), 'tasks of other nodes reached the table through the task list (their container events go to their own engine)');
 });
