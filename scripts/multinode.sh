@@ -10,6 +10,9 @@
 #   bash scripts/multinode.sh status        each node's socket, node ID, state and role
 #   bash scripts/multinode.sh stop-node N   stops node N's engine (its containers stop with it)
 #   bash scripts/multinode.sh start-node N  starts node N's engine again (it rejoins by itself)
+#   bash scripts/multinode.sh isolate N     cuts node N off the bridge (a network partition: its
+#                                           engine and containers keep running, unreachable)
+#   bash scripts/multinode.sh rejoin N      puts node N back on the bridge
 #
 # Node N's engine answers on unix:///var/run/docker-cfnN.sock (DOCKER_HOST for the client).
 # The test images (coreflow-test/busybox:1, coreflow-test/caddy:1, and the agent image
@@ -225,5 +228,7 @@ case "${1:-}" in
   start-node)
     n=${2:?usage: multinode.sh start-node N}
     netns_up "$n"; engine_start "$n"; engine_wait "$n" ;;
-  *) echo "usage: $0 up|down [--purge]|status|stop-node N|start-node N" >&2; exit 2 ;;
+  isolate) ip link set "cfv${2:?usage: multinode.sh isolate N}" down ;;
+  rejoin) ip link set "cfv${2:?usage: multinode.sh rejoin N}" up ;;
+  *) echo "usage: $0 up|down [--purge]|status|stop-node N|start-node N|isolate N|rejoin N" >&2; exit 2 ;;
 esac

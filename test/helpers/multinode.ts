@@ -66,6 +66,16 @@ export async function startNode(n: NodeNumber, via: Docker): Promise<void> {
   }
 }
 
+/** Cuts node N off the bridge (scripts/multinode.sh isolate): a partition; its engine and containers keep running. */
+export async function isolateNode(n: NodeNumber): Promise<void> {
+  await run('bash', [script, 'isolate', String(n)], { timeout: 10_000 });
+}
+
+/** Puts node N back on the bridge (scripts/multinode.sh rejoin). */
+export async function rejoinNode(n: NodeNumber): Promise<void> {
+  await run('bash', [script, 'rejoin', String(n)], { timeout: 10_000 });
+}
+
 export interface TaskPlace {
   id: string;
   nodeId: string;
