@@ -10,7 +10,11 @@ import { OwnedObjects } from './controllers/owned-objects.ts';
 import { TaskHealthController, type TaskCount } from './controllers/task-health.ts';
 import { connectDocker, type DockerConnection } from './docker/client.ts';
 import { DockerEventStream, type DockerEventSource } from './docker/event-stream.ts';
+import { serviceImage } from './docker/image-pin.ts';
+import { ImageResolver } from './docker/image-resolver.ts';
+import { RegistryClient } from './docker/registry-client.ts';
 import { dnsStepOptions } from './dns/token.ts';
+import { bindingsStepOptions } from './storage/corestore-token.ts';
 import { CoreflowError, errorLogFields, errorText } from './errors.ts';
 import { callGuarded } from './guarded.ts';
 import type { Lifecycle } from './lifecycle.ts';
@@ -22,6 +26,8 @@ import { buildStatus, type AgentStatus } from './observe/status.ts';
 import { ErrorReporter } from './reconcile/error-reports.ts';
 import { Reconciler } from './reconcile/reconciler.ts';
 import { RetryScheduler } from './reconcile/retry.ts';
+import { Holds } from './reconcile/holds.ts';
+import { PausedUpdatesController } from './controllers/paused-updates.ts';
 import { runEventsObserver } from './reconcile/run-events.ts';
 import { recordRunMetrics } from './reconcile/run-metrics.ts';
 import { StateFile } from './reconcile/state-file.ts';
@@ -31,6 +37,9 @@ import { RoutingController, ROUTING_EVENT_TYPES } from './routing/routing-contro
 import { registerRoutingEndpoints } from './routing/routing-endpoints.ts';
 import { InternalServer } from './server/internal-server.ts';
 import { registerObserveRoutes } from './server/observe-routes.ts';
+import { registerOperatorRoutes } from './server/operator-routes.ts';
+import type { RedeployAnswer } from './protocol/methods.ts';
+import { registerRetryRoute } from './server/retry-route.ts';
 import { DesiredState } from './sources/desired-state.ts';
 import { FileSource } from './sources/file-source.ts';
 import { specLimits } from './spec/limits.ts';
@@ -65,6 +74,8 @@ export class Agent implements Lifecycle {
   readonly eventLog: EventLog;
   readonly stateFile: StateFile;
   readonly controllers: ControllerManager;
+  /** Services held back after an automatic rollback (the paused-updates controller holds, `retry` releases). */
+  readonly holds = new Holds();
   private readonly owned = new OwnedObjects();
   private readonly errors: ErrorReporter;
   private readonly resultListeners = new Set<ResultListener>();
@@ -72,6 +83,8 @@ export class Agent implements Lifecycle {
   private readonly started: Lifecycle[] = [];
   private running: Running | undefined;
   private firstRunDone = false;
+  /** Image tags resolved to digests, kept between runs; asked again every image check, resync and redeploy. */
+  readonly images: ImageResolver;
   /** The live route table and its sinks (edge WS, Caddy, Traefik); set once Docker is connected. */
   routing: RoutingController | undefined;
   /**
@@ -96,6 +109,12 @@ export class Agent implements Lifecycle {
     this.errors = new ErrorReporter(this.bus);
     this.controllers = new ControllerManager({ log: log.child({ component: 'controllers' }), metrics: this.metrics, defaultTimeoutMs: config.controllerTimeoutMs });
     registerObserveRoutes(this.server.router, { metrics: this.metrics, bus: this.bus, status: () => this.status() });
+    registerRetryRoute(this.server.router, (key) => this.retryObject(key));
+    this.images = new ImageResolver({
+      client: new RegistryClient({ timeoutMs: config.registryTimeoutMs, onRequest: (r) => this.metrics.recordRegistryRequest(r) }),
+      intervalMs: config.imageCheckInterval,
+    });
+    registerOperatorRoutes(this.server.router, { token: config.apiToken, redeploy: (name) => this.redeploy(name) });
   }
 
   get connection(): DockerConnection | undefined {
@@ -143,7 +162,12 @@ export class Agent implements Lifecycle {
     const state = await this.stateFile.load();
     if (state) log.info({ lineage: state.lineage, serial: state.serial, resources: state.resources.length }, 'state file loaded');
     const reconciler = new Reconciler({
-      steps: defaultSteps(docker.docker, { dns: dnsStepOptions(config) }),
+      steps: defaultSteps(docker.docker, {
+        dns: dnsStepOptions(config),
+        bindings: bindingsStepOptions(config),
+        heldServices: (name) => this.holds.get(`service/${name}`),
+        images: this.images,
+      }),
       desired: () => this.desired.get(),
       log: log.child({ component: 'reconciler' }),
       confirmMassDeletion: config.confirmMassDeletion,
@@ -152,7 +176,14 @@ export class Agent implements Lifecycle {
       onResult: (r) => this.afterRun(r),
     });
     const trigger = (reason: string) => void reconciler.trigger(reason);
-    const retry = new RetryScheduler({ baseMs: config.retryBaseMs, maxMs: config.retryMaxMs, trigger, log: log.child({ component: 'retry' }) });
+    const retry = new RetryScheduler({
+      baseMs: config.retryBaseMs,
+      maxMs: config.retryMaxMs,
+      maxAttempts: config.retryMaxAttempts,
+      trigger,
+      log: log.child({ component: 'retry' }),
+      onGiveUp: (key, attempts) => this.reportRetriesExhausted(key, attempts),
+    });
     const taskHealth = this.buildControllers(docker, dockerEvents, trigger, () => reconciler.busy);
     this.running = { docker, reconciler, retry, taskHealth };
     await this.startPart({
@@ -172,7 +203,11 @@ export class Agent implements Lifecycle {
     // and routing's certificates from getCertificateForDomain. Standalone mode: the spec file.
     // The control-plane client is loaded only in control-plane mode.
     const cp = config.cloudlyUrl
-      ? (await import('./sources/controlplane-source.ts')).controlPlaneSource(config, this.desired, log.child({ component: 'controlplane-source' }), { taskCounts: () => this.taskCounts(), status: () => this.status() })
+      ? (await import('./sources/controlplane-source.ts')).controlPlaneSource(config, this.desired, log.child({ component: 'controlplane-source' }), {
+          taskCounts: () => this.taskCounts(),
+          status: () => this.status(),
+          redeploy: (name) => this.redeploy(name),
+        })
       : undefined;
     if (cp) this.certificateProvider ??= cp;
     const routing = new RoutingController({
@@ -207,11 +242,23 @@ export class Agent implements Lifecycle {
     // Subscribed after the first load: the start trigger below covers it.
     this.desired.onChange((_l, origin) => trigger(`desired state changed (${origin})`));
 
+    // A resync and every image check ask the registries for every tag again.
     let schedule: ScheduledTask | undefined;
+    let imageCheck: NodeJS.Timeout | undefined;
+    const recheck = (reason: string) => {
+      this.images.expire();
+      trigger(reason);
+    };
     await this.startPart({
       name: 'schedule',
-      start: async () => void (schedule = cron.schedule(config.resyncCron, () => trigger('scheduled resync'))),
-      stop: async () => void (await schedule?.stop()),
+      start: async () => {
+        schedule = cron.schedule(config.resyncCron, () => recheck('scheduled resync'));
+        imageCheck = setInterval(() => recheck('image check'), config.imageCheckInterval);
+      },
+      stop: async () => {
+        clearInterval(imageCheck);
+        await schedule?.stop();
+      },
     });
     await this.startPart(this.controllers);
     await reconciler.trigger('start');
@@ -237,6 +284,19 @@ export class Agent implements Lifecycle {
         keep: () => this.owned.current,
         intervalMs: config.garbageIntervalMs,
         graceMs: config.garbageGraceMs,
+      }),
+    );
+    this.controllers.register(
+      new PausedUpdatesController({
+        docker: docker.docker,
+        cluster: () => spec()?.cluster.name,
+        policyOf: (name) => spec()?.services.find((s) => s.name === name)?.onPausedUpdate ?? config.pausedUpdatePolicy,
+        rollbackAfterMs: config.pausedRollbackAfterMs,
+        intervalMs: config.taskHealthIntervalMs,
+        holds: this.holds,
+        bus: this.bus,
+        log: log.child({ component: 'paused-updates' }),
+        trigger,
       }),
     );
     this.controllers.register(new EventRetentionController(this.eventLog, { maxAgeMs: config.eventLogMaxAgeHours * 3_600_000, maxBytes: config.eventLogMaxBytes }));
@@ -285,14 +345,63 @@ export class Agent implements Lifecycle {
       healthCheckedAt: r?.taskHealth.checkedAt ?? 0,
       busy: r?.reconciler.busy ?? false,
       waiting: r?.retry.waiting ?? new Set(),
+      stalled: r?.retry.stalled ?? new Map(),
       controllers: this.controllers.states(),
       state: this.stateFile.identity,
     });
   }
 
+  private reportRetriesExhausted(key: string, attempts: number): void {
+    const err = new CoreflowError('COREFLOW_ERR_RETRIES_EXHAUSTED', { object: key, attempts });
+    const [kind, ...rest] = key.split('/');
+    this.bus.emit({ type: 'error', resourceType: 'retry', ...(kind ? { kind } : {}), name: rest.join('/'), summary: err.message, code: err.code, details: { attempts } });
+  }
+
+  /**
+   * An operator's retry of one object (`kind/name`, as in /v1/status): ends a hold after an
+   * automatic rollback and the stop of its retries, then runs the chain. Throws
+   * COREFLOW_ERR_UNKNOWN_OBJECT for an object the last run did not plan.
+   */
+  async retryObject(key: string): Promise<{ object: string; released: boolean; run?: RunResult }> {
+    const r = this.running;
+    const known = r?.reconciler.lastResult?.steps.some((s) => s.actions.some((a) => `${a.kind}/${a.name}` === key) || `step/${s.kind}` === key);
+    if (!r || !known) throw new CoreflowError('COREFLOW_ERR_UNKNOWN_OBJECT', { object: key });
+    const released = this.holds.release(key);
+    const reset = r.retry.reset(key);
+    this.log.info({ object: key, released, reset }, 'retry asked by an operator');
+    const run = await r.reconciler.trigger(`operator retry ${key}`);
+    return { object: key, released: released || reset, ...(run ? { run } : {}) };
+  }
+
   /** Triggers a run now; resolves with the result of the run that covers it. */
   reconcile(reason: string): Promise<RunResult | undefined> {
     return this.running?.reconciler.trigger(reason) ?? Promise.resolve(undefined);
+  }
+
+  /**
+   * Asks the registry for the service's tag again now and runs the chain: a re-pushed tag is rolled
+   * out (in place), an unchanged one writes nothing. Resolves with what the run did to the service.
+   * Throws COREFLOW_ERR_SERVICE_UNKNOWN for a name the desired state does not have.
+   */
+  async redeploy(name: string): Promise<RedeployAnswer> {
+    const spec = this.desired.get()?.spec;
+    const image = spec ? serviceImage(spec, name) : undefined;
+    if (image === undefined) throw new CoreflowError('COREFLOW_ERR_SERVICE_UNKNOWN', { service: name });
+    if (image) this.images.expire([image]);
+    this.log.info({ service: name }, 'redeploy asked');
+    const result = await this.reconcile(`redeploy ${name}`);
+    if (!result) throw new CoreflowError('COREFLOW_ERR_NOT_READY', { details: 'the agent is not running' });
+    const a = result.steps.flatMap((s) => s.actions).find((x) => (x.kind === 'service' || x.kind === 'base-service') && x.name === name);
+    const step = result.steps.find((s) => s.kind === (spec?.services.some((x) => x.name === name) ? 'services' : 'base-services'));
+    return {
+      service: name,
+      runId: result.runId,
+      status: a?.status ?? step?.status ?? result.status,
+      ...(a ? { action: a.type, reason: a.reason } : {}),
+      ...(a?.diff ? { diff: a.diff } : {}),
+      ...(a?.error ?? step?.error ? { error: a?.error ?? step?.error } : {}),
+      ...(a?.warning ? { warning: a.warning } : {}),
+    };
   }
 
   /** Aborts the Docker calls in flight first, so no part waits on a hung engine; then stops the parts in reverse order. */

@@ -51,6 +51,7 @@ export const errorCatalogue = {
   },
   COREFLOW_ERR_IMAGE_NOT_FOUND: { terminal: true, message: 'image {image} not found in registry {registry} ({details})' },
   COREFLOW_ERR_REGISTRY_UNREACHABLE: { terminal: false, message: 'cannot check {image} on registry {registry}: {details}' },
+  COREFLOW_ERR_SERVICE_UNKNOWN: { terminal: true, message: 'no service {service} in the desired state' },
   COREFLOW_ERR_EDGE_UNAUTHORIZED: {
     terminal: true,
     message: 'edge connection refused: {details}. Edge proxies send Authorization: Bearer <COREFLOW_EDGE_TOKEN>',
@@ -89,6 +90,26 @@ export const errorCatalogue = {
     terminal: true,
     message: 'the desired-state document would be {size} bytes, over the {limit} bytes agents can receive in one protocol frame; nothing was changed',
   },
+  COREFLOW_ERR_STACK_NOT_FOUND: { terminal: true, message: '{what} matches no running service{known}; nothing was exported' },
+  COREFLOW_ERR_ADOPT_OWNED_ELSEWHERE: {
+    terminal: true,
+    message: 'service {service} is owned by coreflow cluster {owner}, not {cluster}; nothing was adopted. Remove it from that cluster\'s spec first, or adopt it there',
+  },
+  COREFLOW_ERR_ADOPT_MISSING: { terminal: true, message: 'nothing was adopted: these services of the spec cannot be adopted:\n{details}' },
+  COREFLOW_ERR_ADOPT_DIFFERS: {
+    terminal: true,
+    message: 'nothing was adopted: the spec differs from what runs (adopting never changes a service); make the spec match, e.g. with coreflow export:\n{details}',
+  },
+  COREFLOW_ERR_UPDATE_PAUSED: { terminal: false, message: 'the rolling update of service {service} paused: {details}' },
+  COREFLOW_ERR_UPDATE_ROLLED_BACK: {
+    terminal: true,
+    message: 'service {service} was rolled back after its update paused; it is not updated again until its spec changes or `coreflow retry service/{service}`',
+  },
+  COREFLOW_ERR_RETRIES_EXHAUSTED: {
+    terminal: true,
+    message: '{object} failed {attempts} times in a row; no more retries until its desired state changes or `coreflow retry {object}`',
+  },
+  COREFLOW_ERR_UNKNOWN_OBJECT: { terminal: true, message: '{object} is not an object of the last run (expected kind/name, e.g. service/web)' },
   COREFLOW_ERR_SPEC_LIMIT: { terminal: true, message: '{where}: {what} is {value}, over the limit of {limit} (setting {setting})' },
   COREFLOW_ERR_CORESTORE_UNREACHABLE: {
     terminal: false,
@@ -104,6 +125,11 @@ export const errorCatalogue = {
   COREFLOW_ERR_BINDING_NAME_IN_USE: {
     terminal: true,
     message: 'Corestore refused {operation}: {details}. The name belongs to another service or cluster; give the binding another name (bindings[].name)',
+  },
+  COREFLOW_ERR_BINDING_NOT_READY: { terminal: false, message: 'the {type} binding {name} of service {service} is not ready ({state}){details}' },
+  COREFLOW_ERR_VOLUME_PLUGIN_MISSING: {
+    terminal: false,
+    message: 'service {service} mounts volume {volume} with driver "{driver}", but no node of this swarm has the {driver} volume plugin. Install the plugin (the corestore base service provides it) or set driver: local on the volume',
   },
 } as const satisfies Record<string, { terminal: boolean; message: string }>;
 

@@ -21,6 +21,7 @@ async function exampleDoc(): Promise<{ doc: any; id: string }> {
     ...example,
     cluster: base.cluster,
     networks: base.networks,
+    images: base.images,
     baseServices: {
       coretraffic: {
         name: `${id}-coretraffic`,

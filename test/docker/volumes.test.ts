@@ -23,12 +23,12 @@ t.test('derived names: stable, Docker-safe, distinct per path', async (t) => {
   t.match(long, /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/);
 });
 
-t.test('mounts: local by default, corestore gets the service identity, binds from volumeMounts, stop-first', async (t) => {
+t.test('mounts: corestore by default with the service identity, local when asked, binds from volumeMounts, stop-first', async (t) => {
   const s = spec([
     {
       name: 'db',
       image: 'i:1',
-      volumes: [{ mountPath: '/data' }, { mountPath: '/store', driver: 'corestore', backup: true, driverOptions: { size: '1G' } }, { mountPath: '/named', name: 'shared-vol', prunable: true }],
+      volumes: [{ mountPath: '/data', driver: 'local' }, { mountPath: '/store', backup: true, driverOptions: { size: '1G' } }, { mountPath: '/named', name: 'shared-vol', prunable: true, driver: 'local' }],
       resources: { volumeMounts: [{ hostFsPath: '/srv/conf', containerFsPath: '/conf', readOnly: true }] },
     },
     { name: 'web', image: 'i:1' },
@@ -89,10 +89,10 @@ t.test('on the swarm: data survives removing and re-adding the service; only pru
     image: TEST_IMAGE,
     // Appends one line per start to the volume, then waits (exits at once on SIGTERM).
     command: ['sh', '-c', "date >> /data/boots; trap 'exit 0' TERM; while true; do sleep 1; done"],
-    volumes: [{ mountPath: '/data' }],
+    volumes: [{ mountPath: '/data', driver: 'local' }],
     resources: { volumeMounts: [{ hostFsPath: hostDir, containerFsPath: '/conf', readOnly: true }] },
   };
-  const scratch = { name: `${id}-scratch`, image: TEST_IMAGE, command: ['sh', '-c', "trap 'exit 0' TERM; while true; do sleep 1; done"], volumes: [{ mountPath: '/tmpdata', prunable: true }] };
+  const scratch = { name: `${id}-scratch`, image: TEST_IMAGE, command: ['sh', '-c', "trap 'exit 0' TERM; while true; do sleep 1; done"], volumes: [{ mountPath: '/tmpdata', prunable: true, driver: 'local' }] };
   const volName = derivedVolumeName(app.name, '/data');
   const scratchVol = derivedVolumeName(scratch.name, '/tmpdata');
   t.teardown(async () => {
@@ -145,4 +145,22 @@ t.test('on the swarm: data survives removing and re-adding the service; only pru
     return b && b.length === 2 ? b : undefined;
   }, 60_000);
   t.equal(lines.length, 2, 'the line written before removal is still there');
+});
+
+t.test('on the swarm: a corestore volume without the plugin fails that service alone, with a clear reason', async (t) => {
+  const { docker } = await connect();
+  const doc = testDoc('volplug');
+  const id = doc.cluster.name;
+  t.teardown(() => cleanupCluster(docker, id));
+  const other = { name: `${id}-other`, image: TEST_IMAGE, command: ['sleep', '3600'], scaleFactor: 0 };
+  const stored = { name: `${id}-stored`, image: TEST_IMAGE, command: ['sleep', '3600'], scaleFactor: 0, volumes: [{ mountPath: '/data' }] };
+  const r = await runOnce(docker, { ...doc, services: [other, stored] });
+  const services = r.steps.find((s) => s.kind === 'services')!;
+  const failed = services.actions.find((a) => a.name === stored.name)!;
+  t.equal(failed.status, 'failed');
+  t.equal(failed.code, 'COREFLOW_ERR_VOLUME_PLUGIN_MISSING');
+  t.match(failed.error, /no node of this swarm has the corestore volume plugin.*driver: local/);
+  t.notMatch(failed.error, /HTTP code|at .*\.ts/, 'no Docker stack trace');
+  t.equal(services.actions.find((a) => a.name === other.name)!.status, 'succeeded', 'the other service is deployed');
+  await t.rejects(docker.getService(stored.name).inspect(), 'the service was not created');
 });

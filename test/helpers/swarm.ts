@@ -25,7 +25,11 @@ export async function connect(): Promise<DockerConnection> {
   return connectDocker();
 }
 
-/** A minimal valid document with unique names, base services off unless asked for. */
+/**
+ * A minimal valid document with unique names, base services off unless asked for. Image tags are
+ * not resolved on a registry (`images.resolve: never`): the test images exist only on this
+ * machine, as on an air-gapped swarm; tests of resolution turn it on.
+ */
 export function testDoc(prefix = 'cf'): Record<string, unknown> & { cluster: { name: string } } {
   const id = uniqueName(prefix);
   return {
@@ -33,6 +37,7 @@ export function testDoc(prefix = 'cf'): Record<string, unknown> & { cluster: { n
     cluster: { name: id },
     networks: { gateway: { name: `${id}-gw` }, internal: { name: `${id}-int` } },
     baseServices: { coretraffic: { enabled: false }, corelog: { enabled: false }, corestore: { enabled: false } },
+    images: { resolve: 'never' },
     services: [],
   };
 }

@@ -1,5 +1,7 @@
 import { loadConfig } from '../config/config.ts';
 import { connectDocker } from '../docker/client.ts';
+import { ImageResolver } from '../docker/image-resolver.ts';
+import { RegistryClient } from '../docker/registry-client.ts';
 import type { Logger } from '../observe/logger.ts';
 import { Reconciler } from '../reconcile/reconciler.ts';
 import { defaultSteps } from '../chain-steps.ts';
@@ -11,6 +13,7 @@ import { formatResult } from './print-result.ts';
 import type { CliFlags } from './flags.ts';
 import { CoreflowError } from '../errors.ts';
 import { dnsStepOptions } from '../dns/token.ts';
+import { bindingsStepOptions } from '../storage/corestore-token.ts';
 
 /** One run of the chain from a spec file: `plan` (dry run) or `apply`. */
 export async function runOnce(flags: CliFlags, log: Logger, dryRun: boolean): Promise<RunResult> {
@@ -19,7 +22,11 @@ export async function runOnce(flags: CliFlags, log: Logger, dryRun: boolean): Pr
   const loaded = await loadSpecFile(config.spec, specLimits(config));
   const { docker } = await connectDocker(config.dockerHost ? { host: config.dockerHost } : {});
   const reconciler = new Reconciler({
-    steps: defaultSteps(docker, { dns: dnsStepOptions(config) }),
+    steps: defaultSteps(docker, {
+      dns: dnsStepOptions(config),
+      bindings: bindingsStepOptions(config),
+      images: new ImageResolver({ client: new RegistryClient({ timeoutMs: config.registryTimeoutMs }) }),
+    }),
     desired: () => loaded,
     log,
     dryRun,

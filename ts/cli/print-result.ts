@@ -5,7 +5,8 @@ const SYMBOL: Record<ActionResult['type'], string> = { create: '+', update: '~',
 function line(a: ActionResult): string {
   const diff = a.diff && a.diff.length > 0 ? `: ${a.diff.join(', ')}` : '';
   const status = a.status === 'failed' || a.status === 'blocked' ? `  [${a.status}: ${a.error}]` : '';
-  return `  ${SYMBOL[a.type]} ${a.name.padEnd(28)} ${a.reason}${diff}${status}`;
+  const warning = a.warning ? `  [warning: ${a.warning}]` : '';
+  return `  ${SYMBOL[a.type]} ${a.name.padEnd(28)} ${a.reason}${diff}${status}${warning}`;
 }
 
 /**
@@ -15,7 +16,7 @@ function line(a: ActionResult): string {
 export function formatResult(result: RunResult, opts: { verbose?: boolean } = {}): string {
   const out: string[] = [];
   for (const step of result.steps) {
-    const shown = step.actions.filter((a) => opts.verbose || a.type !== 'skip' || a.status === 'failed' || a.status === 'blocked');
+    const shown = step.actions.filter((a) => opts.verbose || a.type !== 'skip' || a.status === 'failed' || a.status === 'blocked' || a.warning);
     if (shown.length === 0 && step.status === 'succeeded') continue;
     out.push(`${step.kind}${step.status === 'succeeded' ? '' : `  [${step.status}: ${step.error}]`}`);
     for (const a of shown) out.push(line(a));

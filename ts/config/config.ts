@@ -2,6 +2,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { CoreflowError } from '../errors.ts';
+import { parseDurationNs } from '../spec/duration.ts';
 
 /**
  * Every setting of coreflow: its environment variable, its flag and its default. The readme's
@@ -43,6 +44,9 @@ export const settings = {
   eventLogMaxAgeHours: { env: 'COREFLOW_EVENT_LOG_MAX_AGE_HOURS', flag: 'event-log-max-age-hours', default: '168', doc: 'Events older than this are trimmed from the on-disk event log' },
   retryBaseMs: { env: 'COREFLOW_RETRY_BASE_MS', flag: 'retry-base-ms', default: '1000', doc: 'First retry delay after a transient Docker error; doubles per failure' },
   retryMaxMs: { env: 'COREFLOW_RETRY_MAX_MS', flag: 'retry-max-ms', default: '300000', doc: 'Cap of the retry delay after transient Docker errors' },
+  retryMaxAttempts: { env: 'COREFLOW_RETRY_MAX_ATTEMPTS', flag: 'retry-max-attempts', default: '10', doc: 'After this many failed attempts in a row an object is no longer retried until its desired state changes or `coreflow retry` asks; 0: no limit' },
+  pausedUpdatePolicy: { env: 'COREFLOW_PAUSED_UPDATE_POLICY', flag: 'paused-update-policy', default: 'pause', doc: 'What happens to a service whose rolling update paused on failing tasks, unless its onPausedUpdate says: pause (stay paused, reported) or rollback' },
+  pausedRollbackAfterMs: { env: 'COREFLOW_PAUSED_ROLLBACK_AFTER_MS', flag: 'paused-rollback-after-ms', default: '60000', doc: 'How long a paused update stays paused before the rollback policy rolls it back' },
   stopTimeoutMs: { env: 'COREFLOW_STOP_TIMEOUT_MS', flag: 'stop-timeout-ms', default: '10000', doc: 'Deadline of a clean stop after SIGTERM/SIGINT; past it (or on a second signal) the process exits at once' },
   readyTimeoutMs: { env: 'COREFLOW_READY_TIMEOUT_MS', flag: 'ready-timeout-ms', default: '2000', doc: 'Deadline of /readyz: a readiness check (e.g. the Docker ping) that has not answered by then fails with 503' },
   specMaxBytes: { env: 'COREFLOW_SPEC_MAX_BYTES', flag: 'spec-max-bytes', default: '4194304', doc: 'Largest spec document: the file (checked before it is read) and a pushed or PATCHed document (as JSON)' },
@@ -52,6 +56,9 @@ export const settings = {
   specMaxAliases: { env: 'COREFLOW_SPEC_MAX_ALIASES', flag: 'spec-max-aliases', default: '100', doc: 'Bound on YAML alias expansion (yaml maxAliasCount); 0 forbids aliases' },
   specParseTimeoutMs: { env: 'COREFLOW_SPEC_PARSE_TIMEOUT_MS', flag: 'spec-parse-timeout-ms', default: '30000', doc: 'The agent stops parsing a spec (file or push) after this long and rejects it' },
   dockerTimeoutMs: { env: 'COREFLOW_DOCKER_TIMEOUT_MS', flag: 'docker-timeout-ms', default: '30000', doc: 'A Docker Engine request without an answer after this long fails (the next run retries)' },
+  imageCheckInterval: { env: 'COREFLOW_IMAGE_CHECK_INTERVAL', flag: 'image-check-interval', default: '5m', doc: 'How often image tags are asked of their registry again (a re-pushed tag is rolled out); a duration such as 5m, 30s, 1h' },
+  registryTimeoutMs: { env: 'COREFLOW_REGISTRY_TIMEOUT_MS', flag: 'registry-timeout-ms', default: '10000', doc: 'A registry request (tag to digest) without an answer after this long fails; the service keeps the digest it runs' },
+  apiToken: { env: 'COREFLOW_API_TOKEN', flag: 'api-token', default: undefined, doc: 'Token of the agent endpoints that change things (POST /v1/redeploy; Authorization: Bearer); unset refuses them. Prefer the env var: flags show in ps' },
 } as const;
 
 export type SettingKey = keyof typeof settings;
@@ -95,6 +102,9 @@ const configSchema = z.strictObject({
   eventLogMaxAgeHours: z.coerce.number({ error: 'expected hours' }).positive({ error: 'expected a positive number of hours' }),
   retryBaseMs: z.coerce.number({ error: 'expected milliseconds' }).int().min(10, { error: 'expected at least 10 ms' }),
   retryMaxMs: z.coerce.number({ error: 'expected milliseconds' }).int().min(10, { error: 'expected at least 10 ms' }),
+  retryMaxAttempts: z.coerce.number({ error: 'expected a whole number' }).int().min(0, { error: 'expected a number >= 0' }),
+  pausedUpdatePolicy: z.enum(['pause', 'rollback'], { error: 'expected pause or rollback' }),
+  pausedRollbackAfterMs: z.coerce.number({ error: 'expected milliseconds' }).int().min(0, { error: 'expected a number >= 0' }),
   stopTimeoutMs: z.coerce.number({ error: 'expected milliseconds' }).int().min(100, { error: 'expected at least 100 ms' }),
   readyTimeoutMs: z.coerce.number({ error: 'expected milliseconds' }).int().min(10, { error: 'expected at least 10 ms' }),
   specMaxBytes: z.coerce.number({ error: 'expected bytes' }).int().min(1024, { error: 'expected at least 1024 bytes' }),
@@ -104,6 +114,13 @@ const configSchema = z.strictObject({
   specMaxAliases: z.coerce.number({ error: 'expected a number' }).int().min(0, { error: 'expected a number >= 0' }),
   specParseTimeoutMs: z.coerce.number({ error: 'expected milliseconds' }).int().min(100, { error: 'expected at least 100 ms' }),
   dockerTimeoutMs: z.coerce.number({ error: 'expected milliseconds' }).int().min(100, { error: 'expected at least 100 ms' }),
+  /** Milliseconds once parsed. */
+  imageCheckInterval: z
+    .string()
+    .transform((v) => (parseDurationNs(v) ?? Number.NaN) / 1e6)
+    .pipe(z.number({ error: 'expected a duration such as 5m, 30s or 1h' }).min(1000, { error: 'expected at least 1s' })),
+  registryTimeoutMs: z.coerce.number({ error: 'expected milliseconds' }).int().min(100, { error: 'expected at least 100 ms' }),
+  apiToken: z.string().min(16, { error: 'expected a token of at least 16 characters' }).optional(),
 });
 
 /** Rules across settings: control-plane mode needs a machine token. */

@@ -2,10 +2,10 @@ import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { CoreflowError, errorLogFields, errorText } from '../errors.ts';
+import { CoreflowError, errorCode, errorLogFields, errorText } from '../errors.ts';
 import type { Logger } from '../observe/logger.ts';
 import { CLOSE_CODES, MAX_FRAME_BYTES, PROTOCOL_VERSION } from '../protocol/envelope.ts';
-import { methods } from '../protocol/methods.ts';
+import { methods, type RedeployAnswer } from '../protocol/methods.ts';
 import { Peer } from '../protocol/peer.ts';
 import type { DesiredStore } from './desired-store.ts';
 import type { EventHub } from './event-hub.ts';
@@ -96,6 +96,8 @@ export class AgentHub {
         clusterName: session?.clusterName ?? '',
         run: report.run,
         services: report.services,
+        // Platform bindings travel as status objects of kind "binding" (docs/protocol.md).
+        bindings: report.status.objects.filter((o) => o.kind === 'binding'),
         status: report.status,
       });
       return { received: true as const };
@@ -130,6 +132,27 @@ export class AgentHub {
         });
     }
     return this.sessions.size;
+  }
+
+  /**
+   * Asks every authenticated agent to redeploy a service (redeployService) and waits for their
+   * answers: one entry per agent, its answer or its error (with the catalogue code).
+   */
+  async redeployAll(service: string): Promise<{ agentId: string; answer?: RedeployAnswer; error?: string; code?: string }[]> {
+    const { events } = this.opts;
+    return Promise.all(
+      [...this.sessions.values()].map(async (s) => {
+        try {
+          const answer = await s.peer.request('redeployService', { service });
+          events.publish('push', { reason: `agent redeployed ${service}: ${answer.status}`, agentId: s.id, service, status: answer.status });
+          return { agentId: s.id, answer };
+        } catch (err) {
+          this.opts.log.warn({ agentId: s.id, service, err: errorText(err) }, 'redeploy failed');
+          events.publish('push', { reason: `redeploy of ${service} failed: ${errorText(err)}`, agentId: s.id, service });
+          return { agentId: s.id, error: errorText(err), code: errorCode(err) };
+        }
+      }),
+    );
   }
 
   /** Says goodbye (1001) to every agent, waits up to 1 s for the close handshakes, then drops the rest. */

@@ -6,6 +6,7 @@ import type { DesiredStore } from './desired-store.ts';
 import type { EventHub } from './event-hub.ts';
 import { bearerMatches } from '../server/bearer-auth.ts';
 import { redactDocument } from './redact.ts';
+import { serviceImage } from '../docker/image-pin.ts';
 import type { Logger } from '../observe/logger.ts';
 
 /** Requires `Authorization: Bearer <token>` (compared in constant time); 401 otherwise. */
@@ -58,6 +59,17 @@ export function addHttpApi(router: Router, deps: { token: string; store: Desired
         pushed = agents.pushAll(reason);
       }
       sendJson(res, 200, { specHash: outcome.specHash, changed: outcome.changed, agents: pushed });
+    }),
+  );
+  router.add(
+    'POST',
+    '/v1/services/redeploy',
+    authed(token, async (req, res) => {
+      const body = (await readJson(req)) as { service?: unknown } | null;
+      if (typeof body?.service !== 'string' || body.service === '') throw new HttpError(400, 'expected a JSON object { "service": "NAME" }');
+      if (serviceImage(store.current.spec, body.service) === undefined) throw new HttpError(404, `no service ${body.service} in the desired state`);
+      log.info({ service: body.service }, 'redeploy asked');
+      sendJson(res, 200, { service: body.service, agents: await agents.redeployAll(body.service) });
     }),
   );
   router.add(

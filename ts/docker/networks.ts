@@ -17,15 +17,20 @@ export interface DesiredNetwork {
   name: string;
   /** Which base network: gateway | internal. */
   role: string;
+  /** Exists already; never created, changed or removed. */
+  external?: boolean;
   body: { Name: string; Driver: 'overlay'; Attachable: true; CheckDuplicate: true; Labels: Record<string, string> };
 }
 
 export function desiredNetworks(spec: ClusterSpec): DesiredNetwork[] {
-  return Object.entries(spec.networks).map(([role, n]) => {
+  // Both roles may name one external network (an adopted stack's): it is listed once.
+  const roles = Object.entries(spec.networks).filter(([, n], i, all) => all.findIndex(([, m]) => m.name === n.name) === i);
+  return roles.map(([role, n]) => {
     const shape = { name: n.name, driver: 'overlay', attachable: true };
     return {
       name: n.name,
       role,
+      ...(n.external ? { external: true } : {}),
       body: {
         Name: n.name,
         Driver: 'overlay',
@@ -57,6 +62,11 @@ export function planNetworks(spec: ClusterSpec, live: readonly LiveNetwork[]): A
   return desiredNetworks(spec).map((d): Action<DesiredNetwork> => {
     const n = byName.get(d.name);
     const base = { kind: 'network', name: d.name, payload: d } as const;
+    if (d.external) {
+      if (n) return { ...base, type: 'skip', reason: 'external; used as it is' };
+      const reason = `external network ${d.name} does not exist; create it, or remove external to let coreflow create it`;
+      return { ...base, type: 'skip', reason, blocked: { status: 'failed', reason, code: 'COREFLOW_ERR_SPEC_INVALID' } };
+    }
     if (!n) return { ...base, type: 'create', reason: 'not present' };
     if (!isOwned(n.labels, spec.cluster.name)) return { ...base, type: 'skip', reason: 'exists and is not owned by coreflow; used as it is' };
     if (n.driver !== 'overlay') {

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { ErrorCode } from '../errors.ts';
 import { canonicalJson } from '../spec/hash.ts';
 import type { ClusterSpec, ServiceSpec } from '../spec/types.ts';
 
@@ -13,6 +14,12 @@ const NAME_HASH_LENGTH = 12;
  * into its secret. Returns undefined when there are none. Supplied by the platform bindings work.
  */
 export type PlatformValues = (serviceName: string) => Record<string, string> | undefined;
+
+/**
+ * Why a service cannot get its platform values in this run (a binding failed or is not ready):
+ * such a service is neither created nor updated, and a running one keeps its last secret.
+ */
+export type PlatformBlocked = (serviceName: string) => { reason: string; code: ErrorCode } | undefined;
 
 /** One service's secret as it must exist in Docker. `content` is secret: only the applier may read it. */
 export interface WorkloadSecret {

@@ -77,7 +77,10 @@ export function secretsStep(docker: Docker, opts: SecretsStepOptions): Step<Live
     dependsOn: [],
     objectFailuresBlockDependents: false,
     observe: (ctx) => cachedSecrets(docker, ctx),
-    plan: (spec, live, ctx) => planSecrets(opts.model(spec, ctx).workloads.secrets, live, spec.cluster.name),
+    plan: (spec, live, ctx) => {
+      const model = opts.model(spec, ctx);
+      return planSecrets([...model.workloads.secrets, ...model.baseSecrets], live, spec.cluster.name);
+    },
     async apply(action, ctx) {
       const body = secretBody(ctx.spec.cluster.name, action.payload as WorkloadSecret);
       await dockerRequest(docker, { method: 'POST', path: '/secrets/create', body, signal: ctx.signal });
@@ -85,9 +88,17 @@ export function secretsStep(docker: Docker, opts: SecretsStepOptions): Step<Live
   };
 }
 
-/** Pure. The IDs of this cluster's owned secrets by name, for the services that mount them. */
-export function ownedSecretIds(secrets: readonly LiveSecret[], cluster: string): Map<string, string> {
-  return new Map(secrets.filter((s) => isOwned(s.labels, cluster)).map((s) => [s.name, s.id]));
+/**
+ * Pure. The IDs of this cluster's owned secrets by name, for the services that mount them, and of
+ * the existing secrets the spec references by name (`externalSecrets`), whoever made them.
+ */
+export function ownedSecretIds(secrets: readonly LiveSecret[], cluster: string, external: ReadonlySet<string> = new Set()): Map<string, string> {
+  return new Map(secrets.filter((s) => isOwned(s.labels, cluster) || external.has(s.name)).map((s) => [s.name, s.id]));
+}
+
+/** Pure. The names of the existing secrets the spec's services mount (`externalSecrets`). */
+export function externalSecretNames(spec: ClusterSpec): Set<string> {
+  return new Set(spec.services.flatMap((s) => (s.externalSecrets ?? []).map((e) => e.name)));
 }
 
 /**

@@ -1,3 +1,5 @@
+import type { ErrorCode } from '../errors.ts';
+import type { ImagePin } from './image-pin.ts';
 import type { PullCheck } from './registry-auth.ts';
 
 /** The parts of a Docker ServiceSpec coreflow sets. Everything else keeps Docker's defaults. */
@@ -75,6 +77,8 @@ export interface DesiredService {
   role: ServiceRole;
   /** Set when the record cannot be deployed; nothing is created or changed for it. */
   invalid?: string;
+  /** The catalogue code of `invalid` (default COREFLOW_ERR_SPEC_INVALID). */
+  invalidCode?: ErrorCode;
   /** Set when the record is deliberately not deployed (another serviceCategory); an existing service is kept. */
   excluded?: string;
   spec: DockerServiceSpec;
@@ -84,6 +88,8 @@ export interface DesiredService {
   registryAuth?: string;
   /** Set for images from a declared registry: checked (credentials, image) before a create or update. */
   pullCheck?: PullCheck;
+  /** Set when the image's tag was resolved in this run: to what digest, or why not. */
+  imagePin?: ImagePin;
 }
 
 export interface LiveService {

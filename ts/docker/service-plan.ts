@@ -1,6 +1,7 @@
 import { CoreflowError } from '../errors.ts';
 import type { Action } from '../reconcile/types.ts';
 import { composeFieldsOnlyLive } from './compose-render.ts';
+import { imageChange, liveImage, settlePin } from './image-pin.ts';
 import { isOwned, LABEL_HASH, LABEL_ROLE } from './labels.ts';
 import type { DesiredService, LiveService, ServiceRole } from './service-model.ts';
 import { subsetDiff } from './subset-diff.ts';
@@ -16,12 +17,18 @@ export interface ServicePlanOptions {
   /** The mass-deletion guard applies (workload services). */
   guard: boolean;
   allowMassDeletion: boolean;
+  /** The desired hash held back after an automatic rollback of this service (see Holds), if any. */
+  held?: (name: string) => string | undefined;
 }
 
 /** Which fields of the live service differ from the desired one, as short paths. */
 export function serviceDiff(desired: DesiredService, live: LiveService): string[] {
   const { Labels: _l, ...rest } = desired.spec;
-  const fields = [...subsetDiff(rest, live.spec).map((p) => p.replace(/^TaskTemplate\./, '')), ...composeFieldsOnlyLive(desired.spec, live.spec)];
+  const image = desired.spec.TaskTemplate.ContainerSpec.Image;
+  const fields = [
+    ...subsetDiff(rest, live.spec).map((p) => (p === 'TaskTemplate.ContainerSpec.Image' ? imageChange(liveImage(live), image) : p.replace(/^TaskTemplate\./, ''))),
+    ...composeFieldsOnlyLive(desired.spec, live.spec),
+  ];
   const { [LABEL_HASH]: _h, ...userLabels } = desired.spec.Labels;
   if (subsetDiff(userLabels, live.spec.Labels ?? {}).length > 0) fields.push('Labels');
   return fields;
@@ -36,9 +43,15 @@ export function planServices(desired: readonly DesiredService[], live: readonly 
   const byName = new Map(live.map((l) => [l.name, l]));
   const actions: Action<ServicePayload>[] = [];
   const kind = opts.role === 'base' ? 'base-service' : 'service';
-  for (const d of desired) {
-    const l = byName.get(d.name);
-    const base = { kind, name: d.name, payload: { desired: d, ...(l ? { live: l } : {}) } };
+  for (const planned of desired) {
+    const l = byName.get(planned.name);
+    const { desired: d, warning, failure } = settlePin(planned, l, opts.cluster);
+    const base = {
+      kind,
+      name: d.name,
+      payload: { desired: d, ...(l ? { live: l } : {}) },
+      ...(warning ? { warning: warning.message, warningCode: warning.code } : {}),
+    };
     if (d.excluded) {
       actions.push({ ...base, type: 'skip', reason: d.excluded });
       continue;
@@ -49,7 +62,12 @@ export function planServices(desired: readonly DesiredService[], live: readonly 
       continue;
     }
     if (d.invalid) {
-      actions.push({ ...base, type: l ? 'update' : 'create', reason: 'invalid record', blocked: { status: 'failed', reason: d.invalid, code: 'COREFLOW_ERR_SPEC_INVALID' } });
+      actions.push({ ...base, type: l ? 'update' : 'create', reason: 'invalid record', blocked: { status: 'failed', reason: d.invalid, code: d.invalidCode ?? 'COREFLOW_ERR_SPEC_INVALID' } });
+      continue;
+    }
+    if (failure) {
+      // The running service (if any) is left as it is; the others go on.
+      actions.push({ ...base, type: l ? 'update' : 'create', reason: 'image tag not resolved', blocked: { status: 'failed', reason: failure.message, code: failure.code } });
       continue;
     }
     if (!l) {
@@ -57,7 +75,10 @@ export function planServices(desired: readonly DesiredService[], live: readonly 
       continue;
     }
     const diff = serviceDiff(d, l);
-    if (l.labels[LABEL_HASH] !== d.hash) {
+    if (l.labels[LABEL_HASH] !== d.hash && opts.held?.(d.name) === d.hash) {
+      const reason = new CoreflowError('COREFLOW_ERR_UPDATE_ROLLED_BACK', { service: d.name }).message;
+      actions.push({ ...base, type: 'update', reason: 'held after a rollback', diff, blocked: { status: 'failed', reason, code: 'COREFLOW_ERR_UPDATE_ROLLED_BACK' } });
+    } else if (l.labels[LABEL_HASH] !== d.hash) {
       actions.push({ ...base, type: 'update', reason: 'spec changed', diff: diff.length > 0 ? diff : ['Labels'] });
     } else if (diff.length > 0) {
       actions.push({ ...base, type: 'update', reason: 'drifted: changed outside coreflow', diff });

@@ -1,7 +1,9 @@
 import { hashOf } from '../spec/hash.ts';
 import type { BaseServiceSpec, ClusterSpec, ServiceSpec } from '../spec/types.ts';
 import { composeContainerSpec, composeServiceSpec, composeTaskTemplate, tmpfsMounts } from './compose-render.ts';
+import { CORESTORE_TOKEN_FILE, tokenSecretRef } from './base-token-secret.ts';
 import { LABEL_HASH, LABEL_ROLE, ownershipLabels } from './labels.ts';
+import type { WorkloadSecret } from './secret-content.ts';
 import type { DesiredService, DockerMount, DockerSecretRef, DockerServiceSpec, ServiceRole } from './service-model.ts';
 
 const MB = 1024 * 1024;
@@ -18,7 +20,7 @@ export function sealService(
   cluster: string,
   role: ServiceRole,
   spec: DockerServiceSpec,
-  extra: Pick<DesiredService, 'invalid' | 'excluded' | 'registryAuth' | 'pullCheck'> = {},
+  extra: Pick<DesiredService, 'invalid' | 'invalidCode' | 'excluded' | 'registryAuth' | 'pullCheck' | 'imagePin'> = {},
 ): DesiredService {
   const labels = { ...spec.Labels, [LABEL_ROLE]: role };
   const hash = hashOf({ ...spec, Labels: labels });
@@ -50,24 +52,30 @@ export function renderWorkload(spec: ClusterSpec, s: ServiceSpec, image: string,
         ...composeContainerSpec(s),
       },
       Resources: {
-        Limits: { MemoryBytes: Math.round(r.memoryLimitMB * MB), ...(r.cpuLimit ? { NanoCPUs: cpu(r.cpuLimit) } : {}) },
+        Limits: { ...(r.memoryLimitMB > 0 ? { MemoryBytes: Math.round(r.memoryLimitMB * MB) } : {}), ...(r.cpuLimit ? { NanoCPUs: cpu(r.cpuLimit) } : {}) },
         Reservations: {
           ...(r.memoryReservationMB ? { MemoryBytes: Math.round(r.memoryReservationMB * MB) } : {}),
           ...(r.cpuReservation ? { NanoCPUs: cpu(r.cpuReservation) } : {}),
         },
       },
-      Networks: [{ Target: spec.networks.gateway.name, Aliases: [s.name] }],
+      Networks: s.networks
+        ? s.networks.map((n) => ({ Target: n.name, ...(n.aliases && n.aliases.length > 0 ? { Aliases: n.aliases } : {}) }))
+        : [{ Target: spec.networks.gateway.name, Aliases: [s.name] }],
       ...composeTaskTemplate(s),
     },
     Mode: s.mode === 'global' ? { Global: {} } : { Replicated: { Replicas: s.scaleFactor } },
-    UpdateConfig: {
-      Parallelism: s.update.parallelism,
-      // Two tasks must never write the same volume at once: stop-first where a volume is mounted.
-      Order: s.update.order ?? (hasVolume ? 'stop-first' : 'start-first'),
-      FailureAction: s.update.failureAction,
-      // Docker drops a zero Monitor when it stores the spec; sending none keeps the live diff clean.
-      ...(s.update.monitorSeconds > 0 ? { Monitor: Math.round(s.update.monitorSeconds * NANO) } : {}),
-    },
+    ...('dockerDefaults' in s.update
+      ? {}
+      : {
+          UpdateConfig: {
+            Parallelism: s.update.parallelism,
+            // Two tasks must never write the same volume at once: stop-first where a volume is mounted.
+            Order: s.update.order ?? (hasVolume ? 'stop-first' : 'start-first'),
+            FailureAction: s.update.failureAction,
+            // Docker drops a zero Monitor when it stores the spec; sending none keeps the live diff clean.
+            ...(s.update.monitorSeconds > 0 ? { Monitor: Math.round(s.update.monitorSeconds * NANO) } : {}),
+          },
+        }),
     ...composeServiceSpec(s),
     ...(ports.length > 0 || s.endpointMode ? { EndpointSpec: { ...(s.endpointMode ? { Mode: s.endpointMode } : {}), ...(ports.length > 0 ? { Ports: ports } : {}) } } : {}),
   };
@@ -82,8 +90,14 @@ const BASE_LAYOUT: Record<BaseKey, { networks: ('gateway' | 'internal')[]; globa
   corestore: { networks: ['gateway', 'internal'], global: true },
 };
 
-export function renderBase(spec: ClusterSpec, key: BaseKey, b: BaseServiceSpec): DockerServiceSpec {
+/**
+ * `tokenSecret`: for corestore, the Docker secret with the Corestore API token, mounted at
+ * /run/secrets/corestore_api_token with CORESTORE_API_TOKEN_FILE naming it (never the token as env).
+ */
+export function renderBase(spec: ClusterSpec, key: BaseKey, b: BaseServiceSpec, tokenSecret?: Pick<WorkloadSecret, 'name'>): DockerServiceSpec {
   const layout = BASE_LAYOUT[key];
+  const token = key === 'corestore' ? tokenSecret : undefined;
+  const env = envList(b.environment);
   return {
     Name: b.name,
     Labels: { 'coreflow.base-service': key },
@@ -92,7 +106,8 @@ export function renderBase(spec: ClusterSpec, key: BaseKey, b: BaseServiceSpec):
         Image: b.image,
         ...(b.command ? { Command: b.command } : {}),
         ...(b.args ? { Args: b.args } : {}),
-        Env: envList(b.environment),
+        Env: token ? [...env, `CORESTORE_API_TOKEN_FILE=/run/secrets/${CORESTORE_TOKEN_FILE}`] : env,
+        ...(token ? { Secrets: [tokenSecretRef(token)] } : {}),
         ...(b.mounts.length > 0 ? { Mounts: b.mounts.map((m) => ({ Type: 'bind' as const, Source: m.source, Target: m.target })) } : {}),
       },
       Networks: layout.networks.map((n) => ({ Target: spec.networks[n].name, Aliases: [b.name] })),
@@ -109,9 +124,16 @@ export function renderBase(spec: ClusterSpec, key: BaseKey, b: BaseServiceSpec):
   };
 }
 
-/** The enabled base services of a spec, sealed. */
-export function desiredBaseServices(spec: ClusterSpec): DesiredService[] {
+/** The image to deploy for an image as written, and how it was pinned (see docker/image-pin.ts). */
+export type PinImage = (image: string) => Pick<DesiredService, 'imagePin'> & { image: string };
+
+/** The enabled base services of a spec, sealed; `pin` gives each its image (default: as written). */
+export function desiredBaseServices(spec: ClusterSpec, tokenSecret?: Pick<WorkloadSecret, 'name'>, pin: PinImage = (image) => ({ image })): DesiredService[] {
   return (Object.keys(BASE_LAYOUT) as BaseKey[])
     .filter((k) => spec.baseServices[k].enabled)
-    .map((k) => sealService(spec.cluster.name, 'base', renderBase(spec, k, spec.baseServices[k])));
+    .map((k) => {
+      const b = spec.baseServices[k];
+      const { image, imagePin } = pin(b.image);
+      return sealService(spec.cluster.name, 'base', renderBase(spec, k, { ...b, image }, tokenSecret), imagePin ? { imagePin } : {});
+    });
 }

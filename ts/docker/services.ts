@@ -6,7 +6,7 @@ import { cachedNetworks, listNetworks, type LiveNetwork } from './networks.ts';
 import { verifyImageAccess } from './registry-auth.ts';
 import type { RawService } from './raw-types.ts';
 import { dockerRequest } from './request.ts';
-import { cachedSecrets, ownedSecretIds, withSecretIds } from './secrets.ts';
+import { cachedSecrets, externalSecretNames, ownedSecretIds, withSecretIds } from './secrets.ts';
 import type { DesiredService, LiveService, ServiceRole } from './service-model.ts';
 import { planServices, type ServicePayload } from './service-plan.ts';
 
@@ -106,6 +106,10 @@ export interface ServiceStepOptions {
   dependsOn: string[];
   /** The desired services of this role, from the run's model. */
   desired: (spec: ClusterSpec, ctx: Pick<RunContext, 'model'>) => DesiredService[];
+  /** Work the model needs before the step plans (resolving image tags), done beside the live reads. */
+  prepare?: (ctx: RunContext) => Promise<void>;
+  /** Services held back after an automatic rollback: their held desired hash by name. */
+  held?: (name: string) => string | undefined;
 }
 
 /** A chain step for one role of services (base or workload). */
@@ -117,9 +121,10 @@ export function servicesStep(docker: Docker, opts: ServiceStepOptions): Step<Ser
     // Services are independent of each other; the engine takes several writes at once.
     applyConcurrency: SERVICE_APPLY_CONCURRENCY,
     async observe(ctx) {
-      const services = await ctx.cache.get('services', () => listLiveServices(docker, () => cachedNetworks(docker, ctx), ctx.signal));
-      if (opts.role === 'base') return { services, secretIds: new Map() };
-      return { services, secretIds: ownedSecretIds(await cachedSecrets(docker, ctx), ctx.spec.cluster.name) };
+      // The image tags are resolved (prepare) before the model is read, here or in plan.
+      const [services] = await Promise.all([ctx.cache.get('services', () => listLiveServices(docker, () => cachedNetworks(docker, ctx), ctx.signal)), opts.prepare?.(ctx)]);
+      if (opts.role === 'base' && !opts.desired(ctx.spec, ctx).some((d) => d.spec.TaskTemplate.ContainerSpec.Secrets?.length)) return { services, secretIds: new Map() };
+      return { services, secretIds: ownedSecretIds(await cachedSecrets(docker, ctx), ctx.spec.cluster.name, externalSecretNames(ctx.spec)) };
     },
     plan: (spec, live, ctx) =>
       planServices(opts.desired(spec, ctx), live.services, {
@@ -127,6 +132,7 @@ export function servicesStep(docker: Docker, opts: ServiceStepOptions): Step<Ser
         role: opts.role,
         guard: opts.role === 'workload',
         allowMassDeletion: ctx.confirmMassDeletion || spec.guards.allowMassDeletion,
+        ...(opts.held ? { held: opts.held } : {}),
       }),
     apply: (action, ctx, live) => applyServiceAction(docker, action, live, ctx.signal),
   };

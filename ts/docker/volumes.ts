@@ -41,6 +41,8 @@ function driverOptions(cluster: string, service: string, name: string, v: Volume
 /** Pure. A named volume mount; the labels are set on the volume when a node creates it. */
 export function volumeMount(cluster: string, service: string, v: VolumeSpec): DockerMount {
   const name = volumeName(service, v);
+  // An external volume exists already: mounted by name, its own driver and labels untouched.
+  if (v.external) return { Type: 'volume', Source: name, Target: v.mountPath, ...(v.readOnly ? { ReadOnly: true } : {}) };
   const options = driverOptions(cluster, service, name, v);
   const shape = { driver: v.driver, options };
   const labels = ownershipLabels(cluster, 'volume', hashOf(shape), {

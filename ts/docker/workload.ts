@@ -1,7 +1,9 @@
 import { notDeployedReason } from '../spec/service-category.ts';
 import type { ClusterSpec, RegistrySpec, ServiceSpec } from '../spec/types.ts';
+import { pinImage, resolvesImage } from './image-pin.ts';
+import type { ImagePins } from './image-resolver.ts';
 import { encodeRegistryAuth, imageFor, imageReferenceProblem, registryFor, registryProblems } from './registry-auth.ts';
-import { SECRET_FILE, workloadSecret, type PlatformValues, type WorkloadSecret } from './secret-content.ts';
+import { SECRET_FILE, workloadSecret, type PlatformBlocked, type PlatformValues, type WorkloadSecret } from './secret-content.ts';
 import type { DesiredService, DockerSecretRef, DockerServiceSpec } from './service-model.ts';
 import { renderWorkload, sealService } from './service-render.ts';
 import { mountProblems, renderMounts } from './volumes.ts';
@@ -43,11 +45,19 @@ function secretRef(name: string): DockerSecretRef {
   return { SecretName: name, File: { Name: SECRET_FILE, UID: '0', GID: '0', Mode: 0o444 } };
 }
 
-/** A deployable record: rendered with its mounts and secret, sealed, with its registry credentials. */
-function desiredWorkload(spec: ClusterSpec, s: ServiceSpec, { registry, image }: Pull, secret: WorkloadSecret | undefined): DesiredService {
-  const rendered = renderWorkload(spec, s, image, renderMounts(spec, s), secret ? [secretRef(secret.name)] : []);
+/**
+ * A deployable record: rendered with its mounts and secrets, its image pinned to the digest the
+ * run resolved (when resolution is on and `pins` has one), sealed, with its registry credentials.
+ */
+function desiredWorkload(spec: ClusterSpec, s: ServiceSpec, { registry, image }: Pull, secret: WorkloadSecret | undefined, pins: ImagePins | undefined): DesiredService {
+  const { image: deployed, imagePin } = pinImage(image, resolvesImage(spec, s) ? pins?.get(image, registry) : undefined);
+  const external = (s.externalSecrets ?? []).map(
+    (e): DockerSecretRef => ({ SecretName: e.name, File: { Name: e.target ?? e.name, UID: e.uid, GID: e.gid, Mode: e.mode } }),
+  );
+  const rendered = renderWorkload(spec, s, deployed, renderMounts(spec, s), [...(secret ? [secretRef(secret.name)] : []), ...external]);
   const registryAuth = registry ? encodeRegistryAuth(registry) : undefined;
   return sealService(spec.cluster.name, 'workload', rendered, {
+    ...(imagePin ? { imagePin } : {}),
     ...(registryAuth ? { registryAuth } : {}),
     ...(registry ? { pullCheck: { image, registry: registry.id, withCredentials: registryAuth !== undefined } } : {}),
   });
@@ -66,8 +76,11 @@ export interface RenderedWorkloads {
   secrets: WorkloadSecret[];
 }
 
-/** Pure. Renders every workload record of the spec, each secret once for its service and its mount. */
-export function renderWorkloads(spec: ClusterSpec, platform?: PlatformValues): RenderedWorkloads {
+/**
+ * Pure. Renders every workload record of the spec, each secret once for its service and its mount;
+ * `pins` holds the run's digests (without it images are deployed as written).
+ */
+export function renderWorkloads(spec: ClusterSpec, platform?: PlatformValues, blocked?: PlatformBlocked, pins?: ImagePins): RenderedWorkloads {
   const cluster = spec.cluster.name;
   const secrets: WorkloadSecret[] = [];
   const services = spec.services.map((s) => {
@@ -76,9 +89,11 @@ export function renderWorkloads(spec: ClusterSpec, platform?: PlatformValues): R
     const pull = pullOf(spec, s);
     const problems = workloadProblems(spec, s, pull);
     if (problems.length > 0) return sealService(cluster, 'workload', placeholder(s.name), { invalid: problems.join('; ') });
+    const platformProblem = blocked?.(s.name);
+    if (platformProblem) return sealService(cluster, 'workload', placeholder(s.name), { invalid: platformProblem.reason, invalidCode: platformProblem.code });
     const secret = workloadSecret(spec, s, platform);
     if (secret) secrets.push(secret);
-    return desiredWorkload(spec, s, pull, secret);
+    return desiredWorkload(spec, s, pull, secret, pins);
   });
   return { services, secrets };
 }

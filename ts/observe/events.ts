@@ -8,7 +8,7 @@ import type { ErrorCode } from '../errors.ts';
  * Contract: an event names objects and counts changes; it never carries secret values (only
  * kinds, names, reasons, statuses and error texts, which are built without them).
  */
-export const EVENT_TYPES = ['plan.start', 'plan.complete', 'apply.start', 'apply.action', 'apply.complete', 'drift.detected', 'error'] as const;
+export const EVENT_TYPES = ['plan.start', 'plan.complete', 'apply.start', 'apply.action', 'apply.complete', 'drift.detected', 'warning', 'error'] as const;
 
 export type CoreflowEventType = (typeof EVENT_TYPES)[number];
 
@@ -26,7 +26,7 @@ export interface CoreflowEvent {
   runId?: string;
   /** One line for a person: "2 to create, 1 to update". */
   summary: string;
-  /** On `error` events: the catalogue code of the error (docs/errors.md). */
+  /** On `error` and `warning` events: the catalogue code of the error (docs/errors.md). */
   code?: ErrorCode;
   /** Small structured details: counts, statuses, durations. Never secret values. */
   details?: Record<string, string | number | boolean>;

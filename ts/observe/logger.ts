@@ -9,7 +9,7 @@ export type { Logger };
 export const redactPaths = [
   'password', '*.password', '*.*.password',
   'token', '*.token', '*.*.token', 'jumpcode', '*.jumpcode',
-  'apiToken', '*.apiToken', 'cloudflareToken', '*.cloudflareToken', 'authorization', '*.authorization', '*.headers.authorization',
+  'apiToken', '*.apiToken', 'cloudflareToken', '*.cloudflareToken', 'corestoreToken', '*.corestoreToken', 'authorization', '*.authorization', '*.headers.authorization',
   'values', '*.values', 'secretValues', '*.secretValues',
   'privateKey', '*.privateKey', '*.*.privateKey', 'X-Registry-Auth', '*.X-Registry-Auth',
 ];

@@ -54,6 +54,12 @@ export class AgentMetrics {
     labelNames: ['operation', 'code'] as const,
     registers: [this.registry],
   });
+  readonly registryRequests = new Counter({
+    name: 'coreflow_registry_requests_total',
+    help: 'Requests to image registries (tag to digest) and their token servers by registry host and HTTP status code (0: no answer)',
+    labelNames: ['registry', 'code'] as const,
+    registers: [this.registry],
+  });
   readonly ownedObjects = new Gauge({
     name: 'coreflow_owned_objects',
     help: 'Objects coreflow manages for this cluster, by kind, as of the last run',
@@ -81,6 +87,13 @@ export class AgentMetrics {
     registers: [this.registry],
   });
 
+  readonly bindings = new Gauge({
+    name: 'coreflow_bindings',
+    help: 'Platform bindings (Corestore) as of the last run, by type and state (ready, progressing, failed, orphaned: its service was removed and the binding kept)',
+    labelNames: ['type', 'state'] as const,
+    registers: [this.registry],
+  });
+
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     this.controlplaneConnected.set(0);
     this.edgeProxiesConnected.set(0);
@@ -101,6 +114,11 @@ export class AgentMetrics {
   /** Counts one request to the Docker Engine (coreflow_docker_requests_total); status 0: no answer. */
   recordDockerCall(call: { operation: string; status: number }): void {
     this.dockerRequests.inc({ operation: call.operation, code: String(call.status) });
+  }
+
+  /** Counts one request to an image registry (coreflow_registry_requests_total); status 0: no answer. */
+  recordRegistryRequest(r: { registry: string; code: number }): void {
+    this.registryRequests.inc({ registry: r.registry, code: String(r.code) });
   }
 
   private readonly samplers: (() => void)[] = [];

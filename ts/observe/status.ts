@@ -50,6 +50,9 @@ export interface StatusAction {
   status: string;
   reason: string;
   error?: string;
+  code?: string;
+  /** A problem that did not fail the object (a registry that did not answer); shown in its message. */
+  warning?: string;
 }
 
 /** What the status reads of a run's result (the engine's RunResult has these). */
@@ -73,6 +76,8 @@ export interface StatusInput {
   busy: boolean;
   /** Objects (`kind/name`) waiting for a retry with backoff. */
   waiting: ReadonlySet<string>;
+  /** Objects whose retries stopped after too many failed attempts in a row, with that count. */
+  stalled?: ReadonlyMap<string, number>;
   controllers?: ControllerState[];
   state?: AgentStatus['state'];
   now?: Date;
@@ -90,6 +95,7 @@ function objectSync(a: StatusAction): SyncStatus {
 function objectHealth(a: StatusAction, sync: SyncStatus, health: ReadonlyMap<string, HealthInfo>, checkedAfterRun: boolean): HealthInfo {
   const excluded = a.type === 'skip' && a.reason.includes('serviceCategory');
   if (excluded) return { health: 'Suspended', message: a.reason };
+  if (a.kind === 'binding') return bindingHealth(a, sync);
   if (SERVICE_KINDS.has(a.kind)) {
     const h = health.get(a.name);
     if (h) return h;
@@ -99,6 +105,16 @@ function objectHealth(a: StatusAction, sync: SyncStatus, health: ReadonlyMap<str
   }
   if (a.type === 'create' && sync !== 'Synced') return { health: 'Missing', ...(a.error ? { message: a.error } : {}) };
   return { health: 'Healthy' };
+}
+
+/**
+ * A platform binding: Healthy when Corestore holds it ready for its service; Progressing while it
+ * is provisioned (or only planned); Degraded when provisioning failed or Corestore cannot be asked.
+ */
+function bindingHealth(a: StatusAction, sync: SyncStatus): HealthInfo {
+  if (sync === 'Synced') return { health: 'Healthy', message: a.reason };
+  if (a.status === 'planned' || a.code === 'COREFLOW_ERR_BINDING_NOT_READY') return { health: 'Progressing', message: a.error ?? a.reason };
+  return { health: 'Degraded', message: a.error ?? a.reason };
 }
 
 /**
@@ -122,7 +138,9 @@ export function buildStatus(input: StatusInput): AgentStatus {
       const h = objectHealth(a, sync, input.health, checkedAfterRun);
       const key = `${a.kind}/${a.name}`;
       const operation: OperationPhase = input.busy ? 'Syncing' : input.waiting.has(key) ? 'Waiting' : 'Idle';
-      const message = sync === 'OutOfSync' ? (a.error ?? a.reason) : h.message;
+      const stalled = input.stalled?.get(key);
+      const base = sync === 'OutOfSync' ? (a.error ?? a.reason) : [h.message, a.warning].filter(Boolean).join('; ') || undefined;
+      const message = stalled === undefined ? base : `${base ?? 'failed'}; retries stopped after ${stalled} failed attempts (coreflow retry ${key})`;
       objects.push({ kind: a.kind, name: a.name, sync, health: h.health, operation, ...(message ? { message } : {}) });
     }
   }

@@ -97,6 +97,20 @@ export const methods = {
     response: z.strictObject({ received: z.literal(true) }),
     timeoutMs: 10_000,
   },
+  redeployService: {
+    request: z.strictObject({ service: z.string().min(1).max(256) }),
+    response: z.strictObject({
+      service: z.string(),
+      runId: z.string(),
+      action: z.enum(['create', 'update', 'delete', 'skip']).optional(),
+      status: z.string(),
+      reason: z.string().optional(),
+      diff: z.array(z.string()).optional(),
+      error: z.string().optional(),
+      warning: z.string().optional(),
+    }),
+    timeoutMs: 120_000,
+  },
   getCertificateForDomain: {
     request: z.strictObject({ domain: z.string().min(1) }),
     response: z.strictObject({ domain: z.string(), certPem: z.string(), keyPem: z.string(), expiresAt: isoTime }),
@@ -138,6 +152,7 @@ export type MethodName = keyof typeof methods;
 export type RequestOf<M extends MethodName> = z.input<(typeof methods)[M]['request']>;
 export type ResponseOf<M extends MethodName> = z.output<(typeof methods)[M]['response']>;
 export type Identity = z.infer<typeof identitySchema>;
+export type RedeployAnswer = z.output<(typeof methods)['redeployService']['response']>;
 export type StatusReport = z.infer<typeof reportSchema>;
 export type RouteEntry = z.infer<typeof routeEntrySchema>;
 export type UpdateRoutingResponse = z.output<(typeof edgeMethods)['updateRouting']['response']>;

@@ -11,6 +11,10 @@ export interface RetryOptions {
   /** Wakes the chain (the run retries every failed object; level-triggered). */
   trigger: (reason: string) => void;
   log: Logger;
+  /** After this many failed runs in a row an object is not retried until its desired state changes or `retry(key)`; 0: no limit. */
+  maxAttempts?: number;
+  /** Told once when an object's retries stop (to report it). */
+  onGiveUp?: (key: string, attempts: number, code: ErrorCode | undefined) => void;
 }
 
 /** How many runs in a row an object may fail with COREFLOW_ERR_UNEXPECTED before backoff retries stop. */
@@ -32,7 +36,9 @@ interface Failure {
  * `terminal` results, invalid records, guards) are not retried: they wait for the desired state to
  * change. An unknown error (COREFLOW_ERR_UNEXPECTED: a bug or an unknown library failure) may be
  * transient, so it is retried like one, but only UNEXPECTED_ATTEMPTS runs in a row: then the object
- * waits for the desired state to change (or the next resync or drift run). A step that failed
+ * waits for the desired state to change (or the next resync or drift run). So does any object that
+ * failed `maxAttempts` runs in a row, until its desired state changes or an operator calls
+ * `reset` (`coreflow retry`). A step that failed
  * before planning (Docker unreachable) counts as one object `step/<kind>`.
  */
 export class RetryScheduler {
@@ -47,6 +53,16 @@ export class RetryScheduler {
     return new Set([...this.failures].filter(([, f]) => !f.gaveUp).map(([key]) => key));
   }
 
+  /** Objects whose retries stopped, with their failed attempts in a row. */
+  get stalled(): ReadonlyMap<string, number> {
+    return new Map([...this.failures].filter(([, f]) => f.gaveUp).map(([key, f]) => [key, f.attempts]));
+  }
+
+  /** An operator's retry: forgets the object's failures (its count starts again); true when it had any. */
+  reset(key: string): boolean {
+    return this.failures.delete(key);
+  }
+
   afterRun(result: RunResult, now = Date.now()): void {
     if (result.dryRun || this.stopped) return;
     const failing = new Set<string>();
@@ -58,8 +74,12 @@ export class RetryScheduler {
         failing.add(key);
         const before = this.failures.get(key);
         const attempts = (before?.specHash === result.specHash ? before.attempts : 0) + 1;
-        const gaveUp = code === 'COREFLOW_ERR_UNEXPECTED' && attempts >= UNEXPECTED_ATTEMPTS;
-        if (gaveUp && !before?.gaveUp) this.opts.log.warn({ object: key, attempts, code }, 'unexpected error again; no more retries until the desired state changes');
+        const max = this.opts.maxAttempts ?? 0;
+        const gaveUp = (code === 'COREFLOW_ERR_UNEXPECTED' && attempts >= UNEXPECTED_ATTEMPTS) || (max > 0 && attempts >= max);
+        if (gaveUp && !before?.gaveUp) {
+          this.opts.log.warn({ object: key, attempts, code }, 'failed again; no more retries until the desired state changes or an operator asks (coreflow retry)');
+          this.opts.onGiveUp?.(key, attempts, code);
+        }
         this.failures.set(key, { attempts, dueAt: now + exponentialMs(attempts - 1, this.opts.baseMs, this.opts.maxMs), specHash: result.specHash, gaveUp });
       }
     }

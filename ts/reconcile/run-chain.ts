@@ -30,7 +30,14 @@ export function isTerminalError(err: unknown): boolean {
 
 /** Copies the printable part of an action; the payload never leaves the applier. */
 export function describeAction(a: Action): Omit<ActionResult, 'status' | 'durationMs'> {
-  return { kind: a.kind, name: a.name, type: a.type, reason: a.reason, ...(a.diff ? { diff: a.diff } : {}) };
+  return {
+    kind: a.kind,
+    name: a.name,
+    type: a.type,
+    reason: a.reason,
+    ...(a.diff ? { diff: a.diff } : {}),
+    ...(a.warning ? { warning: a.warning, ...(a.warningCode ? { warningCode: a.warningCode } : {}) } : {}),
+  };
 }
 
 async function runStep(step: Step, ctx: RunContext): Promise<StepResult> {

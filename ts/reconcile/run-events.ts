@@ -19,7 +19,8 @@ export function isDrift(a: Pick<ActionResult, 'reason'>): boolean {
 
 /**
  * Turns a run's lifecycle into bus events: per step plan.start, plan.complete
- * (counts), drift.detected (one per drifted object), and unless it is a dry run apply.start,
+ * (counts), drift.detected (one per drifted object), warning (one per object the run could not
+ * fully handle without failing it, e.g. a registry that did not answer), and unless it is a dry run apply.start,
  * apply.action (one per applied or failed action), apply.complete; error for failed steps and
  * objects. Only kinds, names, reasons and statuses go in: never payloads.
  */
@@ -39,6 +40,9 @@ export function runEventsObserver(bus: EventBus): RunObserver {
       });
       for (const a of actions.filter(isDrift)) {
         bus.emit({ type: 'drift.detected', resourceType: step, kind: a.kind, name: a.name, runId, summary: `${a.kind} ${a.name} ${a.reason}${a.diff ? `: ${a.diff.join(', ')}` : ''}` });
+      }
+      for (const a of actions.filter((x) => x.warning)) {
+        bus.emit({ type: 'warning', resourceType: step, kind: a.kind, name: a.name, runId, summary: `${a.kind} ${a.name}: ${a.warning}`, ...(a.warningCode ? { code: a.warningCode } : {}) });
       }
       const toApply = actions.filter((a) => a.type !== 'skip').length;
       if (!dryRun && toApply > 0) bus.emit({ type: 'apply.start', resourceType: step, runId, summary: `applying ${toApply} action(s)`, details: { actions: toApply } });

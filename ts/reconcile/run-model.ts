@@ -10,4 +10,9 @@ export class RunModel {
     if (!this.values.has(key)) this.values.set(key, build());
     return this.values.get(key) as T;
   }
+
+  /** The value built under `key`, or undefined when none was yet. */
+  peek<T>(key: string): T | undefined {
+    return this.values.get(key) as T | undefined;
+  }
 }

@@ -24,6 +24,10 @@ export interface Action<P = unknown> {
    * reports it with this text and code as status `blocked` (a guard) or `failed` (bad input).
    */
   blocked?: { status: 'blocked' | 'failed'; reason: string; code: ErrorCode };
+  /** Something the run could not do for this object without failing it (a registry that did not answer). */
+  warning?: string;
+  /** The catalogue code of `warning`. */
+  warningCode?: ErrorCode;
   payload?: P;
 }
 
@@ -41,6 +45,9 @@ export interface ActionResult {
   code?: ErrorCode;
   /** Set on a failure caused by bad input: retrying cannot fix it (no backoff retries). */
   terminal?: boolean;
+  /** See Action.warning. */
+  warning?: string;
+  warningCode?: ErrorCode;
   durationMs: number;
 }
 

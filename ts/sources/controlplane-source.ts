@@ -4,7 +4,7 @@ import { errorText, isCoreflowError } from '../errors.ts';
 import type { Lifecycle } from '../lifecycle.ts';
 import type { Logger } from '../observe/logger.ts';
 import type { AgentStatus } from '../observe/status.ts';
-import type { ResponseOf } from '../protocol/methods.ts';
+import type { RedeployAnswer, ResponseOf } from '../protocol/methods.ts';
 import type { RunResult } from '../reconcile/types.ts';
 import type { CertificateProvider } from '../routing/certificates.ts';
 import { SerialQueue } from '../serial-queue.ts';
@@ -37,6 +37,8 @@ export interface ControlPlaneSourceOptions {
   status?: () => AgentStatus;
   /** Health reports between runs: at most one per this many ms (default 5000). */
   healthReportIntervalMs?: number;
+  /** Serves the control plane's redeployService (the agent's redeploy); without it the method is unknown. */
+  redeploy?: (service: string) => Promise<RedeployAnswer>;
 }
 
 type PushAnswer = ResponseOf<'pushClusterConfig'>;
@@ -62,7 +64,11 @@ export class ControlPlaneSource implements CertificateProvider, Lifecycle {
   constructor(private readonly opts: ControlPlaneSourceOptions) {
     this.saved = new SavedConfig(opts.stateDir, opts.desired.reader);
     this.connection = new ControlPlaneConnection(opts, {
-      serve: (peer) => peer.handle('pushClusterConfig', (req) => this.accept(req.spec, `control plane push${req.reason ? ` (${req.reason})` : ''}`)),
+      serve: (peer) => {
+        peer.handle('pushClusterConfig', (req) => this.accept(req.spec, `control plane push${req.reason ? ` (${req.reason})` : ''}`));
+        const { redeploy } = opts;
+        if (redeploy) peer.handle('redeployService', (req) => redeploy(req.service));
+      },
       established: async (session) => {
         const config = await session.peer.request('getClusterConfig', {});
         await this.accept(config.spec, 'control plane (getClusterConfig)');
@@ -165,7 +171,7 @@ export function controlPlaneSource(
   config: CoreflowConfig,
   desired: DesiredState,
   log: Logger,
-  extra: Pick<ControlPlaneSourceOptions, 'taskCounts' | 'status'> = {},
+  extra: Pick<ControlPlaneSourceOptions, 'taskCounts' | 'status' | 'redeploy'> = {},
 ): ControlPlaneSource {
   return new ControlPlaneSource({
     url: config.cloudlyUrl!,

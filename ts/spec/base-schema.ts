@@ -2,7 +2,13 @@ import { z } from 'zod';
 import { dockerName, imageRef, port } from './primitives.ts';
 
 const network = (defaultName: string) =>
-  z.strictObject({ name: dockerName.default(defaultName) }).prefault({});
+  z
+    .strictObject({
+      name: dockerName.default(defaultName),
+      /** The network exists already (e.g. a stack's): used by name, never created, changed or removed. */
+      external: z.boolean().optional(),
+    })
+    .prefault({});
 
 export const networksSchema = z
   .strictObject({

@@ -1,6 +1,7 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import type { z } from 'zod';
 import { CoreflowError, errorText } from '../errors.ts';
+import { bindingSpecErrors } from './bindings-schema.ts';
 import { dnsSpecErrors } from './dns-checks.ts';
 import { hashOf } from './hash.ts';
 import { checkDocumentLimits, DEFAULT_SPEC_LIMITS, sizeError, type SpecLimits } from './limits.ts';
@@ -50,7 +51,7 @@ function crossChecks(spec: ClusterSpec): string[] {
   unique(spec.services.map((s) => ({ key: s.name })), 'services', 'name');
   unique(spec.secretBundles.map((b) => ({ key: b.id })), 'secretBundles', 'id');
   unique(spec.registries.map((r) => ({ key: r.id })), 'registries', 'id');
-  if (spec.networks.gateway.name === spec.networks.internal.name) {
+  if (spec.networks.gateway.name === spec.networks.internal.name && !(spec.networks.gateway.external && spec.networks.internal.external)) {
     errors.push(`networks.internal.name: must differ from networks.gateway.name ("${spec.networks.gateway.name}")`);
   }
   const baseNames = new Map<string, string>();
@@ -60,6 +61,7 @@ function crossChecks(spec: ClusterSpec): string[] {
     if (base) errors.push(`services[${i}].name: "${s.name}" is the name of base service baseServices.${base}`);
   });
   errors.push(...dnsSpecErrors(spec));
+  errors.push(...bindingSpecErrors(spec.services));
   return errors;
 }
 

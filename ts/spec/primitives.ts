@@ -39,3 +39,6 @@ export const userLabels = z.record(
   z.string().refine((k) => !k.startsWith('coreflow.'), { error: 'label keys starting with "coreflow." are reserved' }),
   z.string({ error: 'expected a string label value' }),
 );
+
+/** Whether image tags are resolved to registry digests (`always`) or deployed as written (`never`). */
+export const imageResolveMode = z.enum(['always', 'never'], { error: 'expected "always" or "never"' });

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { baseServicesSchema, networksSchema } from './base-schema.ts';
 import { dnsSchema } from './dns-schema.ts';
-import { dockerName } from './primitives.ts';
+import { dockerName, imageResolveMode } from './primitives.ts';
 import { routingSchema } from './routing-schema.ts';
 import { registrySchema, secretBundleSchema } from './secrets-schema.ts';
 import { serviceSchema } from './service-schema.ts';
@@ -19,6 +19,12 @@ export const clusterSpecSchema = z.strictObject({
   services: z.array(serviceSchema).default([]),
   routing: routingSchema,
   dns: dnsSchema,
+  images: z
+    .strictObject({
+      /** always: tags are pinned to the digest the registry names (default); never: deployed as written (air-gapped swarms). */
+      resolve: imageResolveMode.default('always'),
+    })
+    .prefault({}),
   guards: z
     .strictObject({
       /** Lets a run remove all, or more than half, of the owned workload services. */

@@ -1,5 +1,8 @@
 import { readFile } from 'node:fs/promises';
+import type { CoreflowConfig } from '../config/config.ts';
 import { CoreflowError, errorText } from '../errors.ts';
+import type { BindingsStepOptions } from './bindings-step.ts';
+import { CorestoreClient } from './corestore-client.ts';
 
 /**
  * The Corestore API token: the one given directly (CORESTORE_API_TOKEN) wins; else the file
@@ -22,4 +25,10 @@ export function corestoreTokenSource(config: { corestoreToken?: string | undefin
     if (!token) throw new CoreflowError('COREFLOW_ERR_CORESTORE_TOKEN_FILE', { path, details: 'the file is empty' });
     return token;
   };
+}
+
+/** The bindings steps' options from the validated config: the Corestore client and the release opt-in. */
+export function bindingsStepOptions(config: Pick<CoreflowConfig, 'corestoreUrl' | 'corestoreToken' | 'corestoreTokenFile' | 'releaseBindings'>): BindingsStepOptions {
+  const token = corestoreTokenSource(config);
+  return { provider: new CorestoreClient({ baseUrl: config.corestoreUrl, token }), release: config.releaseBindings, token };
 }

@@ -1,0 +1,21 @@
+import type { RunResult } from '../reconcile/types.ts';
+import { HttpError, sendJson, type Router } from './http-router.ts';
+
+export const RETRY_PATH = '/v1/retry';
+
+export type RetryObject = (key: string) => Promise<{ object: string; released: boolean; run?: RunResult }>;
+
+/**
+ * POST /v1/retry?object=kind/name: an operator's retry of one object (see Agent.retryObject). The
+ * answer: the object, whether a hold or a stop of retries was ended, and the run's id, status and
+ * summary. A missing or unknown object is a 400 with its code. It can only make the agent run the
+ * chain on the desired state it already has.
+ */
+export function registerRetryRoute(router: Router, retry: RetryObject): void {
+  router.add('POST', RETRY_PATH, async (_req, res, url) => {
+    const object = url.searchParams.get('object') ?? '';
+    if (!/^[a-z-]+\/[^/]+$/.test(object)) throw new HttpError(400, 'object: expected kind/name, e.g. service/web');
+    const r = await retry(object);
+    sendJson(res, 200, { object: r.object, released: r.released, ...(r.run ? { run: { runId: r.run.runId, status: r.run.status, summary: r.run.summary } } : {}) });
+  });
+}
