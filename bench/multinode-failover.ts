@@ -1,7 +1,7 @@
 /**
  * Failover time on the three-manager swarm of scripts/multinode.sh (not asserted in tests): the
- * agent's image runs as a Swarm service driven by the reference control plane (a host process on
- * the nodes' bridge); each run stops the engine of the node running the agent and measures, from
+ * agent's image deployed with examples/coreflow-stack.yml (lease time 15 s, the default), driven by
+ * the reference control plane (a host process on the nodes' bridge); each run stops the engine of the node running the agent and measures, from
  * that moment, until Swarm started the agent on another manager, until the control plane saw it
  * authenticate, and until its first run report (its first reconcile on the new node); then starts
  * the stopped node again. Needs the agent image (coreflow:local, or $COREFLOW_AGENT_IMAGE) on the
@@ -14,7 +14,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { boundPort, startCoreflow } from '../test/helpers/controlplane-procs.ts';
-import { BRIDGE, connectNodes, createAgentService, runningTasks, startNode, stopNode } from '../test/helpers/multinode.ts';
+import { deployAgentStack, type AgentStack } from '../test/helpers/agent-stack.ts';
+import { AGENT_IMAGE, BRIDGE, connectNodes, nodeSocket, runningTasks, startNode, stopNode } from '../test/helpers/multinode.ts';
 import { cleanupCluster, TEST_IMAGE, testDoc, uniqueName, waitFor, WEB_COMMAND } from '../test/helpers/swarm.ts';
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '3' } } });
@@ -27,15 +28,15 @@ const dir = await mkdtemp(join(tmpdir(), 'coreflow-bench-failover-'));
 await writeFile(join(dir, 'spec.json'), JSON.stringify(doc));
 await writeFile(join(dir, 'cp.token'), `${token}\n`);
 const cp = startCoreflow(['controlplane', '--spec', join(dir, 'spec.json'), '--addr', `${BRIDGE}:0`, '--token-file', join(dir, 'cp.token')], { COREFLOW_LOG_LEVEL: 'info' });
-const agentName = uniqueName('coreflow');
-const stateVolume = `${agentName}-state`;
+let stack: AgentStack | undefined;
 let down: (typeof nodes)[number] | undefined;
 const live = () => nodes.find((n) => n !== down)!.docker;
 const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
 try {
   const port = await boundPort(cp, 'control plane listening');
-  await createAgentService(nodes[0]!.docker, { name: agentName, stateVolume, controlPlane: `ws://${BRIDGE}:${port}`, token });
+  stack = await deployAgentStack({ stack: uniqueName('cfb').replace('-', ''), image: AGENT_IMAGE, cloudlyUrl: `ws://${BRIDGE}:${port}`, jumpcode: token, leaseSeconds: 15, dockerHost: nodeSocket(1) });
+  const agentName = stack.service;
   await cp.waitForLog('the first run report', (l) => l.msg === 'agent report' && l.reason === 'run', 180_000);
   for (let i = 0; i < runs; i++) {
     const task = await waitFor('the agent task', async () => (await runningTasks(live(), agentName, '')).at(0), 60_000, 250);
@@ -57,10 +58,9 @@ try {
   }
 } finally {
   if (down) await startNode(down.n, live()).catch(() => undefined);
-  await live().getService(agentName).remove().catch(() => undefined);
-  await waitFor('the agent gone', async () => (await live().listTasks({ filters: { service: [agentName], 'desired-state': ['running'] } })).length === 0, 30_000, 500).catch(() => undefined);
+  await stack?.remove();
   await cleanupCluster(live(), doc.cluster.name);
-  for (const n of nodes) await n.docker.getVolume(stateVolume).remove().catch(() => undefined);
+  for (const n of nodes) await n.docker.getVolume(`${stack?.stack}_state`).remove().catch(() => undefined);
   await cp.stop();
   for (const n of nodes) n.conn.close();
   await rm(dir, { recursive: true, force: true });

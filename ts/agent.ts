@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import cron, { type ScheduledTask } from 'node-cron';
 import { defaultSteps } from './chain-steps.ts';
 import type { CoreflowConfig } from './config/config.ts';
+import { withSecretFiles } from './config/secret-settings.ts';
 import { DriftController, DRIFT_EVENT_TYPES } from './controllers/drift.ts';
 import { EventRetentionController } from './controllers/event-retention.ts';
 import { GarbageController } from './controllers/garbage.ts';
@@ -9,13 +10,19 @@ import { ControllerManager } from './controllers/manager.ts';
 import { OwnedObjects } from './controllers/owned-objects.ts';
 import { TaskHealthController, type TaskCount } from './controllers/task-health.ts';
 import { connectDocker, type DockerConnection } from './docker/client.ts';
+import type { EdgeAccess } from './docker/edge-access.ts';
 import { DockerEventStream, type DockerEventSource } from './docker/event-stream.ts';
 import { serviceImage } from './docker/image-pin.ts';
 import { ImageResolver } from './docker/image-resolver.ts';
 import { RegistryClient } from './docker/registry-client.ts';
+import { discoverSelfTask } from './docker/self-task.ts';
 import { dnsStepOptions } from './dns/token.ts';
+import { CoreflowError, errorLogFields, errorText, isCoreflowError } from './errors.ts';
+import { suspensionKey, suspensionOf } from './object-controls.ts';
+import { planSummary, type PendingPlan } from './reconcile/approvals.ts';
+import { Suspensions } from './reconcile/suspensions.ts';
+import { registerControlRoutes, unknownServiceError } from './server/control-routes.ts';
 import { bindingsStepOptions } from './storage/corestore-token.ts';
-import { CoreflowError, errorLogFields, errorText } from './errors.ts';
 import { callGuarded } from './guarded.ts';
 import type { Lifecycle } from './lifecycle.ts';
 import { EventLog } from './observe/event-log.ts';
@@ -23,6 +30,8 @@ import { EventBus } from './observe/events.ts';
 import type { Logger } from './observe/logger.ts';
 import { AgentMetrics } from './observe/metrics.ts';
 import { buildStatus, type AgentStatus } from './observe/status.ts';
+import { holderId } from './lease/holder-id.ts';
+import { SwarmLease } from './lease/swarm-lease.ts';
 import { ErrorReporter } from './reconcile/error-reports.ts';
 import { Reconciler } from './reconcile/reconciler.ts';
 import { RetryScheduler } from './reconcile/retry.ts';
@@ -77,12 +86,24 @@ export class Agent implements Lifecycle {
   /** Services held back after an automatic rollback (the paused-updates controller holds, `retry` releases). */
   readonly holds = new Holds();
   private readonly owned = new OwnedObjects();
+  /** Services suspended at run time (`coreflow suspend`), kept in the state directory. */
+  readonly suspensions: Suspensions;
   private readonly errors: ErrorReporter;
   private readonly resultListeners = new Set<ResultListener>();
   private readonly statusListeners = new Set<(s: AgentStatus) => void>();
+  private readonly planListeners = new Set<(p: PendingPlan | undefined) => void>();
   private readonly started: Lifecycle[] = [];
   private running: Running | undefined;
+  /** The one-agent-per-cluster lease; set once Docker is connected. */
+  lease: SwarmLease | undefined;
+  /**
+   * Hears an error after which this agent must not go on (the lease lost): the CLI stops the
+   * process with a non-zero code so Swarm restarts it as a standby. Reconciling stops at once
+   * whether or not anyone listens.
+   */
+  onFatal: ((err: CoreflowError) => void) | undefined;
   private firstRunDone = false;
+  private stopRequested = false;
   /** Image tags resolved to digests, kept between runs; asked again every image check, resync and redeploy. */
   readonly images: ImageResolver;
   /** The live route table and its sinks (edge WS, Caddy, Traefik); set once Docker is connected. */
@@ -102,14 +123,23 @@ export class Agent implements Lifecycle {
     this.server = new InternalServer({ host: config.host, port: config.port, readyTimeoutMs: config.readyTimeoutMs }, log.child({ component: 'internal-server' }));
     this.server.addReadiness({ name: 'docker', check: async () => (this.running ? (await this.running.docker.docker.ping(), true) : 'not connected') });
     this.server.addReadiness({ name: 'desired-state', check: () => (this.desired.get() ? true : 'no valid desired state loaded') });
+    this.server.addReadiness({ name: 'lease', check: () => (this.lease?.holding ? true : (this.lease?.describe() ?? 'not connected to Docker yet')) });
     this.server.addReadiness({ name: 'first-run', check: () => (this.firstRunDone ? true : 'the first run has not finished') });
     this.eventLog = new EventLog(join(config.stateDir, 'events.jsonl'));
     this.bus.subscribe((e) => void this.eventLog.append(e));
     this.stateFile = new StateFile(config.stateDir);
+    this.suspensions = new Suspensions(config.stateDir);
     this.errors = new ErrorReporter(this.bus);
     this.controllers = new ControllerManager({ log: log.child({ component: 'controllers' }), metrics: this.metrics, defaultTimeoutMs: config.controllerTimeoutMs });
     registerObserveRoutes(this.server.router, { metrics: this.metrics, bus: this.bus, status: () => this.status() });
-    registerRetryRoute(this.server.router, (key) => this.retryObject(key));
+    registerControlRoutes(this.server.router, {
+      token: config.apiToken,
+      pendingPlan: () => this.pendingPlan,
+      approve: (id) => this.approve(id),
+      setSuspended: (service, suspended) => this.setSuspended(service, suspended),
+      suspended: () => [...this.suspensions.current],
+    });
+    registerRetryRoute(this.server.router, config.apiToken, (key) => this.retryObject(key));
     this.images = new ImageResolver({
       client: new RegistryClient({ timeoutMs: config.registryTimeoutMs, onRequest: (r) => this.metrics.recordRegistryRequest(r) }),
       intervalMs: config.imageCheckInterval,
@@ -144,11 +174,23 @@ export class Agent implements Lifecycle {
     this.started.push(part);
   }
 
+  /** Starts every part; a start that fails stops what had started (a port, a worker) before rejecting, so the process can end. */
   async start(): Promise<void> {
-    const { config, log } = this;
-    if (!config.spec && !config.cloudlyUrl) {
+    try {
+      await this.startAll();
+    } catch (err) {
+      if (!this.stopRequested) await this.stop();
+      throw err;
+    }
+  }
+
+  private async startAll(): Promise<void> {
+    const { log } = this;
+    if (!this.config.spec && !this.config.cloudlyUrl) {
       throw new CoreflowError('COREFLOW_ERR_USAGE', { details: 'standalone mode needs --spec FILE (or COREFLOW_SPEC); control-plane mode needs CLOUDLY_URL and JUMPCODE' });
     }
+    // Secret files are read before anything starts: a missing one changes nothing.
+    const config = await withSecretFiles(this.config);
     await this.startPart(this.server);
     // Started early: the worker warms up while Docker is connected.
     await this.startPart({ name: 'spec-parser', start: async () => this.specParser.start(), stop: () => this.specParser.close() });
@@ -161,21 +203,32 @@ export class Agent implements Lifecycle {
     // The engine: the chain, its retries with backoff and its state file.
     const state = await this.stateFile.load();
     if (state) log.info({ lineage: state.lineage, serial: state.serial, resources: state.resources.length }, 'state file loaded');
+    const loadError = await this.suspensions.load();
+    if (loadError) log.error({ path: this.suspensions.path, err: loadError }, 'cannot read the suspensions; none are in force');
+    const edge = await this.edgeAccess(config, docker);
     const reconciler = new Reconciler({
       steps: defaultSteps(docker.docker, {
         dns: dnsStepOptions(config),
         bindings: bindingsStepOptions(config),
         heldServices: (name) => this.holds.get(`service/${name}`),
         images: this.images,
+        edge: () => edge,
       }),
       desired: () => this.desired.get(),
       log: log.child({ component: 'reconciler' }),
       confirmMassDeletion: config.confirmMassDeletion,
+      applyMode: config.applyMode,
+      controls: (loaded) => {
+        const suspended = suspensionOf(loaded.spec, this.suspensions.current);
+        return suspended ? { suspended } : undefined;
+      },
+      onPlan: (plan) => this.planChanged(plan),
       runTimeoutMs: config.runTimeoutMs,
       observer: runEventsObserver(this.bus),
       onResult: (r) => this.afterRun(r),
     });
-    const trigger = (reason: string) => void reconciler.trigger(reason);
+    // Every wake-up of the chain passes here: only the lease holder reconciles.
+    const trigger = (reason: string) => void this.gatedRun(reason);
     const retry = new RetryScheduler({
       baseMs: config.retryBaseMs,
       maxMs: config.retryMaxMs,
@@ -206,10 +259,34 @@ export class Agent implements Lifecycle {
       ? (await import('./sources/controlplane-source.ts')).controlPlaneSource(config, this.desired, log.child({ component: 'controlplane-source' }), {
           taskCounts: () => this.taskCounts(),
           status: () => this.status(),
+          operator: { pendingPlan: () => this.pendingPlan, approve: (id) => this.approve(id), setSuspended: (service, suspended) => this.setSuspended(service, suspended) },
           redeploy: (name) => this.redeploy(name),
         })
       : undefined;
     if (cp) this.certificateProvider ??= cp;
+    const m = this.metrics;
+    if (cp) {
+      this.onResult((r) => cp.report(r));
+      this.planListeners.add((p) => cp.planChanged(p));
+      // The same status as /v1/status: also when a service's health changes between runs.
+      this.onStatus(() => cp.statusChanged());
+      m.sampleOnScrape(() => m.controlplaneConnected.set(cp.connected ? 1 : 0));
+      await this.startPart(cp);
+    } else {
+      const source = new FileSource(config.spec!, this.desired, log.child({ component: 'file-source' }));
+      await this.startPart({ name: 'file-source', start: async () => void (await source.start()), stop: async () => source.stop() });
+    }
+
+    // One agent per cluster reconciles: a standby waits here (serving /healthz, /readyz, /v1/status)
+    // until it holds the lease; nothing below writes to Docker or to an edge before that.
+    const lease = await this.startLease(config, docker);
+    await lease.acquired();
+    // A new state dir (the agent moved to another node) continues the history the lease carries.
+    if (!state && lease.inherited) {
+      this.stateFile.adopt(lease.inherited);
+      log.info({ lineage: lease.inherited.lineage, serial: lease.inherited.serial }, 'no state file here; continuing the lineage of the previous lease holder');
+    }
+
     const routing = new RoutingController({
       docker: docker.docker,
       events: dockerEvents,
@@ -224,21 +301,10 @@ export class Agent implements Lifecycle {
     this.routing = routing;
     registerRoutingEndpoints(this.server, routing, { desired: () => this.desired.get(), edgeToken: config.edgeToken });
     await this.startPart(routing);
-    const m = this.metrics;
     m.sampleOnScrape(() => (m.edgeProxiesConnected.set(routing.edge.connections), m.routes.set(routing.current?.table.routes.length ?? 0)));
     // After every run (services may have changed); Docker events and a resync timer do the rest.
     this.onResult(() => routing.trigger('reconcile run finished'));
 
-    if (cp) {
-      this.onResult((r) => cp.report(r));
-      // The same status as /v1/status: also when a service's health changes between runs.
-      this.onStatus(() => cp.statusChanged());
-      m.sampleOnScrape(() => m.controlplaneConnected.set(cp.connected ? 1 : 0));
-      await this.startPart(cp);
-    } else {
-      const source = new FileSource(config.spec!, this.desired, log.child({ component: 'file-source' }));
-      await this.startPart({ name: 'file-source', start: async () => void (await source.start()), stop: async () => source.stop() });
-    }
     // Subscribed after the first load: the start trigger below covers it.
     this.desired.onChange((_l, origin) => trigger(`desired state changed (${origin})`));
 
@@ -261,7 +327,56 @@ export class Agent implements Lifecycle {
       },
     });
     await this.startPart(this.controllers);
-    await reconciler.trigger('start');
+    await this.gatedRun('start');
+  }
+
+  /**
+   * The lease of the cluster in the swarm, on a Docker connection of its own (so a clean stop
+   * can still release it after the agent's connection is closed). Its state shows in /readyz,
+   * /v1/status and the metrics; losing it stops reconciling at once and calls onFatal.
+   */
+  private async startLease(config: CoreflowConfig, main: DockerConnection): Promise<SwarmLease> {
+    const own = await connectDocker({ ...(config.dockerHost ? { host: config.dockerHost } : {}), timeoutMs: config.dockerTimeoutMs });
+    const info = (await main.docker.info()) as { Swarm?: { NodeID?: string } };
+    const lease = new SwarmLease({
+      docker: own.docker,
+      cluster: () => this.desired.get()?.spec.cluster.name,
+      holder: holderId(info.Swarm?.NodeID),
+      leaseMs: config.leaseSeconds * 1000,
+      log: this.log.child({ component: 'lease' }),
+      onLost: (err) => this.onFatal?.(err),
+      stateIdentity: () => this.stateFile.identity,
+    });
+    this.lease = lease;
+    const m = this.metrics;
+    m.sampleOnScrape(() => {
+      const s = lease.status();
+      m.leaseHeld.set(lease.holding ? 1 : 0);
+      m.leaseHolder.reset();
+      if (s.holder) m.leaseHolder.set({ holder: s.holder, lease: s.name ?? '' }, 1);
+    });
+    lease.onChange(() => this.statusChanged());
+    await this.startPart({ name: 'lease', start: () => lease.start(), stop: async () => (await lease.stop(), own.close()) });
+    return lease;
+  }
+
+  /**
+   * What coretraffic gets to reach this agent: COREFLOW_EDGE_URL and COREFLOW_EDGE_NETWORK, or
+   * when the agent runs as a Swarm service, its service name and first overlay network; the edge
+   * token (as a secret file) whenever one is set.
+   */
+  private async edgeAccess(config: CoreflowConfig, docker: DockerConnection): Promise<EdgeAccess> {
+    const self = config.edgeUrl && config.edgeNetwork ? undefined : await discoverSelfTask(docker.docker);
+    const url = config.edgeUrl ?? (self ? `ws://${self.service}:${config.port}/v1/edge` : undefined);
+    const network = config.edgeNetwork ?? self?.networks[0];
+    this.log.info({ url, network, withToken: config.edgeToken !== undefined }, 'coretraffic reaches the agent at this edge URL');
+    return { ...(url ? { url } : {}), ...(network ? { network } : {}), ...(config.edgeToken ? { token: config.edgeToken } : {}) };
+  }
+
+  /** A run of the chain if this agent holds the lease; undefined (nothing done) on a standby. */
+  private gatedRun(reason: string): Promise<RunResult | undefined> {
+    if (!this.running || !this.lease?.holding) return Promise.resolve(undefined);
+    return this.running.reconciler.trigger(reason);
   }
 
   /** The background controllers (started last): task health, drift, garbage, event retention. */
@@ -316,7 +431,11 @@ export class Agent implements Lifecycle {
 
   private recordRun(result: RunResult): void {
     recordRunMetrics(this.metrics, result);
-    if (result.dryRun) return;
+    if (result.dryRun) {
+      // A run stopped at its plan: the status (Waiting) changed all the same.
+      if (result.plan) this.statusChanged();
+      return;
+    }
     this.owned.afterRun(result);
     this.errors.afterRun(result);
     this.running?.retry.afterRun(result);
@@ -348,7 +467,56 @@ export class Agent implements Lifecycle {
       stalled: r?.retry.stalled ?? new Map(),
       controllers: this.controllers.states(),
       state: this.stateFile.identity,
+      ...(this.pendingPlan ? { plan: planSummary(this.pendingPlan) } : {}),
+      ...(this.lease ? { lease: this.lease.status() } : {}),
     });
+  }
+
+  /** The plan waiting for approval, if any. */
+  get pendingPlan(): PendingPlan | undefined {
+    return this.running?.reconciler.pendingPlan;
+  }
+
+  /**
+   * Applies the waiting plan `planId` exactly (see Reconciler.approve): COREFLOW_ERR_PLAN_UNKNOWN
+   * or COREFLOW_ERR_PLAN_STALE when it cannot, and then nothing of it is applied.
+   */
+  async approve(planId: string): Promise<RunResult> {
+    const r = this.running;
+    if (!r) throw new CoreflowError('COREFLOW_ERR_PLAN_UNKNOWN', { id: planId, details: 'the agent is not running' });
+    try {
+      const result = await r.reconciler.approve(planId);
+      this.bus.emit({ type: 'plan.approved', resourceType: 'plan', name: planId, runId: result.runId, summary: `plan ${planId} approved and applied: ${result.status}` });
+      return result;
+    } catch (err) {
+      if (isCoreflowError(err, 'COREFLOW_ERR_PLAN_STALE')) this.bus.emit({ type: 'plan.stale', resourceType: 'plan', name: planId, summary: err.message, code: err.code });
+      throw err;
+    }
+  }
+
+  /**
+   * Suspends or resumes a workload service of the desired state at run time (kept across restarts)
+   * and wakes the chain. A name the desired state does not have is COREFLOW_ERR_TARGET_UNKNOWN
+   * for a suspension; resuming it is allowed (it clears a leftover).
+   */
+  async setSuspended(service: string, suspended: boolean): Promise<boolean> {
+    const known = this.desired.get()?.spec.services.map((s) => s.name) ?? [];
+    if (suspended && !known.includes(service)) throw unknownServiceError(service, known);
+    const changed = await this.suspensions.set(suspensionKey(service), suspended);
+    if (changed) {
+      this.bus.emit({ type: 'suspend.changed', resourceType: 'services', kind: 'service', name: service, summary: `service ${service} ${suspended ? 'suspended' : 'resumed'}`, details: { suspended } });
+      void this.reconcile(`service ${service} ${suspended ? 'suspended' : 'resumed'}`);
+    }
+    return changed;
+  }
+
+  private planChanged(plan: PendingPlan | undefined): void {
+    if (plan) {
+      this.log.warn({ plan: plan.id, changes: plan.changes.length, why: plan.why }, `plan ${plan.id} waits for approval: coreflow approve ${plan.id}`);
+      this.bus.emit({ type: 'plan.waiting', resourceType: 'plan', name: plan.id, runId: plan.runId, summary: `plan ${plan.id} waits for approval: ${plan.changes.length} change(s)`, details: { changes: plan.changes.length, why: plan.why } });
+    }
+    for (const l of this.planListeners) callGuarded(() => l(plan), (err) => this.log.warn(errorLogFields(err), 'plan listener failed'));
+    this.statusChanged();
   }
 
   private reportRetriesExhausted(key: string, attempts: number): void {
@@ -369,13 +537,13 @@ export class Agent implements Lifecycle {
     const released = this.holds.release(key);
     const reset = r.retry.reset(key);
     this.log.info({ object: key, released, reset }, 'retry asked by an operator');
-    const run = await r.reconciler.trigger(`operator retry ${key}`);
+    const run = await this.gatedRun(`operator retry ${key}`);
     return { object: key, released: released || reset, ...(run ? { run } : {}) };
   }
 
   /** Triggers a run now; resolves with the result of the run that covers it. */
   reconcile(reason: string): Promise<RunResult | undefined> {
-    return this.running?.reconciler.trigger(reason) ?? Promise.resolve(undefined);
+    return this.gatedRun(reason);
   }
 
   /**
@@ -406,6 +574,7 @@ export class Agent implements Lifecycle {
 
   /** Aborts the Docker calls in flight first, so no part waits on a hung engine; then stops the parts in reverse order. */
   async stop(): Promise<void> {
+    this.stopRequested = true;
     this.running?.docker.close();
     while (this.started.length > 0) {
       const part = this.started.pop()!;

@@ -1,6 +1,8 @@
 import type Docker from 'dockerode';
+import type { EdgeAccess } from './docker/edge-access.ts';
 import { dockerModelOf, resolveRunImages } from './docker/desired-model.ts';
 import { ImageResolver } from './docker/image-resolver.ts';
+import { imagesStep } from './docker/images-step.ts';
 import { networkPruneStep, networksStep } from './docker/networks.ts';
 import type { PlatformValues } from './docker/secret-content.ts';
 import { secretPruneStep } from './docker/secret-prune.ts';
@@ -24,10 +26,12 @@ export interface StepOptions {
   heldServices?: (name: string) => string | undefined;
   /** Resolves image tags to digests and keeps them between runs (default: a new one, 5-minute checks). */
   images?: ImageResolver;
+  /** What coretraffic is given to reach the agent's /v1/edge (read at every run). */
+  edge?: () => EdgeAccess;
 }
 
 /**
- * The chain, in dependency order: platform bindings (provisioned in Corestore; their values join
+ * The chain, in dependency order: image tags resolved to digests -> platform bindings (provisioned in Corestore; their values join
  * the services' secrets) -> networks -> secrets (workload secrets and the corestore token) -> base services -> workload services ->
  * prune of secrets, volumes (prunable ones only) and networks no longer desired -> dns. Volumes are
  * created by Docker on the node that runs the task, from the service's mounts. Routing runs as its
@@ -41,9 +45,11 @@ export function defaultSteps(docker: Docker, opts: StepOptions = {}): Step[] {
     const platform = corestorePlatform(spec, ctx);
     const drivers = volumeDriversState(ctx).available;
     return { ...platform, blocked: (service) => volumeDriverProblem(spec, service, drivers) ?? platform.blocked(service) };
-  });
+  }, opts.edge);
   const prepare = resolveRunImages(opts.images ?? new ImageResolver());
   return [
+    // First: the model every later step reads is rendered once, with the digests.
+    imagesStep(prepare),
     bindingsStep(bindings),
     volumeDriversStep(docker),
     networksStep(docker),

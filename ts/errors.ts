@@ -70,7 +70,6 @@ export const errorCatalogue = {
     terminal: true,
     message: 'the spec has a dns section but no Cloudflare API token is set: give --cloudflare-token, CLOUDFLARE_API_TOKEN or CLOUDFLARE_API_TOKEN_FILE',
   },
-  COREFLOW_ERR_DNS_TOKEN_FILE: { terminal: false, message: 'cannot read the Cloudflare API token file {path}: {details}' },
   COREFLOW_ERR_DNS_ZONE_NOT_FOUND: {
     terminal: true,
     message: 'zone {zone} (dns.zones) is not visible to the Cloudflare token: check the name, or give its id, and that the token has Zone:Read and DNS:Edit on it',
@@ -89,6 +88,11 @@ export const errorCatalogue = {
   COREFLOW_ERR_DOCUMENT_TOO_LARGE: {
     terminal: true,
     message: 'the desired-state document would be {size} bytes, over the {limit} bytes agents can receive in one protocol frame; nothing was changed',
+  },
+  COREFLOW_ERR_SECRET_FILE: { terminal: false, message: 'cannot read the secret file {path} given by {setting}: {details}. Check the path (a Docker secret is mounted under /run/secrets/NAME) and that the file is readable' },
+  COREFLOW_ERR_LEASE_LOST: {
+    terminal: false,
+    message: 'the agent lease {name} is no longer held by this agent ({details}); it stops reconciling and exits, and its restart waits as a standby',
   },
   COREFLOW_ERR_STACK_NOT_FOUND: { terminal: true, message: '{what} matches no running service{known}; nothing was exported' },
   COREFLOW_ERR_ADOPT_OWNED_ELSEWHERE: {
@@ -111,6 +115,10 @@ export const errorCatalogue = {
   },
   COREFLOW_ERR_UNKNOWN_OBJECT: { terminal: true, message: '{object} is not an object of the last run (expected kind/name, e.g. service/web)' },
   COREFLOW_ERR_SPEC_LIMIT: { terminal: true, message: '{where}: {what} is {value}, over the limit of {limit} (setting {setting})' },
+  COREFLOW_ERR_PLAN_UNKNOWN: { terminal: true, message: 'no plan {id} is waiting for approval ({details}); nothing was applied' },
+  COREFLOW_ERR_PLAN_STALE: { terminal: true, message: 'plan {id} is stale: {details}. Nothing was applied from it; review and approve the new plan' },
+  COREFLOW_ERR_TARGET_UNKNOWN: { terminal: true, message: 'unknown object {target}: {details}; nothing was changed' },
+  COREFLOW_ERR_AGENT_REQUEST: { terminal: true, message: '{operation} on the agent at {agent} failed: {details}' },
   COREFLOW_ERR_CORESTORE_UNREACHABLE: {
     terminal: false,
     message: 'cannot reach Corestore at {url} ({operation}): {details}. Is the corestore base service running and CORESTORE_CONTROL_URL right?',
@@ -121,7 +129,6 @@ export const errorCatalogue = {
     terminal: true,
     message: 'cannot {operation}: no Corestore API token is set; give CORESTORE_API_TOKEN or CORESTORE_API_TOKEN_FILE',
   },
-  COREFLOW_ERR_CORESTORE_TOKEN_FILE: { terminal: false, message: 'cannot read the Corestore API token file {path}: {details}' },
   COREFLOW_ERR_BINDING_NAME_IN_USE: {
     terminal: true,
     message: 'Corestore refused {operation}: {details}. The name belongs to another service or cluster; give the binding another name (bindings[].name)',

@@ -88,7 +88,7 @@ t.test('config: control-plane mode needs JUMPCODE, named in the error', async (t
     if (saved.url !== undefined) process.env.CLOUDLY_URL = saved.url;
     if (saved.code !== undefined) process.env.JUMPCODE = saved.code;
   });
-  await t.rejects(loadConfig({ cloudlyUrl: 'ws://127.0.0.1:4400' }, cwd), /JUMPCODE \(--jumpcode\): required when CLOUDLY_URL is set/);
+  await t.rejects(loadConfig({ cloudlyUrl: 'ws://127.0.0.1:4400' }, cwd), /JUMPCODE \(--jumpcode\) or JUMPCODE_FILE \(--jumpcode-file\): required when CLOUDLY_URL is set/);
   await t.rejects(loadConfig({ cloudlyUrl: 'ftp://x', jumpcode: 'j' }, cwd), /CLOUDLY_URL \(--cloudly-url\): expected a ws:\/\/, wss:\/\/, http:\/\/ or https:\/\/ URL/);
   const ok = await loadConfig({ cloudlyUrl: 'wss://cp.example.com', jumpcode: 'j' }, cwd);
   t.match(ok, { cloudlyUrl: 'wss://cp.example.com', reconnectMaxMs: 60_000, pingIntervalMs: 15_000, authRetryMs: 60_000 });

@@ -31,9 +31,11 @@ const service = (command: string[]) => ({
 doc.services = [service(['sleep', '100000'])];
 await writeFile(file, JSON.stringify(doc));
 
+const operatorToken = 'retry-operator-token-0123456789';
 const agent = startCoreflow(['agent', '--spec', file, '--port', '0', '--host', '127.0.0.1', '--state-dir', join(dir, 'state')], {
   COREFLOW_PAUSED_ROLLBACK_AFTER_MS: '1000',
   COREFLOW_TASK_HEALTH_INTERVAL_MS: '500',
+  COREFLOW_API_TOKEN: operatorToken,
 });
 t.teardown(async () => {
   await agent.stop();
@@ -42,7 +44,8 @@ t.teardown(async () => {
 });
 const port = await boundPort(agent, 'internal server listening');
 const status = async () => (await (await fetch(`http://127.0.0.1:${port}/v1/status`)).json()) as AgentStatus;
-const retry = (object: string) => runProcess('node', ['bin/coreflow.js', 'retry', object, '--agent', `127.0.0.1:${port}`, '--log-level', 'error']);
+const retry = (object: string, token: string | undefined = operatorToken) =>
+  runProcess('node', ['bin/coreflow.js', 'retry', object, '--agent', `127.0.0.1:${port}`, '--log-level', 'error'], { env: { ...process.env, COREFLOW_API_TOKEN: token } });
 
 t.test('a crash-looping update is rolled back after the configured time and held; coreflow retry releases it', async (t) => {
   await waitFor('service running', async () => (await docker.listTasks({ filters: { service: [name], 'desired-state': ['running'] } })).some((x) => x.Status?.State === 'running'), 60_000);
@@ -64,6 +67,11 @@ t.test('a crash-looping update is rolled back after the configured time and held
   }, 30_000, 300);
   t.equal(held.sync, 'OutOfSync', 'reported out of sync, not healed');
   const version = (await docker.getService(name).inspect()).Version.Index;
+
+  const anonymous = await retry(name, '');
+  t.equal(anonymous.code, 1, 'refused without the operator token');
+  t.match(anonymous.stderr, 'COREFLOW_API_TOKEN');
+  t.equal((await docker.getService(name).inspect()).Version.Index, version, 'a refused retry changes nothing');
 
   const unknown = await retry('service/nope');
   t.equal(unknown.code, 1);

@@ -1,7 +1,8 @@
 import t from 'tap';
-import { buildDockerModel } from '../../ts/docker/desired-model.ts';
+import { buildDockerModel, dockerModelOf, resolveRunImages } from '../../ts/docker/desired-model.ts';
+import { RunModel } from '../../ts/reconcile/run-model.ts';
 import { imageChange, imageRequests } from '../../ts/docker/image-pin.ts';
-import type { ImagePins, Resolution } from '../../ts/docker/image-resolver.ts';
+import type { ImagePins, ImageResolver, Resolution } from '../../ts/docker/image-resolver.ts';
 import type { DesiredService, LiveService } from '../../ts/docker/service-model.ts';
 import { planServices } from '../../ts/docker/service-plan.ts';
 import { CoreflowError, isCoreflowError } from '../../ts/errors.ts';
@@ -109,4 +110,18 @@ t.test('images.resolve: what a run asks for', async (t) => {
     t.match((err as Error).message, 'images.resolve: expected "always" or "never"');
   }
   t.equal(imageChange('a:1', 'a:2'), 'image: a:1 -> a:2');
+});
+
+t.test('the run resolves first, then renders its model once, pinned', async (t) => {
+  const s = spec();
+  const asked: number[] = [];
+  const resolver = { resolve: async () => (asked.push(1), pins(() => ({ digest: A }))) } as unknown as ImageResolver;
+  const ctx = { model: new RunModel(), spec: s, signal: new AbortController().signal };
+  const prepare = resolveRunImages(resolver);
+  await Promise.all([prepare(ctx), prepare(ctx)]);
+  t.equal(asked.length, 1, 'one resolution per run, whoever asks');
+  const read = dockerModelOf();
+  const model = read(s, ctx);
+  t.equal(read(s, ctx), model, 'rendered once');
+  t.equal(model.workloads.services[0]!.spec.TaskTemplate.ContainerSpec.Image, `reg.example.com/team/web:stable@${A}`);
 });

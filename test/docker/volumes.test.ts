@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import t from 'tap';
+import { neededVolumeDrivers, volumeDriverNames, volumeDriverProblem } from '../../ts/docker/volume-drivers.ts';
 import { planVolumePrune } from '../../ts/docker/volume-prune.ts';
 import { derivedVolumeName, renderMounts } from '../../ts/docker/volumes.ts';
 import { desiredWorkloads } from '../../ts/docker/workload.ts';
@@ -55,6 +56,28 @@ t.test('mounts: corestore by default with the service identity, local when asked
   t.equal(db!.spec.UpdateConfig!.Order, 'stop-first', 'a volume means stop-first');
   t.equal(web!.spec.UpdateConfig!.Order, 'start-first');
   t.equal(override!.spec.UpdateConfig!.Order, 'start-first', 'the spec can override');
+});
+
+t.test('volume drivers: the nodes\' plugins; only non-local, non-external volumes are checked', async (t) => {
+  const nodes = [{ Description: { Engine: { Plugins: [{ Type: 'Volume', Name: 'local' }, { Type: 'Network', Name: 'overlay' }] } } }, { Description: { Engine: { Plugins: [{ Type: 'Volume', Name: 'corestore:latest' }] } } }];
+  t.same([...volumeDriverNames(nodes)].sort(), ['corestore', 'corestore:latest', 'local']);
+  const s = validateSpec({
+    apiVersion: 'coreflow/v1',
+    cluster: { name: 'c1' },
+    baseServices: { corestore: { enabled: false } },
+    services: [
+      { name: 'a', image: 'i:1', volumes: [{ mountPath: '/d' }] },
+      { name: 'b', image: 'i:1', volumes: [{ mountPath: '/d', driver: 'local' }, { mountPath: '/e', name: 'old', external: true }] },
+    ],
+  }).spec;
+  t.same([...neededVolumeDrivers(s)], ['corestore']);
+  const local = new Set(['local']);
+  t.match(volumeDriverProblem(s, 'a', local), { code: 'COREFLOW_ERR_VOLUME_PLUGIN_MISSING', reason: /driver "corestore", but no node/ });
+  t.equal(volumeDriverProblem(s, 'b', local), undefined, 'local and external volumes need no plugin');
+  t.equal(volumeDriverProblem(s, 'a', volumeDriverNames(nodes)), undefined);
+  t.equal(volumeDriverProblem(s, 'a', undefined), undefined, 'not looked up: no verdict');
+  const withCorestore = validateSpec({ apiVersion: 'coreflow/v1', cluster: { name: 'c1' }, baseServices: { corestore: { enabled: true } }, services: [{ name: 'a', image: 'i:1', volumes: [{ mountPath: '/d' }] }] }).spec;
+  t.equal(volumeDriverProblem(withCorestore, 'a', local), undefined, 'the corestore base service provides the plugin');
 });
 
 t.test('two mounts on one path fail that service alone', async (t) => {

@@ -63,12 +63,14 @@ export async function runOnce(
   return (await reconciler.trigger('test'))!;
 }
 
-/** Removes every object labelled with this cluster: services first, then secrets, volumes, networks. */
+/** Removes every object labelled with this cluster: services first, then secrets, configs, volumes, networks. */
 export async function cleanupCluster(docker: Docker, cluster: string): Promise<void> {
   const filters = { label: [`${LABEL_MANAGED_BY}=${MANAGED_BY}`, `${LABEL_CLUSTER}=${cluster}`] };
   for (const s of await docker.listServices({ filters })) await docker.getService(s.ID).remove().catch(() => undefined);
   // Networks stay in use until the removed services' containers are gone: retry for a while.
   for (const s of await docker.listSecrets({ filters })) await docker.getSecret(s.ID).remove().catch(() => undefined);
+  // The agent lease (a Swarm config).
+  for (const c of await docker.listConfigs({ filters })) await docker.getConfig((c as { ID: string }).ID).remove().catch(() => undefined);
   for (let i = 0; i < 20; i++) {
     const nets = await docker.listNetworks({ filters });
     if (nets.length === 0) break;

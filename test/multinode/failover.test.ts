@@ -5,16 +5,19 @@ import type Docker from 'dockerode';
 import t from 'tap';
 import { stringify } from 'yaml';
 import { LABEL_CLUSTER } from '../../ts/docker/labels.ts';
+import { LABEL_LEASE_HOLDER, leaseName } from '../../ts/lease/swarm-lease.ts';
 import { boundPort, startCoreflow } from '../helpers/controlplane-procs.ts';
-import { BRIDGE, connectNodes, createAgentService, runningTasks, startNode, stopNode, type SwarmNode } from '../helpers/multinode.ts';
+import { deployAgentStack, type AgentStack } from '../helpers/agent-stack.ts';
+import { AGENT_IMAGE, BRIDGE, connectNodes, nodeSocket, runningTasks, startNode, stopNode, type SwarmNode } from '../helpers/multinode.ts';
 import { HOSTNAME_WEB_COMMAND } from '../helpers/routing.ts';
 import { cleanupCluster, TEST_IMAGE, testDoc, uniqueName, waitFor } from '../helpers/swarm.ts';
 
 /**
- * The agent as a Swarm service from its image on the three-manager swarm, driven by the reference
- * control plane (a process on the host, reached from the nodes through the bridge at 10.213.0.1).
- * Its node's engine stops: Swarm starts the agent on another manager, with an empty state volume;
- * it connects, converges, and changes nothing; the workloads on the other nodes kept running.
+ * The agent deployed from its image with examples/coreflow-stack.yml (`docker stack deploy`) on
+ * the three-manager swarm, driven by the reference control plane (a process on the host, reached
+ * from the nodes through the bridge at 10.213.0.1). Its node's engine stops: Swarm starts the
+ * agent on another manager, with an empty state volume; it takes the lease, connects, converges,
+ * and changes nothing; the workloads on the other nodes kept running.
  */
 
 const TOKEN = `mn-token-${uniqueName('x')}-0123456789`;
@@ -39,6 +42,12 @@ async function owned(docker: Docker, cluster: string): Promise<Owned> {
   };
 }
 
+/** The holder label of the cluster's lease (a Swarm config), and how many lease configs there are. */
+async function lease(docker: Docker, cluster: string): Promise<{ holder: string | undefined; count: number }> {
+  const configs = (await docker.listConfigs({ filters: { name: [leaseName(cluster)] } })).filter((c) => c.Spec?.Name === leaseName(cluster));
+  return { holder: configs[0]?.Spec?.Labels?.[LABEL_LEASE_HOLDER], count: configs.length };
+}
+
 t.test('the agent service fails over to another manager and converges without writes', async (t) => {
   const nodes = await connectNodes();
   const doc = testDoc('fo') as Record<string, any>;
@@ -51,22 +60,22 @@ t.test('the agent service fails over to another manager and converges without wr
   const cp = startCoreflow(['controlplane', '--spec', join(dir, 'spec.yaml'), '--addr', `${BRIDGE}:0`, '--token-file', join(dir, 'cp.token')], { COREFLOW_LOG_LEVEL: 'info' });
   const cpPort = await boundPort(cp, 'control plane listening');
 
-  const agentName = uniqueName('coreflow');
-  const stateVolume = `${agentName}-state`;
+  let stack: AgentStack | undefined;
   let stopped: SwarmNode | undefined;
   /** A node whose engine runs: the test's window on the swarm. */
   const live = () => nodes.find((n) => n !== stopped)!.docker;
   t.teardown(async () => {
     if (stopped) await startNode(stopped.n, live()).catch((err: unknown) => t.comment(`restarting node ${stopped!.n} failed: ${String(err)}`));
-    await live().getService(agentName).remove().catch(() => undefined);
-    await waitFor('the agent containers gone', async () => (await live().listTasks({ filters: { service: [agentName], 'desired-state': ['running'] } })).length === 0, 30_000, 500).catch(() => undefined);
+    await stack?.remove();
     await cleanupCluster(live(), cluster);
-    for (const n of nodes) await n.docker.getVolume(stateVolume).remove().catch(() => undefined);
+    for (const n of nodes) await n.docker.getVolume(`${stack?.stack}_state`).remove().catch(() => undefined);
     await cp.stop();
     for (const n of nodes) n.conn.close();
   });
 
-  await createAgentService(nodes[0]!.docker, { name: agentName, stateVolume, controlPlane: `ws://${BRIDGE}:${cpPort}`, token: TOKEN });
+  stack = await deployAgentStack({ stack: uniqueName('cf').replace('-', ''), image: AGENT_IMAGE, cloudlyUrl: `ws://${BRIDGE}:${cpPort}`, jumpcode: TOKEN, leaseSeconds: 5, dockerHost: nodeSocket(1) });
+  const agentName = stack.service;
+  const stateVolume = `${stack.stack}_state`;
 
   // --- first start: the agent connects, reconciles, the workload runs on the three nodes
   const firstReport = await cp.waitForLog('the agent\'s first run report', (l) => l.msg === 'agent report' && l.reason === 'run' && l.status === 'succeeded', 120_000);
@@ -81,6 +90,8 @@ t.test('the agent service fails over to another manager and converges without wr
   t.equal(before.services.length, 1, 'one workload service');
   const survivors = webTasks.filter((x) => x.nodeId !== stopped!.id);
   t.comment(`the agent runs on node ${stopped.n}; ${survivors.length} web task(s) run elsewhere`);
+  const leaseBefore = await lease(live(), cluster);
+  t.ok(leaseBefore.holder?.startsWith(`${stopped.id}/`), `the agent on node ${stopped.n} holds the lease`);
   const reportsBefore = cp.logs.length;
   for (const n of nodes.filter((x) => x !== stopped)) {
     t.equal(await n.docker.getVolume(stateVolume).inspect().then(() => true, () => false), false, `node ${n.n} has no state volume of the agent yet`);
@@ -111,4 +122,7 @@ t.test('the agent service fails over to another manager and converges without wr
   t.match(report.summary, { creates: 0, updates: 0, deletes: 0 }, 'and wrote nothing: the swarm already matched the desired state');
   t.same(await watchSurvivors, [], 'the web tasks on the other nodes ran throughout');
   t.same(await owned(live(), cluster), before, 'no object created, replaced, updated or removed');
+  const leaseAfter = await lease(live(), cluster);
+  t.ok(leaseAfter.holder?.startsWith(`${movedTo.id}/`), `the agent on node ${movedTo.n} took the lease`);
+  t.equal(leaseAfter.count, 1, 'one lease');
 });

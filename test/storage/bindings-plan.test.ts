@@ -104,18 +104,18 @@ t.test('metrics: bindings counted by type and state', async (t) => {
   t.same(Object.fromEntries(bindingCounts({ steps })), { 'database/ready': 1, 'database/failed': 1, 'objectstorage/progressing': 1, 'database/orphaned': 1 });
 });
 
-t.test('token source: direct wins, the file is read each time, errors name the path only', async (t) => {
+t.test('token source: direct, or the file read each time; errors name the path only', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'cf-cstoken-'));
   const file = join(dir, 'token');
   await writeFile(file, 'from-file\n');
-  t.equal(await corestoreTokenSource({ corestoreToken: 'direct', corestoreTokenFile: file })(), 'direct');
+  t.equal(await corestoreTokenSource({ corestoreToken: 'direct' })(), 'direct');
   const source = corestoreTokenSource({ corestoreTokenFile: file });
   t.equal(await source(), 'from-file');
   await writeFile(file, 'rotated');
   t.equal(await source(), 'rotated');
   await writeFile(file, '  \n');
   const empty = await source().catch((e: unknown) => e);
-  t.ok(isCoreflowError(empty, 'COREFLOW_ERR_CORESTORE_TOKEN_FILE'));
+  t.ok(isCoreflowError(empty, 'COREFLOW_ERR_SECRET_FILE'));
   t.equal(await corestoreTokenSource({})(), undefined);
 });
 

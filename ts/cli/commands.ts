@@ -6,7 +6,7 @@ export type Command = (flags: CliFlags, log: Logger) => Promise<number>;
 export interface CommandEntry {
   summary: string;
   /** Flags the command reads itself, beyond the settings. */
-  extra?: Record<string, { type: 'string' | 'boolean' }>;
+  extra?: Record<string, { type: 'string' | 'boolean'; multiple?: boolean }>;
   /** Loaded on use, so `--help` and small commands start fast. */
   load: () => Promise<Command>;
 }
@@ -14,11 +14,13 @@ export interface CommandEntry {
 /** Every command, by its words ("controller watch" has two). */
 export const commands: Record<string, CommandEntry> = {
   plan: {
-    summary: 'show what apply would change (exit 0: nothing, 2: changes, 1: error)',
+    summary: 'show what apply would change (exit 0: nothing, 2: changes, 1: error); --target KIND/NAME (repeatable) plans only those objects',
+    extra: { target: { type: 'string', multiple: true } },
     load: async () => (await import('./once.ts')).planCommand,
   },
   apply: {
-    summary: 'converge the swarm onto the spec once and print the result',
+    summary: 'converge the swarm onto the spec once and print the result; --target KIND/NAME (repeatable) applies only those objects and what they need',
+    extra: { target: { type: 'string', multiple: true } },
     load: async () => (await import('./once.ts')).applyCommand,
   },
   agent: {
@@ -34,6 +36,21 @@ export const commands: Record<string, CommandEntry> = {
     summary: "follow a control plane's events: --controller HOST:PORT [--token-file FILE]",
     extra: { controller: { type: 'string' }, 'token-file': { type: 'string' } },
     load: async () => (await import('./controller-watch-command.ts')).controllerWatchCommand,
+  },
+  suspend: {
+    summary: 'suspend a service on a running agent: not created, changed, healed or removed (SERVICE --agent HOST:PORT; token COREFLOW_API_TOKEN or --token-file)',
+    extra: { agent: { type: 'string' }, 'token-file': { type: 'string' } },
+    load: async () => (await import('./operator-commands.ts')).suspendServiceCommand,
+  },
+  resume: {
+    summary: 'resume a suspended service on a running agent (SERVICE --agent HOST:PORT; token as for suspend)',
+    extra: { agent: { type: 'string' }, 'token-file': { type: 'string' } },
+    load: async () => (await import('./operator-commands.ts')).resumeServiceCommand,
+  },
+  approve: {
+    summary: 'apply the plan waiting for approval on a running agent, exactly (PLAN_ID --agent HOST:PORT; token as for suspend)',
+    extra: { agent: { type: 'string' }, 'token-file': { type: 'string' } },
+    load: async () => (await import('./operator-commands.ts')).approveCommand,
   },
   export: {
     summary: 'write the spec of services that run: --stack NAME | --services NAME,...|KEY=VALUE [--cluster NAME] [--out FILE]',

@@ -8,12 +8,12 @@ export interface CliFlags {
   json: boolean;
   verbose: boolean;
   /** Flags a command reads itself (e.g. --controller, --addr). */
-  extra: Record<string, string | boolean | undefined>;
+  extra: Record<string, string | boolean | string[] | undefined>;
   positionals: string[];
 }
 
-export function parseFlags(argv: string[], extra: Record<string, { type: 'string' | 'boolean' }> = {}): CliFlags {
-  const options: Record<string, { type: 'string' | 'boolean' }> = {
+export function parseFlags(argv: string[], extra: Record<string, { type: 'string' | 'boolean'; multiple?: boolean }> = {}): CliFlags {
+  const options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean }> = {
     json: { type: 'boolean' },
     verbose: { type: 'boolean' },
     help: { type: 'boolean' },
@@ -26,11 +26,11 @@ export function parseFlags(argv: string[], extra: Record<string, { type: 'string
   } catch (err) {
     throw new CoreflowError('COREFLOW_ERR_USAGE', { details: (err as Error).message });
   }
-  const values = parsed.values as Record<string, string | boolean | undefined>;
+  const values = parsed.values as Record<string, string | boolean | string[] | undefined>;
   const out: CliFlags['settings'] = {};
   for (const [key, s] of Object.entries(settings) as [SettingKey, (typeof settings)[SettingKey]][]) {
     const v = values[s.flag];
-    if (v !== undefined) out[key] = v;
+    if (v !== undefined && !Array.isArray(v)) out[key] = v;
   }
   const extraValues: CliFlags['extra'] = {};
   for (const k of Object.keys(extra)) extraValues[k] = values[k];

@@ -44,6 +44,12 @@ export function formatEvent(type: string, data: Record<string, unknown>): string
   } else if (type === 'push') {
     lines[0] += `  (agent ${String(data.agentId ?? '?')}${data.specHash ? `, spec ${String(data.specHash)}` : ''})`;
     for (const e of (data.errors ?? []) as string[]) lines.push(`    ! ${e}`);
+  } else if (type === 'plan') {
+    lines[0] += `  (agent ${String(data.agentId ?? '?')}${data.clusterName ? `, cluster ${String(data.clusterName)}` : ''})`;
+    const plan = data.plan as { id: string; changes: { kind: string; name: string; type: string; reason: string; guarded?: boolean }[] } | undefined;
+    const symbol: Record<string, string> = { create: '+', update: '~', delete: '-', skip: '=' };
+    for (const c of plan?.changes ?? []) lines.push(`    ${symbol[c.type] ?? '?'} ${`${c.kind}/${c.name}`.padEnd(28)} ${c.reason}${c.guarded ? ' (mass deletion: approving confirms it)' : ''}`);
+    if (plan) lines.push(`    approve: POST /v1/plans/${plan.id}/approve`);
   } else if (type === 'agent') {
     lines[0] += `  (agent ${String(data.agentId ?? '?')}${data.clusterName ? `, cluster ${String(data.clusterName)}` : ''})`;
   }

@@ -13,6 +13,7 @@ import { formatResult } from './print-result.ts';
 import type { CliFlags } from './flags.ts';
 import { CoreflowError } from '../errors.ts';
 import { dnsStepOptions } from '../dns/token.ts';
+import { parseTarget, suspensionOf, targetScope } from '../object-controls.ts';
 import { bindingsStepOptions } from '../storage/corestore-token.ts';
 
 /** One run of the chain from a spec file: `plan` (dry run) or `apply`. */
@@ -20,6 +21,11 @@ export async function runOnce(flags: CliFlags, log: Logger, dryRun: boolean): Pr
   const config = await loadConfig(flags.settings);
   if (!config.spec) throw new CoreflowError('COREFLOW_ERR_USAGE', { details: 'missing --spec FILE (or COREFLOW_SPEC)' });
   const loaded = await loadSpecFile(config.spec, specLimits(config));
+  // Targets are checked against the document before Docker is even connected: a bad one changes nothing.
+  const given = flags.extra.target;
+  const targets = Array.isArray(given) ? given : typeof given === 'string' ? [given] : [];
+  const inScope = targets.length > 0 ? targetScope(loaded.spec, targets.map(parseTarget)) : undefined;
+  const suspended = suspensionOf(loaded.spec);
   const { docker } = await connectDocker(config.dockerHost ? { host: config.dockerHost } : {});
   const reconciler = new Reconciler({
     steps: defaultSteps(docker, {
@@ -32,6 +38,7 @@ export async function runOnce(flags: CliFlags, log: Logger, dryRun: boolean): Pr
     dryRun,
     confirmMassDeletion: config.confirmMassDeletion,
     runTimeoutMs: config.runTimeoutMs,
+    controls: () => ({ ...(suspended ? { suspended } : {}), ...(inScope ? { inScope } : {}) }),
   });
   const result = await reconciler.trigger(dryRun ? 'plan' : 'apply');
   return result!;

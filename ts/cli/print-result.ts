@@ -16,11 +16,19 @@ function line(a: ActionResult): string {
 export function formatResult(result: RunResult, opts: { verbose?: boolean } = {}): string {
   const out: string[] = [];
   for (const step of result.steps) {
-    const shown = step.actions.filter((a) => opts.verbose || a.type !== 'skip' || a.status === 'failed' || a.status === 'blocked' || a.warning);
+    // Objects outside --target are listed once, below.
+    const shown = step.actions.filter((a) => a.held?.by !== 'target').filter((a) => opts.verbose || a.type !== 'skip' || a.status === 'failed' || a.status === 'blocked' || a.warning || (a.held?.by === 'suspended' && a.held.type !== 'skip'));
     if (shown.length === 0 && step.status === 'succeeded') continue;
     out.push(`${step.kind}${step.status === 'succeeded' ? '' : `  [${step.status}: ${step.error}]`}`);
     for (const a of shown) out.push(line(a));
   }
+  const leftOut = result.steps.flatMap((st) => st.actions.filter((a) => a.held?.by === 'target' && a.held.type !== 'skip'));
+  if (leftOut.length > 0) {
+    out.push('');
+    out.push(`Left out (not targeted): ${leftOut.length} object(s) with changes, not ${result.dryRun ? 'planned' : 'applied'}:`);
+    for (const a of leftOut) out.push(`  ${SYMBOL[a.held!.type]} ${a.kind}/${a.name}  ${a.held!.reason}`);
+  }
+  if (result.plan) out.push('', `Plan ${result.plan.id} waits for approval: coreflow approve ${result.plan.id}`);
   const s = result.summary;
   const [verb, created, updated, deleted] = result.dryRun
     ? ['Plan', 'to create', 'to update', 'to delete']

@@ -19,14 +19,19 @@ export const settings = {
   host: { env: 'COREFLOW_HOST', flag: 'host', default: '0.0.0.0', doc: 'Address the internal server listens on' },
   port: { env: 'COREFLOW_PORT', flag: 'port', default: '3000', doc: 'Port of the internal server (health, metrics, status, events, edge proxies); 0 picks a free one' },
   confirmMassDeletion: { env: 'COREFLOW_CONFIRM_MASS_DELETION', flag: 'confirm-mass-deletion', default: 'false', doc: 'Allow removing all, or more than half, of the owned workload services' },
+  applyMode: { env: 'COREFLOW_APPLY_MODE', flag: 'apply-mode', default: 'auto', doc: 'auto: a run applies what it plans; approve: a run that would write stops at its plan until it is approved (coreflow approve PLAN_ID, or the control plane)' },
   cloudlyUrl: { env: 'CLOUDLY_URL', flag: 'cloudly-url', default: undefined, doc: 'Control plane WebSocket URL (ws://, wss://; path /v1/agent when none). Set: control-plane mode; unset: standalone mode with --spec' },
   jumpcode: { env: 'JUMPCODE', flag: 'jumpcode', default: undefined, doc: 'Machine token presented to the control plane; required with CLOUDLY_URL (prefer the variable: flags show in ps)' },
+  jumpcodeFile: { env: 'JUMPCODE_FILE', flag: 'jumpcode-file', default: undefined, doc: 'File holding the machine token (e.g. a Docker secret under /run/secrets); instead of JUMPCODE' },
   caFile: { env: 'COREFLOW_CA_FILE', flag: 'ca-file', default: undefined, doc: 'PEM file of extra CA certificates trusted for a wss:// control plane' },
   reconnectMaxMs: { env: 'COREFLOW_RECONNECT_MAX_MS', flag: 'reconnect-max-ms', default: '60000', doc: 'Cap of the reconnect backoff (exponential from 0.5 s, with jitter; reached only after a sustained outage, see docs/protocol.md)' },
   routingTaskPollMs: { env: 'COREFLOW_ROUTING_TASK_POLL_MS', flag: 'routing-task-poll-ms', default: '500', doc: 'On a swarm of several nodes, how often routing reads the task list for tasks started or stopped on other nodes' },
   pingIntervalMs: { env: 'COREFLOW_PING_INTERVAL_MS', flag: 'ping-interval-ms', default: '15000', doc: 'Keepalive ping interval; a dead connection is detected within two intervals' },
   authRetryMs: { env: 'COREFLOW_AUTH_RETRY_MS', flag: 'auth-retry-ms', default: '60000', doc: 'First retry delay after the control plane rejected the token (doubles up to 10 minutes)' },
   edgeToken: { env: 'COREFLOW_EDGE_TOKEN', flag: 'edge-token', default: undefined, doc: 'Token edge proxies send (Authorization: Bearer) to connect to ws://agent:PORT/v1/edge; unset refuses every edge. Prefer the env var: flags show in ps' },
+  edgeTokenFile: { env: 'COREFLOW_EDGE_TOKEN_FILE', flag: 'edge-token-file', default: undefined, doc: 'File holding the edge token (e.g. a Docker secret); instead of COREFLOW_EDGE_TOKEN' },
+  edgeUrl: { env: 'COREFLOW_EDGE_URL', flag: 'edge-url', default: undefined, doc: 'The /v1/edge URL the coretraffic base service is given (COREFLOW_EDGE_URL in its env); default when the agent runs as a Swarm service: ws://<its service name>:<port>/v1/edge' },
+  edgeNetwork: { env: 'COREFLOW_EDGE_NETWORK', flag: 'edge-network', default: undefined, doc: 'A network the agent is on that coretraffic joins to reach it; default when the agent runs as a Swarm service: its first overlay network' },
   certRefreshBeforeHours: { env: 'COREFLOW_CERT_REFRESH_BEFORE_HOURS', flag: 'cert-refresh-before-hours', default: '168', doc: 'A certificate from the control plane is fetched again this many hours before it expires' },
   cloudflareToken: { env: 'CLOUDFLARE_API_TOKEN', flag: 'cloudflare-token', default: undefined, doc: 'Cloudflare API token for the dns section (Zone:Read, DNS:Edit); never logged' },
   cloudflareTokenFile: { env: 'CLOUDFLARE_API_TOKEN_FILE', flag: 'cloudflare-token-file', default: undefined, doc: 'File holding the Cloudflare API token (read at every run; used when no token is given directly)' },
@@ -55,10 +60,11 @@ export const settings = {
   specMaxValueBytes: { env: 'COREFLOW_SPEC_MAX_VALUE_BYTES', flag: 'spec-max-value-bytes', default: '262144', doc: 'Largest single string (value or key) in a spec document' },
   specMaxAliases: { env: 'COREFLOW_SPEC_MAX_ALIASES', flag: 'spec-max-aliases', default: '100', doc: 'Bound on YAML alias expansion (yaml maxAliasCount); 0 forbids aliases' },
   specParseTimeoutMs: { env: 'COREFLOW_SPEC_PARSE_TIMEOUT_MS', flag: 'spec-parse-timeout-ms', default: '30000', doc: 'The agent stops parsing a spec (file or push) after this long and rejects it' },
+  leaseSeconds: { env: 'COREFLOW_LEASE_SECONDS', flag: 'lease-seconds', default: '15', doc: 'Lease time of the one-agent-per-cluster lock in the swarm: renewed every third of it; a standby takes over once the holder has not renewed for this long' },
   dockerTimeoutMs: { env: 'COREFLOW_DOCKER_TIMEOUT_MS', flag: 'docker-timeout-ms', default: '30000', doc: 'A Docker Engine request without an answer after this long fails (the next run retries)' },
   imageCheckInterval: { env: 'COREFLOW_IMAGE_CHECK_INTERVAL', flag: 'image-check-interval', default: '5m', doc: 'How often image tags are asked of their registry again (a re-pushed tag is rolled out); a duration such as 5m, 30s, 1h' },
   registryTimeoutMs: { env: 'COREFLOW_REGISTRY_TIMEOUT_MS', flag: 'registry-timeout-ms', default: '10000', doc: 'A registry request (tag to digest) without an answer after this long fails; the service keeps the digest it runs' },
-  apiToken: { env: 'COREFLOW_API_TOKEN', flag: 'api-token', default: undefined, doc: 'Token of the agent endpoints that change things (POST /v1/redeploy; Authorization: Bearer); unset refuses them. Prefer the env var: flags show in ps' },
+  apiToken: { env: 'COREFLOW_API_TOKEN', flag: 'api-token', default: undefined, doc: 'Token of the agent endpoints that change things (POST /v1/redeploy, /v1/suspend, /v1/resume, /v1/approve; Authorization: Bearer); unset refuses them. Prefer the env var: flags show in ps' },
 } as const;
 
 export type SettingKey = keyof typeof settings;
@@ -75,17 +81,22 @@ const configSchema = z.strictObject({
   host: z.string().min(1),
   port: z.coerce.number({ error: 'expected a port number' }).int().min(0).max(65535, { error: 'expected a port number' }),
   confirmMassDeletion: boolString,
+  applyMode: z.enum(['auto', 'approve'], { error: 'expected "auto" or "approve"' }),
   cloudlyUrl: z
     .string()
     .regex(/^(wss?|https?):\/\/[^\s/]+/, { error: 'expected a ws://, wss://, http:// or https:// URL' })
     .optional(),
   jumpcode: z.string().min(1, { error: 'must not be empty' }).optional(),
+  jumpcodeFile: z.string().min(1, { error: 'expected a file path' }).optional(),
   caFile: z.string().min(1).optional(),
   reconnectMaxMs: z.coerce.number({ error: 'expected milliseconds' }).int().min(100, { error: 'expected at least 100 ms' }),
   pingIntervalMs: z.coerce.number({ error: 'expected milliseconds' }).int().min(100, { error: 'expected at least 100 ms' }),
   routingTaskPollMs: z.coerce.number({ error: 'expected milliseconds' }).int().min(100, { error: 'expected at least 100 ms' }),
   authRetryMs: z.coerce.number({ error: 'expected milliseconds' }).int().min(100, { error: 'expected at least 100 ms' }),
   edgeToken: z.string().min(16, { error: 'expected a token of at least 16 characters' }).optional(),
+  edgeTokenFile: z.string().min(1, { error: 'expected a file path' }).optional(),
+  edgeUrl: z.string().regex(/^wss?:\/\/[^\s/]+/, { error: 'expected a ws:// or wss:// URL' }).optional(),
+  edgeNetwork: z.string().min(1).optional(),
   certRefreshBeforeHours: z.coerce.number({ error: 'expected hours' }).min(1, { error: 'expected at least 1 hour' }),
   cloudflareToken: z.string().min(1, { error: 'expected a token' }).optional(),
   cloudflareTokenFile: z.string().min(1, { error: 'expected a file path' }).optional(),
@@ -113,6 +124,7 @@ const configSchema = z.strictObject({
   specMaxValueBytes: z.coerce.number({ error: 'expected bytes' }).int().min(256, { error: 'expected at least 256 bytes' }),
   specMaxAliases: z.coerce.number({ error: 'expected a number' }).int().min(0, { error: 'expected a number >= 0' }),
   specParseTimeoutMs: z.coerce.number({ error: 'expected milliseconds' }).int().min(100, { error: 'expected at least 100 ms' }),
+  leaseSeconds: z.coerce.number({ error: 'expected seconds' }).min(1, { error: 'expected at least 1 second' }).max(3600, { error: 'expected at most 3600 seconds' }),
   dockerTimeoutMs: z.coerce.number({ error: 'expected milliseconds' }).int().min(100, { error: 'expected at least 100 ms' }),
   /** Milliseconds once parsed. */
   imageCheckInterval: z
@@ -123,10 +135,29 @@ const configSchema = z.strictObject({
   apiToken: z.string().min(16, { error: 'expected a token of at least 16 characters' }).optional(),
 });
 
-/** Rules across settings: control-plane mode needs a machine token. */
+/**
+ * Secret settings and the setting naming the file that holds each (the `_FILE` convention): a
+ * value or its file, never both. Files are read when the value is needed (see secret-settings.ts).
+ */
+export const secretSettings = {
+  jumpcode: 'jumpcodeFile',
+  edgeToken: 'edgeTokenFile',
+  cloudflareToken: 'cloudflareTokenFile',
+  corestoreToken: 'corestoreTokenFile',
+} as const satisfies Partial<Record<SettingKey, SettingKey>>;
+
+/** Rules across settings: a secret by value or by file, not both; control-plane mode needs a machine token. */
 function modeIssues(config: z.output<typeof configSchema>): string[] {
-  if (config.cloudlyUrl && !config.jumpcode) return [`  - ${settings.jumpcode.env} (--${settings.jumpcode.flag}): required when ${settings.cloudlyUrl.env} is set`];
-  return [];
+  const issues: string[] = [];
+  for (const [value, file] of Object.entries(secretSettings) as [keyof typeof secretSettings, SettingKey][]) {
+    if (config[value] !== undefined && config[file] !== undefined) {
+      issues.push(`  - ${settings[value].env} (--${settings[value].flag}) and ${settings[file].env} (--${settings[file].flag}): both are set; give the value or the file that holds it, not both`);
+    }
+  }
+  if (config.cloudlyUrl && !config.jumpcode && !config.jumpcodeFile) {
+    issues.push(`  - ${settings.jumpcode.env} (--${settings.jumpcode.flag}) or ${settings.jumpcodeFile.env} (--${settings.jumpcodeFile.flag}): required when ${settings.cloudlyUrl.env} is set`);
+  }
+  return issues;
 }
 
 export type CoreflowConfig = Readonly<z.output<typeof configSchema>>;

@@ -5,7 +5,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { CoreflowError, errorCode, errorLogFields, errorText } from '../errors.ts';
 import type { Logger } from '../observe/logger.ts';
 import { CLOSE_CODES, MAX_FRAME_BYTES, PROTOCOL_VERSION } from '../protocol/envelope.ts';
-import { methods, type RedeployAnswer } from '../protocol/methods.ts';
+import { methods, type RedeployAnswer, type ReportedPlan } from '../protocol/methods.ts';
 import { Peer } from '../protocol/peer.ts';
 import type { DesiredStore } from './desired-store.ts';
 import type { EventHub } from './event-hub.ts';
@@ -19,6 +19,15 @@ interface Session {
   peer: Peer<typeof methods>;
   clusterName: string;
   remote: string;
+  /** The plan this agent last reported as waiting for approval. */
+  plan?: ReportedPlan;
+}
+
+/** A plan waiting on one agent, as GET /v1/plans lists it. */
+export interface AgentPlan {
+  agentId: string;
+  clusterName: string;
+  plan: ReportedPlan;
 }
 
 /**
@@ -102,6 +111,22 @@ export class AgentHub {
       });
       return { received: true as const };
     });
+    peer.handle('reportPlan', (req) => {
+      if (!session) return { received: true as const };
+      const before = session.plan?.id;
+      if (req.plan) session.plan = req.plan;
+      else delete session.plan;
+      if (req.plan?.id !== before) {
+        log.info({ plan: req.plan?.id ?? null, changes: req.plan?.changes.length ?? 0 }, req.plan ? 'agent plan waits for approval' : 'agent has no plan waiting');
+        events.publish('plan', {
+          reason: req.plan ? `plan ${req.plan.id} waits for approval` : `no plan waits any more${before ? ` (was ${before})` : ''}`,
+          agentId: id,
+          clusterName: session.clusterName,
+          plan: req.plan,
+        });
+      }
+      return { received: true as const };
+    });
     peer.handle('getCertificateForDomain', (req) => {
       // The reference control plane holds no certificates (docs/protocol.md).
       throw new CoreflowError('COREFLOW_ERR_NO_CERTIFICATE', { domain: req.domain });
@@ -111,6 +136,33 @@ export class AgentHub {
       if (this.sessions.delete(id)) events.publish('agent', { reason: `agent disconnected (${code}${reason ? ` ${reason}` : ''})`, agentId: id, clusterName: session?.clusterName ?? '' });
       log.info({ code, reason }, 'agent connection closed');
     });
+  }
+
+  /** The plans waiting for approval, one per agent at most. */
+  plans(): AgentPlan[] {
+    return [...this.sessions.values()].filter((s) => s.plan).map((s) => ({ agentId: s.id, clusterName: s.clusterName, plan: s.plan! }));
+  }
+
+  /**
+   * Asks the agent holding plan `planId` to apply it (approvePlan). COREFLOW_ERR_PLAN_UNKNOWN when
+   * no agent is connected; the agent's own refusal (unknown, stale) comes back as
+   * COREFLOW_ERR_REMOTE with its code in `remoteCode`.
+   */
+  async approve(planId: string): Promise<{ agentId: string; runId: string; status: string }> {
+    // The agent that reports it; else the first connected one, which knows whether the id is stale or unknown.
+    const s = [...this.sessions.values()].find((x) => x.plan?.id === planId) ?? this.sessions.values().next().value;
+    if (!s) throw new CoreflowError('COREFLOW_ERR_PLAN_UNKNOWN', { id: planId, details: 'no agent is connected' });
+    this.opts.events.publish('plan', { reason: `plan ${planId} approved by an operator`, agentId: s.id, clusterName: s.clusterName });
+    const answer = await s.peer.request('approvePlan', { planId });
+    this.opts.events.publish('plan', { reason: `plan ${planId} applied: ${answer.status}`, agentId: s.id, clusterName: s.clusterName, runId: answer.runId });
+    return { agentId: s.id, runId: answer.runId, status: answer.status };
+  }
+
+  /** Suspends or resumes a service on every connected agent (setSuspended); resolves with their answers. */
+  async setSuspended(service: string, suspended: boolean): Promise<{ agentId: string; changed: boolean }[]> {
+    const out = await Promise.all([...this.sessions.values()].map(async (s) => ({ agentId: s.id, changed: (await s.peer.request('setSuspended', { service, suspended })).changed })));
+    this.opts.events.publish('agent', { reason: `service ${service} ${suspended ? 'suspended' : 'resumed'} on ${out.length} agent(s)` });
+    return out;
   }
 
   /** Pushes the current document to every authenticated agent; resolves with how many were asked. */

@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http';
 
-export type ControlPlaneEventType = 'state' | 'agent' | 'push' | 'report';
+export type ControlPlaneEventType = 'state' | 'agent' | 'push' | 'report' | 'plan';
 
 /** Every event carries why and when; the rest depends on the type (docs/protocol.md). */
 export interface ControlPlaneEvent {

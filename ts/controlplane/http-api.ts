@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Handler, Router } from '../server/http-router.ts';
-import { HttpError, readJson, sendJson } from '../server/http-router.ts';
+import { HttpError, pathSegment, readJson, sendJson } from '../server/http-router.ts';
+import { errorText, isCoreflowError } from '../errors.ts';
 import type { AgentHub } from './agent-hub.ts';
 import type { DesiredStore } from './desired-store.ts';
 import type { EventHub } from './event-hub.ts';
@@ -61,6 +62,37 @@ export function addHttpApi(router: Router, deps: { token: string; store: Desired
       sendJson(res, 200, { specHash: outcome.specHash, changed: outcome.changed, agents: pushed });
     }),
   );
+  router.add('GET', '/v1/plans', authed(token, (_req, res) => sendJson(res, 200, { plans: agents.plans() })));
+  router.add(
+    'POST',
+    '/v1/plans/{id}/approve',
+    authed(token, async (_req, res, url) => {
+      const planId = pathSegment(url, 3);
+      try {
+        sendJson(res, 200, { approved: planId, ...(await agents.approve(planId)) });
+      } catch (err) {
+        // The agent's refusal keeps its own code (stale: 409, unknown: 404).
+        const code = isCoreflowError(err, 'COREFLOW_ERR_REMOTE') ? String(err.params.remoteCode) : isCoreflowError(err) ? err.code : '';
+        const status = code === 'COREFLOW_ERR_PLAN_STALE' ? 409 : code === 'COREFLOW_ERR_PLAN_UNKNOWN' ? 404 : 0;
+        if (!status) throw err;
+        sendJson(res, status, { error: isCoreflowError(err, 'COREFLOW_ERR_REMOTE') ? String(err.params.details) : errorText(err), code, plans: agents.plans() });
+      }
+    }),
+  );
+  for (const [verb, suspended] of [['suspend', true], ['resume', false]] as const) {
+    router.add(
+      'POST',
+      `/v1/services/{name}/${verb}`,
+      authed(token, async (_req, res, url) => {
+        const service = pathSegment(url, 3);
+        if (suspended && !store.current.spec.services.some((s) => s.name === service)) {
+          sendJson(res, 404, { error: `no service "${service}" in the desired state; nothing was changed`, code: 'COREFLOW_ERR_TARGET_UNKNOWN' });
+          return;
+        }
+        sendJson(res, 200, { service, suspended, agents: await agents.setSuspended(service, suspended) });
+      }),
+    );
+  }
   router.add(
     'POST',
     '/v1/services/redeploy',

@@ -1,6 +1,7 @@
 import type { RunContext } from '../reconcile/types.ts';
 import type { ClusterSpec } from '../spec/types.ts';
 import { corestoreTokenSecret } from './base-token-secret.ts';
+import { edgeTokenSecret, type EdgeAccess } from './edge-access.ts';
 import { imageRequests, pinBaseImage } from './image-pin.ts';
 import type { ImagePins, ImageResolver } from './image-resolver.ts';
 import type { PlatformBlocked, PlatformValues, WorkloadSecret } from './secret-content.ts';
@@ -17,7 +18,7 @@ import { renderWorkloads, type RenderedWorkloads } from './workload.ts';
 export interface DockerModel {
   baseServices: DesiredService[];
   workloads: RenderedWorkloads;
-  /** Secrets of base services: the Corestore API token of the corestore base service. */
+  /** Secrets of base services: the Corestore API token of the corestore base service, the edge token of coretraffic. */
   baseSecrets: WorkloadSecret[];
   /** Names of the desired secrets: the prune step keeps these. */
   secretNames: ReadonlySet<string>;
@@ -25,12 +26,14 @@ export interface DockerModel {
 }
 
 /** Pure. Builds the model (see DockerModel); `pins` holds the run's image digests. */
-export function buildDockerModel(spec: ClusterSpec, platform?: PlatformValues, blocked?: PlatformBlocked, baseToken?: BaseToken, pins?: ImagePins): DockerModel {
+export function buildDockerModel(spec: ClusterSpec, platform?: PlatformValues, blocked?: PlatformBlocked, baseToken?: BaseToken, pins?: ImagePins, edge: EdgeAccess = {}): DockerModel {
   const workloads = renderWorkloads(spec, platform, blocked, pins);
   const corestore = spec.baseServices.corestore;
   const tokenSecret = corestore.enabled && baseToken?.value ? corestoreTokenSecret(spec.cluster.name, corestore.name, baseToken.value) : undefined;
-  const baseSecrets = tokenSecret ? [tokenSecret] : [];
-  let baseServices = desiredBaseServices(spec, tokenSecret, (image) => pinBaseImage(spec, image, pins));
+  const traffic = spec.baseServices.coretraffic;
+  const edgeSecret = traffic.enabled && edge.token ? edgeTokenSecret(spec.cluster.name, traffic.name, edge.token) : undefined;
+  const baseSecrets = [...(tokenSecret ? [tokenSecret] : []), ...(edgeSecret ? [edgeSecret] : [])];
+  let baseServices = desiredBaseServices(spec, tokenSecret, (image) => pinBaseImage(spec, image, pins), edge, edgeSecret);
   // Without a readable token the corestore service is left as it runs (with its last token).
   if (baseToken?.problem) baseServices = baseServices.map((d) => (d.name === corestore.name ? { ...d, excluded: `kept as it is: ${baseToken.problem}` } : d));
   return {
@@ -77,12 +80,12 @@ export function resolveRunImages(resolver: ImageResolver): (ctx: Pick<RunContext
  * Once the run's images are resolved the model is the pinned one; a step that asks before (none of
  * the services steps plans before) gets one of its own without digests.
  */
-export function dockerModelOf(platform?: PlatformValues, perRun?: (spec: ClusterSpec, ctx: Pick<RunContext, 'model'>) => RunPlatform): DockerModelOf {
+export function dockerModelOf(platform?: PlatformValues, perRun?: (spec: ClusterSpec, ctx: Pick<RunContext, 'model'>) => RunPlatform, edge: () => EdgeAccess = () => ({})): DockerModelOf {
   return (spec, ctx) => {
     const pins = ctx.model.peek<ImagePins>(PINS);
     return ctx.model.get(pins ? 'docker' : 'docker:unpinned', () => {
       const run = perRun?.(spec, ctx);
-      return buildDockerModel(spec, run?.values ?? platform, run?.blocked, run?.baseToken, pins);
+      return buildDockerModel(spec, run?.values ?? platform, run?.blocked, run?.baseToken, pins, edge());
     });
   };
 }

@@ -1,3 +1,4 @@
+import { withEdgeAccess, type EdgeAccess } from './edge-access.ts';
 import { hashOf } from '../spec/hash.ts';
 import type { BaseServiceSpec, ClusterSpec, ServiceSpec } from '../spec/types.ts';
 import { composeContainerSpec, composeServiceSpec, composeTaskTemplate, tmpfsMounts } from './compose-render.ts';
@@ -128,12 +129,20 @@ export function renderBase(spec: ClusterSpec, key: BaseKey, b: BaseServiceSpec, 
 export type PinImage = (image: string) => Pick<DesiredService, 'imagePin'> & { image: string };
 
 /** The enabled base services of a spec, sealed; `pin` gives each its image (default: as written). */
-export function desiredBaseServices(spec: ClusterSpec, tokenSecret?: Pick<WorkloadSecret, 'name'>, pin: PinImage = (image) => ({ image })): DesiredService[] {
+export function desiredBaseServices(
+  spec: ClusterSpec,
+  tokenSecret?: Pick<WorkloadSecret, 'name'>,
+  pin: PinImage = (image) => ({ image }),
+  edge: EdgeAccess = {},
+  edgeSecret?: WorkloadSecret,
+): DesiredService[] {
   return (Object.keys(BASE_LAYOUT) as BaseKey[])
     .filter((k) => spec.baseServices[k].enabled)
     .map((k) => {
       const b = spec.baseServices[k];
       const { image, imagePin } = pin(b.image);
-      return sealService(spec.cluster.name, 'base', renderBase(spec, k, { ...b, image }, tokenSecret), imagePin ? { imagePin } : {});
+      const rendered = renderBase(spec, k, { ...b, image }, tokenSecret);
+      // coretraffic gets what it needs to reach the agent's /v1/edge (docs/routing.md).
+      return sealService(spec.cluster.name, 'base', k === 'coretraffic' ? withEdgeAccess(rendered, edge, edgeSecret) : rendered, imagePin ? { imagePin } : {});
     });
 }

@@ -35,7 +35,7 @@ export function volumeDriverNames(nodes: readonly RawNodePlugins[]): Set<string>
   return out;
 }
 
-/** Pure. The non-built-in drivers the deployed services' volumes use (an external volume exists already: its driver is not ours to need). */
+/** Pure. The non-built-in drivers the deployed services' volumes use (external volumes exist already). */
 export function neededVolumeDrivers(spec: ClusterSpec): Set<string> {
   return new Set(spec.services.filter(isDeployed).flatMap((s) => s.volumes.filter((v) => !v.external).map((v) => v.driver)).filter((d) => d !== BUILT_IN));
 }
@@ -47,7 +47,11 @@ export function neededVolumeDrivers(spec: ClusterSpec): Set<string> {
 export function volumeDriverProblem(spec: ClusterSpec, service: string, available: ReadonlySet<string> | undefined): { reason: string; code: ErrorCode } | undefined {
   if (!available) return undefined;
   const s = spec.services.find((x) => x.name === service);
-  const v = s?.volumes.find((x) => !x.external && !available.has(x.driver));
+  // An external volume exists already with its own driver: nothing to check. An enabled corestore
+  // base service (global) serves the corestore plugin socket on every node; a socket plugin is
+  // listed by a node only once something used it, so it counts as present.
+  const corestore = spec.baseServices.corestore.enabled;
+  const v = s?.volumes.find((x) => !x.external && !available.has(x.driver) && !(corestore && x.driver === 'corestore'));
   if (!s || !v) return undefined;
   const err = new CoreflowError('COREFLOW_ERR_VOLUME_PLUGIN_MISSING', { service, volume: volumeName(service, v), driver: v.driver });
   return { reason: err.message, code: err.code };

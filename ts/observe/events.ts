@@ -8,7 +8,7 @@ import type { ErrorCode } from '../errors.ts';
  * Contract: an event names objects and counts changes; it never carries secret values (only
  * kinds, names, reasons, statuses and error texts, which are built without them).
  */
-export const EVENT_TYPES = ['plan.start', 'plan.complete', 'apply.start', 'apply.action', 'apply.complete', 'drift.detected', 'warning', 'error'] as const;
+export const EVENT_TYPES = ['plan.start', 'plan.complete', 'apply.start', 'apply.action', 'apply.complete', 'drift.detected', 'plan.waiting', 'plan.approved', 'plan.stale', 'suspend.changed', 'warning', 'error'] as const;
 
 export type CoreflowEventType = (typeof EVENT_TYPES)[number];
 

@@ -87,6 +87,17 @@ export class AgentMetrics {
     registers: [this.registry],
   });
 
+  readonly leaseHeld = new Gauge({
+    name: 'coreflow_lease_held',
+    help: 'Whether this agent holds its cluster lease and reconciles (1) or is a standby (0)',
+    registers: [this.registry],
+  });
+  readonly leaseHolder = new Gauge({
+    name: 'coreflow_lease_holder',
+    help: 'The holder of the cluster lease as this agent last read it (value 1, holder and lease in the labels)',
+    labelNames: ['holder', 'lease'] as const,
+    registers: [this.registry],
+  });
   readonly bindings = new Gauge({
     name: 'coreflow_bindings',
     help: 'Platform bindings (Corestore) as of the last run, by type and state (ready, progressing, failed, orphaned: its service was removed and the binding kept)',
@@ -95,6 +106,7 @@ export class AgentMetrics {
   });
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
+    this.leaseHeld.set(0);
     this.controlplaneConnected.set(0);
     this.edgeProxiesConnected.set(0);
     this.routes.set(0);

@@ -28,6 +28,20 @@ export interface AgentStatus {
   lastRun?: { runId: string; trigger: string; status: string; finishedAt: string; durationMs: number; specHash: string };
   state?: { lineage: string; serial: number; lastApplied?: { runId: string; specHash: string; at: string } };
   controllers: ControllerState[];
+  /** The plan waiting for approval (`coreflow approve ID`): its id, when it was made and its changes. */
+  plan?: { id: string; createdAt: string; why: string; changes: number };
+  /** The one-agent-per-cluster lease: this agent's id, its state (holding, standby, ...) and the holder. */
+  lease?: LeaseInfo;
+}
+
+export interface LeaseInfo {
+  state: string;
+  me: string;
+  name?: string;
+  holder?: string;
+  takeoverAt?: string;
+  leaseSeconds: number;
+  error?: string;
 }
 
 /** What a background controller reports of itself (the controllers manager keeps it). */
@@ -50,6 +64,8 @@ export interface StatusAction {
   status: string;
   reason: string;
   error?: string;
+  /** Set when the run's controls held the change (`suspended`, `target`) and what it would have been. */
+  held?: { by: string; type: string };
   code?: string;
   /** A problem that did not fail the object (a registry that did not answer); shown in its message. */
   warning?: string;
@@ -65,6 +81,8 @@ export interface StatusRun {
   durationMs: number;
   specHash: string;
   steps: readonly { kind: string; status: string; error?: string; actions: readonly StatusAction[] }[];
+  /** Set when the run stopped at its plan, waiting for an approval. */
+  plan?: { id: string };
 }
 
 export interface StatusInput {
@@ -80,6 +98,9 @@ export interface StatusInput {
   stalled?: ReadonlyMap<string, number>;
   controllers?: ControllerState[];
   state?: AgentStatus['state'];
+  /** The plan waiting for approval, if any. */
+  plan?: AgentStatus['plan'];
+  lease?: LeaseInfo;
   now?: Date;
 }
 
@@ -87,12 +108,15 @@ const HEALTH_RANK: Record<HealthStatus, number> = { Healthy: 0, Suspended: 1, Pr
 const SERVICE_KINDS = new Set(['service', 'base-service']);
 
 function objectSync(a: StatusAction): SyncStatus {
+  // A suspended object that would change has drifted from the desired state: reported, not healed.
+  if (a.held?.by === 'suspended') return a.held.type === 'skip' ? 'Synced' : 'OutOfSync';
   if (a.status === 'failed' || a.status === 'blocked' || a.status === 'planned') return 'OutOfSync';
   if (a.status === 'skipped' && a.error) return 'OutOfSync';
   return 'Synced';
 }
 
 function objectHealth(a: StatusAction, sync: SyncStatus, health: ReadonlyMap<string, HealthInfo>, checkedAfterRun: boolean): HealthInfo {
+  if (a.held?.by === 'suspended') return { health: 'Suspended', message: a.reason };
   const excluded = a.type === 'skip' && a.reason.includes('serviceCategory');
   if (excluded) return { health: 'Suspended', message: a.reason };
   if (a.kind === 'binding') return bindingHealth(a, sync);
@@ -137,14 +161,17 @@ export function buildStatus(input: StatusInput): AgentStatus {
       const sync = objectSync(a);
       const h = objectHealth(a, sync, input.health, checkedAfterRun);
       const key = `${a.kind}/${a.name}`;
-      const operation: OperationPhase = input.busy ? 'Syncing' : input.waiting.has(key) ? 'Waiting' : 'Idle';
+      const waitsForApproval = result?.plan !== undefined && a.status === 'planned';
+      const operation: OperationPhase = input.busy ? 'Syncing' : input.waiting.has(key) || waitsForApproval ? 'Waiting' : 'Idle';
       const stalled = input.stalled?.get(key);
-      const base = sync === 'OutOfSync' ? (a.error ?? a.reason) : [h.message, a.warning].filter(Boolean).join('; ') || undefined;
+      const base = waitsForApproval
+        ? `waiting for approval of ${result!.plan!.id}: ${a.type} (${a.reason})`
+        : sync === 'OutOfSync' ? (a.error ?? a.reason) : [h.message, a.warning].filter(Boolean).join('; ') || undefined;
       const message = stalled === undefined ? base : `${base ?? 'failed'}; retries stopped after ${stalled} failed attempts (coreflow retry ${key})`;
       objects.push({ kind: a.kind, name: a.name, sync, health: h.health, operation, ...(message ? { message } : {}) });
     }
   }
-  const overallSync: SyncStatus = !result || result.dryRun
+  const overallSync: SyncStatus = !result || (result.dryRun && !result.plan)
     ? 'Unknown'
     : objects.some((o) => o.sync === 'OutOfSync')
       ? 'OutOfSync'
@@ -154,10 +181,12 @@ export function buildStatus(input: StatusInput): AgentStatus {
   let worst: ObjectStatus | undefined;
   for (const o of objects) if (!worst || HEALTH_RANK[o.health] > HEALTH_RANK[worst.health]) worst = o;
   const overallHealth: HealthStatus = !result ? 'Progressing' : (worst?.health ?? 'Healthy');
-  const operation: OperationPhase = input.busy ? 'Syncing' : input.waiting.size > 0 ? 'Waiting' : 'Idle';
+  const operation: OperationPhase = input.busy ? 'Syncing' : input.waiting.size > 0 || input.plan || result?.plan ? 'Waiting' : 'Idle';
   const bad = objects.filter((o) => o.health !== 'Healthy' || o.sync !== 'Synced');
   const message = !result
     ? 'no run yet'
+    : input.plan
+      ? `plan ${input.plan.id} (${input.plan.changes} change(s)) waits for approval: coreflow approve ${input.plan.id}`
     : bad.length === 0
       ? `${objects.length} object(s) synced and healthy`
       : `${bad.length} of ${objects.length} object(s) need attention; first: ${bad[0]!.kind} ${bad[0]!.name}: ${bad[0]!.message ?? `${bad[0]!.sync}/${bad[0]!.health}`}`;
@@ -169,6 +198,8 @@ export function buildStatus(input: StatusInput): AgentStatus {
       ? { lastRun: { runId: result.runId, trigger: result.trigger, status: result.status, finishedAt: result.finishedAt, durationMs: result.durationMs, specHash: result.specHash } }
       : {}),
     ...(input.state ? { state: input.state } : {}),
+    ...(input.plan ? { plan: input.plan } : {}),
     controllers: input.controllers ?? [],
+    ...(input.lease ? { lease: input.lease } : {}),
   };
 }

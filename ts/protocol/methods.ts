@@ -69,6 +69,26 @@ export const reportSchema = z.strictObject({
   status: agentStatusSchema,
 });
 
+/** A plan waiting for approval on the agent (COREFLOW_APPLY_MODE=approve, or deletions held by the guard). */
+export const planSchema = z.strictObject({
+  id: z.string().min(1),
+  runId: z.string(),
+  createdAt: isoTime,
+  specHash: z.string(),
+  why: z.enum(['approve-mode', 'mass-deletion']),
+  changes: z.array(
+    z.strictObject({
+      kind: z.string(),
+      name: z.string(),
+      type: z.enum(['create', 'update', 'delete', 'skip']),
+      reason: z.string(),
+      diff: z.array(z.string()).optional(),
+      /** A deletion held by the mass-deletion guard: approving the plan confirms it. */
+      guarded: z.boolean().optional(),
+    }),
+  ),
+});
+
 export const methods = {
   getIdentityByToken: {
     request: z.strictObject({
@@ -95,6 +115,23 @@ export const methods = {
   reportStatus: {
     request: reportSchema,
     response: z.strictObject({ received: z.literal(true) }),
+    timeoutMs: 10_000,
+  },
+  reportPlan: {
+    /** The plan waiting for approval; null: none waits any more (applied, replaced by nothing). */
+    request: z.strictObject({ plan: planSchema.nullable() }),
+    response: z.strictObject({ received: z.literal(true) }),
+    timeoutMs: 10_000,
+  },
+  approvePlan: {
+    request: z.strictObject({ planId: z.string().min(1).max(200) }),
+    response: z.strictObject({ planId: z.string(), runId: z.string(), status: z.enum(['succeeded', 'partial', 'failed']) }),
+    /** The agent applies the plan before it answers. */
+    timeoutMs: 15 * 60_000,
+  },
+  setSuspended: {
+    request: z.strictObject({ service: z.string().min(1).max(200), suspended: z.boolean() }),
+    response: z.strictObject({ service: z.string(), suspended: z.boolean(), changed: z.boolean() }),
     timeoutMs: 10_000,
   },
   redeployService: {
@@ -157,3 +194,4 @@ export type StatusReport = z.infer<typeof reportSchema>;
 export type RouteEntry = z.infer<typeof routeEntrySchema>;
 export type UpdateRoutingResponse = z.output<(typeof edgeMethods)['updateRouting']['response']>;
 export type ReportedStatus = z.infer<typeof agentStatusSchema>;
+export type ReportedPlan = z.infer<typeof planSchema>;

@@ -1,5 +1,6 @@
 import { CoreflowError, errorCode, errorLogFields, errorText } from '../errors.ts';
 import { callGuarded } from '../guarded.ts';
+import { controlAction } from './controls.ts';
 import type { Action, ActionResult, RunContext, RunObserver, Step, StepResult } from './types.ts';
 
 /** Calls an observer hook; an observer failure (thrown or rejected) is logged and never reaches the run. */
@@ -36,6 +37,7 @@ export function describeAction(a: Action): Omit<ActionResult, 'status' | 'durati
     type: a.type,
     reason: a.reason,
     ...(a.diff ? { diff: a.diff } : {}),
+    ...(a.held ? { held: a.held } : {}),
     ...(a.warning ? { warning: a.warning, ...(a.warningCode ? { warningCode: a.warningCode } : {}) } : {}),
   };
 }
@@ -48,7 +50,7 @@ async function runStep(step: Step, ctx: RunContext): Promise<StepResult> {
   notify(ctx, 'stepStarted', ctx.runId, step.kind);
   try {
     live = await step.observe(ctx);
-    actions = step.plan(ctx.spec, live, ctx);
+    actions = step.plan(ctx.spec, live, ctx).map((a) => controlAction(a, ctx.controls));
   } catch (err) {
     log.error(errorLogFields(err), 'step failed before applying');
     const failed: StepResult = { kind: step.kind, status: 'failed', error: errorText(err), code: errorCode(err), actions: [], durationMs: Date.now() - started };

@@ -12,9 +12,12 @@ function counts(actions: readonly Pick<ActionResult, 'type'>[]): { creates: numb
   return c;
 }
 
-/** Drift is an update the planner made because a live field differs from what coreflow set. */
-export function isDrift(a: Pick<ActionResult, 'reason'>): boolean {
-  return a.reason.startsWith('drifted');
+/**
+ * Drift is an update the planner made because a live field differs from what coreflow set; on a
+ * suspended object it is held, not applied, and still reported.
+ */
+export function isDrift(a: Pick<ActionResult, 'reason' | 'held'>): boolean {
+  return a.reason.startsWith('drifted') || (a.held?.reason.startsWith('drifted') ?? false);
 }
 
 /**

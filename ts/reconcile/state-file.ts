@@ -68,6 +68,16 @@ export class StateFile {
     return parsed.data;
   }
 
+  /**
+   * Continues a history begun elsewhere (the previous lease holder's, on another node) when no
+   * state file was read here: the next write has that lineage and the serial after it.
+   */
+  adopt(identity: { lineage: string; serial: number }): void {
+    if (this.current) return;
+    this.lineage = identity.lineage;
+    this.serial = Math.max(this.serial, identity.serial);
+  }
+
   /** Writes the state after a run; dry runs are ignored. Writes are queued: serials never repeat. */
   write(result: RunResult): Promise<AgentState | undefined> {
     return this.queue.run(() => this.writeNow(result));

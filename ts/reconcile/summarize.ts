@@ -15,8 +15,10 @@ export function summarize(steps: readonly StepResult[]): { status: RunStatus; su
     }
   }
   const stepsBad = steps.filter((s) => s.status !== 'succeeded').length;
-  const status: RunStatus =
-    stepsBad === steps.length && steps.length > 0 ? 'failed' : stepsBad > 0 || summary.failed > 0 || summary.blocked > 0 ? 'partial' : 'succeeded';
+  // Failed: some step failed and none did anything (a step that succeeded with no objects, such as
+  // bindings in a document without any, says nothing about this run).
+  const nothingDone = steps.every((s) => s.status !== 'succeeded' || s.actions.length === 0);
+  const status: RunStatus = stepsBad > 0 && nothingDone ? 'failed' : stepsBad > 0 || summary.failed > 0 || summary.blocked > 0 ? 'partial' : 'succeeded';
   return { status, summary };
 }
 

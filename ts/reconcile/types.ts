@@ -2,6 +2,7 @@ import type { ErrorCode } from '../errors.ts';
 import type { Logger } from '../observe/logger.ts';
 import type { RunCache } from './run-cache.ts';
 import type { RunModel } from './run-model.ts';
+import type { RunControls } from './controls.ts';
 import type { ClusterSpec } from '../spec/types.ts';
 
 export type ActionType = 'create' | 'update' | 'delete' | 'skip';
@@ -24,11 +25,22 @@ export interface Action<P = unknown> {
    * reports it with this text and code as status `blocked` (a guard) or `failed` (bad input).
    */
   blocked?: { status: 'blocked' | 'failed'; reason: string; code: ErrorCode };
+  /** Set when the run's controls turned a change into a skip (see RunControls): by what, and what it would have done. */
+  held?: HeldBy;
   /** Something the run could not do for this object without failing it (a registry that did not answer). */
   warning?: string;
   /** The catalogue code of `warning`. */
   warningCode?: ErrorCode;
   payload?: P;
+}
+
+/** Why a planned change was not made: the object is suspended, or outside `--target`. */
+export interface HeldBy {
+  by: 'suspended' | 'target';
+  /** The planned type before it was held ('skip': nothing would have changed). */
+  type: ActionType;
+  /** The planner's reason for it. */
+  reason: string;
 }
 
 export type ActionStatus = 'succeeded' | 'failed' | 'skipped' | 'blocked' | 'planned';
@@ -39,6 +51,7 @@ export interface ActionResult {
   type: ActionType;
   reason: string;
   diff?: string[];
+  held?: HeldBy;
   status: ActionStatus;
   error?: string;
   /** The catalogue code of `error` (COREFLOW_ERR_UNEXPECTED for an error coreflow does not know). */
@@ -78,6 +91,8 @@ export interface RunResult {
   specHash: string;
   steps: StepResult[];
   summary: { creates: number; updates: number; deletes: number; unchanged: number; failed: number; blocked: number };
+  /** Set when the run stopped at its plan to wait for an approval (COREFLOW_APPLY_MODE=approve, or a guarded deletion). */
+  plan?: { id: string; status: 'waiting' };
 }
 
 /** What every step gets for one run. */
@@ -87,6 +102,8 @@ export interface RunContext {
   dryRun: boolean;
   /** The operator confirmed deletions beyond the mass-deletion guard for this run. */
   confirmMassDeletion: boolean;
+  /** Suspensions, targets and an approved plan, applied to every step's plan (see RunControls). */
+  controls?: RunControls;
   log: Logger;
   /** Set when the run must stop between actions (SIGTERM, timeout). */
   signal: AbortSignal;

@@ -49,8 +49,13 @@ export class HttpError extends Error {
   }
 }
 
+/** Segment `index` of a URL's path, decoded (for routes with a `{name}` segment). */
+export function pathSegment(url: URL, index: number): string {
+  return decodeURIComponent(url.pathname.split('/')[index] ?? '');
+}
+
 /**
- * A tiny method + exact-path router. Unknown paths get 404, known paths with another method 405,
+ * A tiny method + exact-path router (a `{name}` segment matches any one segment). Unknown paths get 404, known paths with another method 405,
  * thrown HttpErrors their status, anything else 500 without internals.
  */
 export class Router {
@@ -63,9 +68,22 @@ export class Router {
     return this;
   }
 
+  /** The routes of a path, exact first; a `{name}` segment of a registered path matches any one segment. */
+  private lookup(path: string): Map<string, Handler> | undefined {
+    const exact = this.routes.get(path);
+    if (exact) return exact;
+    const parts = path.split('/');
+    for (const [pattern, byMethod] of this.routes) {
+      if (!pattern.includes('{')) continue;
+      const want = pattern.split('/');
+      if (want.length === parts.length && want.every((w, i) => (w.startsWith('{') && w.endsWith('}') ? parts[i] !== '' : w === parts[i]))) return byMethod;
+    }
+    return undefined;
+  }
+
   handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://localhost');
-    const byMethod = this.routes.get(url.pathname);
+    const byMethod = this.lookup(url.pathname);
     const handler = byMethod?.get(req.method ?? 'GET') ?? (req.method === 'HEAD' ? byMethod?.get('GET') : undefined);
     try {
       if (!byMethod) throw new HttpError(404, `no route ${url.pathname}`);

@@ -1,6 +1,6 @@
 import { isCoreflowError } from '../errors.ts';
 import type { RedeployAnswer } from '../protocol/methods.ts';
-import { bearerMatches } from './bearer-auth.ts';
+import { requireOperatorToken } from './operator-auth.ts';
 import { HttpError, readJson, sendJson, type Router } from './http-router.ts';
 
 export const REDEPLOY_PATH = '/v1/redeploy';
@@ -19,10 +19,7 @@ export interface OperatorRoutesOptions {
  */
 export function registerOperatorRoutes(router: Router, opts: OperatorRoutesOptions): void {
   router.add('POST', REDEPLOY_PATH, async (req, res) => {
-    if (!bearerMatches(req.headers.authorization, opts.token)) {
-      res.setHeader('www-authenticate', 'Bearer');
-      throw new HttpError(401, opts.token ? 'missing or wrong bearer token (Authorization: Bearer <COREFLOW_API_TOKEN>)' : 'operator endpoints are off: set COREFLOW_API_TOKEN on the agent');
-    }
+    requireOperatorToken(req, opts.token);
     const body = (await readJson(req)) as { service?: unknown } | null;
     if (typeof body?.service !== 'string' || body.service === '') throw new HttpError(400, 'service: expected the name of a service');
     try {

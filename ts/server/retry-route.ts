@@ -1,4 +1,5 @@
 import type { RunResult } from '../reconcile/types.ts';
+import { requireOperatorToken } from './operator-auth.ts';
 import { HttpError, sendJson, type Router } from './http-router.ts';
 
 export const RETRY_PATH = '/v1/retry';
@@ -8,11 +9,12 @@ export type RetryObject = (key: string) => Promise<{ object: string; released: b
 /**
  * POST /v1/retry?object=kind/name: an operator's retry of one object (see Agent.retryObject). The
  * answer: the object, whether a hold or a stop of retries was ended, and the run's id, status and
- * summary. A missing or unknown object is a 400 with its code. It can only make the agent run the
- * chain on the desired state it already has.
+ * summary. A missing or unknown object is a 400 with its code. Behind the operator token like the
+ * other endpoints that change things.
  */
-export function registerRetryRoute(router: Router, retry: RetryObject): void {
-  router.add('POST', RETRY_PATH, async (_req, res, url) => {
+export function registerRetryRoute(router: Router, token: string | undefined, retry: RetryObject): void {
+  router.add('POST', RETRY_PATH, async (req, res, url) => {
+    requireOperatorToken(req, token);
     const object = url.searchParams.get('object') ?? '';
     if (!/^[a-z-]+\/[^/]+$/.test(object)) throw new HttpError(400, 'object: expected kind/name, e.g. service/web');
     const r = await retry(object);

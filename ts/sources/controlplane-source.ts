@@ -1,6 +1,7 @@
 import type { CoreflowConfig } from '../config/config.ts';
 import type { TaskCount } from '../controllers/task-health.ts';
-import { errorText, isCoreflowError } from '../errors.ts';
+import { CoreflowError, errorText, isCoreflowError } from '../errors.ts';
+import type { PendingPlan } from '../reconcile/approvals.ts';
 import type { Lifecycle } from '../lifecycle.ts';
 import type { Logger } from '../observe/logger.ts';
 import type { AgentStatus } from '../observe/status.ts';
@@ -39,6 +40,15 @@ export interface ControlPlaneSourceOptions {
   healthReportIntervalMs?: number;
   /** Serves the control plane's redeployService (the agent's redeploy); without it the method is unknown. */
   redeploy?: (service: string) => Promise<RedeployAnswer>;
+  /** What the control plane may ask of the operator (approvePlan, setSuspended); without it, those requests fail. */
+  operator?: OperatorHooks;
+}
+
+/** The agent's operator controls, as the control plane reaches them. */
+export interface OperatorHooks {
+  pendingPlan(): PendingPlan | undefined;
+  approve(planId: string): Promise<RunResult>;
+  setSuspended(service: string, suspended: boolean): Promise<boolean>;
 }
 
 type PushAnswer = ResponseOf<'pushClusterConfig'>;
@@ -66,6 +76,11 @@ export class ControlPlaneSource implements CertificateProvider, Lifecycle {
     this.connection = new ControlPlaneConnection(opts, {
       serve: (peer) => {
         peer.handle('pushClusterConfig', (req) => this.accept(req.spec, `control plane push${req.reason ? ` (${req.reason})` : ''}`));
+        peer.handle('approvePlan', async (req) => {
+          const run = await this.operator().approve(req.planId);
+          return { planId: req.planId, runId: run.runId, status: run.status };
+        });
+        peer.handle('setSuspended', async (req) => ({ ...req, changed: await this.operator().setSuspended(req.service, req.suspended) }));
         const { redeploy } = opts;
         if (redeploy) peer.handle('redeployService', (req) => redeploy(req.service));
       },
@@ -73,6 +88,8 @@ export class ControlPlaneSource implements CertificateProvider, Lifecycle {
         const config = await session.peer.request('getClusterConfig', {});
         await this.accept(config.spec, 'control plane (getClusterConfig)');
         this.reporter.flush();
+        const plan = opts.operator?.pendingPlan();
+        if (plan) this.planChanged(plan);
       },
       settled: () => this.firstOutcome?.(),
     });
@@ -129,6 +146,18 @@ export class ControlPlaneSource implements CertificateProvider, Lifecycle {
     this.reporter.statusChanged();
   }
 
+  /** The plan waiting for approval changed: tells the control plane (reportPlan) when connected; a new connection hears the current one. */
+  planChanged(plan: PendingPlan | undefined): void {
+    const session = this.connection.session;
+    if (!session) return;
+    session.peer.request('reportPlan', { plan: plan ?? null }).catch((err: unknown) => this.opts.log.warn({ err: errorText(err), plan: plan?.id ?? null }, 'plan report not delivered'));
+  }
+
+  private operator(): OperatorHooks {
+    if (!this.opts.operator) throw new CoreflowError('COREFLOW_ERR_UNKNOWN_METHOD', { method: 'operator controls' });
+    return this.opts.operator;
+  }
+
   /** Routing's certificate provider: the control plane's getCertificateForDomain. */
   getCertificateForDomain(domain: string): Promise<{ publicKey: string; privateKey: string } | undefined> {
     return this.certificates.getCertificateForDomain(domain);
@@ -171,7 +200,7 @@ export function controlPlaneSource(
   config: CoreflowConfig,
   desired: DesiredState,
   log: Logger,
-  extra: Pick<ControlPlaneSourceOptions, 'taskCounts' | 'status' | 'redeploy'> = {},
+  extra: Pick<ControlPlaneSourceOptions, 'taskCounts' | 'status' | 'redeploy' | 'operator'> = {},
 ): ControlPlaneSource {
   return new ControlPlaneSource({
     url: config.cloudlyUrl!,

@@ -19,6 +19,17 @@ export const clusterSpecSchema = z.strictObject({
   services: z.array(serviceSchema).default([]),
   routing: routingSchema,
   dns: dnsSchema,
+  /** Kinds of objects held as they are: not created, changed, healed or pruned. */
+  suspend: z
+    .strictObject({
+      services: z.boolean().default(false),
+      baseServices: z.boolean().default(false),
+      secrets: z.boolean().default(false),
+      volumes: z.boolean().default(false),
+      networks: z.boolean().default(false),
+      dns: z.boolean().default(false),
+    })
+    .prefault({}),
   images: z
     .strictObject({
       /** always: tags are pinned to the digest the registry names (default); never: deployed as written (air-gapped swarms). */

@@ -109,6 +109,8 @@ const serviceFields = z.strictObject({
   onPausedUpdate: z.enum(['rollback', 'pause'], { error: 'expected "rollback" or "pause"' }).optional(),
   /** Records with a category other than "workload" are skipped with a reason. */
   serviceCategory: z.string().optional(),
+  /** Held as it is: not created, changed, healed or removed; drift on it is reported. */
+  suspended: z.boolean().default(false),
   /** `{ dockerDefaults: true }`: no update policy is sent, Docker's own applies (what a stack without update_config runs). */
   update: z
     .union([z.strictObject({ dockerDefaults: z.literal(true) }), updatePolicy], { error: 'expected an update policy, or { dockerDefaults: true } alone' })
