@@ -1,5 +1,4 @@
 import { execFile } from 'node:child_process';
-import { statSync } from 'node:fs';
 import { promisify } from 'node:util';
 import type Docker from 'dockerode';
 import { connectDocker, type DockerConnection } from '../../ts/docker/client.ts';
@@ -107,42 +106,4 @@ export async function runningTasks(docker: Docker, service: string, network: str
 export async function setAvailability(docker: Docker, nodeId: string, availability: 'active' | 'drain'): Promise<void> {
   const node = await docker.getNode(nodeId).inspect();
   await docker.getNode(nodeId).update({ version: node.Version.Index, ...node.Spec, Availability: availability });
-}
-
-export interface AgentServiceOptions {
-  name: string;
-  /** The named volume of its state directory (node-local: a moved agent starts with an empty one). */
-  stateVolume: string;
-  /** CLOUDLY_URL. */
-  controlPlane: string;
-  /** JUMPCODE. */
-  token: string;
-  env?: string[];
-}
-
-/**
- * The agent's image as a Swarm service, the way an operator's stack declares it: the Docker socket
- * of its node bind-mounted (multinode.sh gives each node's engine its own /var/run/docker.sock),
- * managers only, one replica stopped before another starts, its state on a named volume.
- */
-export async function createAgentService(docker: Docker, o: AgentServiceOptions): Promise<string> {
-  const svc = await docker.createService({
-    Name: o.name,
-    TaskTemplate: {
-      ContainerSpec: {
-        Image: AGENT_IMAGE,
-        Env: [`CLOUDLY_URL=${o.controlPlane}`, `JUMPCODE=${o.token}`, 'COREFLOW_LOG_LEVEL=info', ...(o.env ?? [])],
-        Mounts: [
-          { Type: 'bind', Source: '/var/run/docker.sock', Target: '/var/run/docker.sock' },
-          { Type: 'volume', Source: o.stateVolume, Target: '/var/lib/coreflow' },
-        ],
-        Groups: [String(statSync('/var/run/docker.sock').gid)],
-      },
-      Placement: { Constraints: ['node.role == manager'] },
-      RestartPolicy: { Condition: 'any', Delay: 1_000_000_000 },
-    },
-    Mode: { Replicated: { Replicas: 1 } },
-    UpdateConfig: { Order: 'stop-first' },
-  } as Docker.CreateServiceOptions);
-  return (svc as unknown as { id: string }).id;
 }
