@@ -318,6 +318,7 @@ export class Agent implements Lifecycle {
       pingIntervalMs: config.pingIntervalMs,
       certificateProvider: this.certificateProvider,
       certRefreshBeforeMs: config.certRefreshBeforeHours * 3600_000,
+      taskPollMs: config.routingTaskPollMs,
     });
     this.routing = routing;
     registerRoutingEndpoints(this.server, routing, { desired: () => this.desired.get(), edgeToken: config.edgeToken });

@@ -40,13 +40,14 @@ export interface CaddyPorts {
  * Caddy as a Swarm service on `network`, its HTTP, HTTPS and admin ports published in host mode
  * (ingress needs IPVS, which this kernel lacks). The admin API listens on all interfaces.
  */
-export async function createCaddyService(docker: Docker, name: string, network: string, ports: CaddyPorts): Promise<string> {
+export async function createCaddyService(docker: Docker, name: string, network: string, ports: CaddyPorts, constraints: string[] = []): Promise<string> {
   const boot = JSON.stringify({ admin: { listen: '0.0.0.0:2019' } });
   const svc = await docker.createService({
     Name: name,
     TaskTemplate: {
       ContainerSpec: { Image: CADDY_IMAGE, Command: ['sh', '-c', `echo '${boot}' > /tmp/boot.json && exec caddy run --config /tmp/boot.json`] },
       Networks: [{ Target: network }],
+      ...(constraints.length > 0 ? { Placement: { Constraints: constraints } } : {}),
     },
     Mode: { Replicated: { Replicas: 1 } },
     EndpointSpec: {
@@ -60,10 +61,10 @@ export async function createCaddyService(docker: Docker, name: string, network: 
   return (svc as unknown as { id: string }).id;
 }
 
-/** GET http://127.0.0.1:port/ with a Host header; resolves with status and body. */
-export function getWithHost(port: number, host: string, path = '/'): Promise<{ status: number; body: string }> {
+/** GET http://ADDRESS:port/ (127.0.0.1 unless given) with a Host header; resolves with status and body. */
+export function getWithHost(port: number, host: string, path = '/', address = '127.0.0.1'): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = httpRequest({ host: '127.0.0.1', port, path, headers: { host }, timeout: 3000 }, (res) => {
+    const req = httpRequest({ host: address, port, path, headers: { host }, timeout: 3000 }, (res) => {
       let body = '';
       res.on('data', (c) => (body += String(c)));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));

@@ -10,6 +10,7 @@ import { CaddySink } from './caddy-sink.ts';
 import { CertificateStore, type CertificateProvider } from './certificates.ts';
 import { EdgeHub } from './edge-hub.ts';
 import { readRoutingLiveState } from './live-state.ts';
+import { RemoteTaskWatch } from './remote-task-watch.ts';
 import { buildRouteTable, routedServices, routeTableHash, wantedHosts } from './route-table.ts';
 import type { RouteProblem, RouteTable } from './types.ts';
 
@@ -42,6 +43,8 @@ export interface RoutingControllerOptions {
   certRefreshBeforeMs?: number;
   /** Coalescing window for bursts of triggers. */
   debounceMs?: number;
+  /** On a swarm of several nodes, how often the task list is read for tasks of other nodes (COREFLOW_ROUTING_TASK_POLL_MS). */
+  taskPollMs?: number;
 }
 
 /** What GET /v1/routing shows: the table without key material. */
@@ -68,6 +71,7 @@ export class RoutingController implements Lifecycle {
   private problemsKey = '';
   private unsubscribe: (() => void) | undefined;
   private resyncTimer: NodeJS.Timeout | undefined;
+  private remoteTasks: RemoteTaskWatch | undefined;
   private readonly followUps = new Set<NodeJS.Timeout>();
   /** Builds, one at a time; each covers every trigger since the last (when and why they came). */
   private readonly builds: Coalescer<{ at: number; reason: string }, void>;
@@ -131,6 +135,17 @@ export class RoutingController implements Lifecycle {
       onEvent: (e) => this.onDockerEvent(e),
       onReconnect: () => this.trigger('Docker event stream reconnected'),
     });
+    if (this.opts.taskPollMs) {
+      this.remoteTasks = new RemoteTaskWatch({
+        docker: this.opts.docker,
+        intervalMs: this.opts.taskPollMs,
+        serviceIds: () => this.watched.ids,
+        onChange: () => this.trigger('task changed in the swarm'),
+        signal: this.stopping.signal,
+        log: this.opts.log,
+      });
+      this.remoteTasks.start();
+    }
     this.trigger('start');
   }
 
@@ -226,6 +241,7 @@ export class RoutingController implements Lifecycle {
     this.stopped = true;
     this.stopping.abort();
     this.unsubscribe?.();
+    this.remoteTasks?.stop();
     clearTimeout(this.resyncTimer);
     for (const t of this.followUps) clearTimeout(t);
     this.followUps.clear();

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# `npm run test:multinode`: builds the agent image (coreflow:local, or $COREFLOW_AGENT_IMAGE; the
+# build cache makes a rebuild of unchanged code take seconds), brings up the three-node swarm of
+# scripts/multinode.sh (which copies the image into every node), runs the test files under
+# test/multinode/ (or the arguments, passed to tap) against it, and brings it down, also when a
+# test fails or the run is interrupted. Needs root and the test images on the host engine
+# (scripts/test-fixtures.sh builds them).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+export COREFLOW_AGENT_IMAGE=${COREFLOW_AGENT_IMAGE:-coreflow:local}
+log() { printf '[test-multinode] %s\n' "$*" >&2; }
+
+start=$(date +%s)
+# The way the image test builds it (base image, CAs for npm), so the two share the build cache.
+if ! node --import=tsx --input-type=module -e "import { buildAgentImage } from './test/helpers/image.ts'; await buildAgentImage(process.env.COREFLOW_AGENT_IMAGE);" >/tmp/coreflow-agent-image.log 2>&1; then
+  tail -30 /tmp/coreflow-agent-image.log >&2
+  log "building $COREFLOW_AGENT_IMAGE failed"
+  exit 1
+fi
+log "$COREFLOW_AGENT_IMAGE built in $(($(date +%s) - start)) s"
+
+trap 'bash scripts/multinode.sh down' EXIT
+bash scripts/multinode.sh up || exit 1
+if [ $# -eq 0 ]; then set -- test/multinode/*.test.ts; fi
+# Coverage stays that of `npm test`: this run records none.
+npx tap --disable-coverage --jobs 1 "$@"
