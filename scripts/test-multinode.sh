@@ -3,8 +3,8 @@
 # build cache makes a rebuild of unchanged code take seconds), brings up the three-node swarm of
 # scripts/multinode.sh (which copies the image into every node), runs the test files under
 # test/multinode/ (or the arguments, passed to tap) against it, and brings it down, also when a
-# test fails or the run is interrupted. Needs root and the test images on the host engine
-# (scripts/test-fixtures.sh builds them).
+# test fails or the run is interrupted. Needs root; starts what scripts/test-fixtures.sh provides
+# (test images, the private registry) where it is missing.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export COREFLOW_AGENT_IMAGE=${COREFLOW_AGENT_IMAGE:-coreflow:local}
@@ -19,7 +19,10 @@ if ! node --import=tsx --input-type=module -e "import { buildAgentImage } from '
 fi
 log "$COREFLOW_AGENT_IMAGE built in $(($(date +%s) - start)) s"
 
-trap 'bash scripts/multinode.sh down' EXIT
+# The registry the image tests pull through, when no one else runs it (stopped again at the end).
+started=$(mktemp)
+trap 'bash scripts/multinode.sh down; bash scripts/test-fixtures.sh stop "$started"; rm -f "$started"' EXIT
+COREFLOW_FIXTURES_STARTED="$started" bash scripts/test-fixtures.sh >/dev/null || exit 1
 bash scripts/multinode.sh up || exit 1
 if [ $# -eq 0 ]; then set -- test/multinode/*.test.ts; fi
 # Coverage stays that of `npm test`: this run records none.
