@@ -19,8 +19,8 @@ export function badSpecText(): string {
 /**
  * `coreflow agent` in standalone mode on `dir/spec.yaml`, invalid from the start (no cluster), so it
  * has nothing to reconcile and creates nothing; size and value limits raised to 16 MiB, so a 10 MB
- * file really goes through the parser and the schema. Resolves once its first run is done (the file
- * is watched by then).
+ * file really goes through the parser and the schema. Resolves once the file is watched (without a
+ * valid document the agent knows no cluster, so it takes no lease and starts no run).
  */
 export async function startFileAgent(dir: string): Promise<{ agent: CoreflowProc; port: number; spec: string }> {
   const spec = join(dir, 'spec.yaml');
@@ -34,7 +34,7 @@ export async function startFileAgent(dir: string): Promise<{ agent: CoreflowProc
   try {
     const port = await boundPort(agent, 'internal server listening');
     await agent.waitForLog('the first spec rejected', (l) => l.msg === SPEC_REJECTED);
-    await agent.waitForLog('the first run', (l) => l.msg === 'no desired state yet; nothing to reconcile');
+    await agent.waitForLog('the file watched', (l) => l.msg === 'watching the spec file');
     return { agent, port, spec };
   } catch (err) {
     await agent.stop();

@@ -45,6 +45,7 @@ export class FileSource {
       clearTimeout(this.debounce);
       this.debounce = setTimeout(() => void this.load(), this.debounceMs);
     });
+    this.log.info({ path: this.path }, 'watching the spec file');
     return ok;
   }
 
