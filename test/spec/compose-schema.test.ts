@@ -1,6 +1,6 @@
 import t from 'tap';
 import { CoreflowError } from '../../ts/errors.ts';
-import { parseDurationNs } from '../../ts/spec/duration.ts';
+import { parseDurationNs } from '../../ts/duration.ts';
 import { specErrors, validateSpec } from '../../ts/spec/parse.ts';
 import { EVERY_COMPOSE_FIELD } from '../helpers/compose-fields.ts';
 

@@ -2,7 +2,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { CoreflowError } from '../errors.ts';
-import { parseDurationNs } from '../spec/duration.ts';
+import { parseDurationNs } from '../duration.ts';
 
 /**
  * Every setting of coreflow: its environment variable, its flag and its default. The readme's

@@ -1,4 +1,4 @@
-import { parseDurationNs } from '../spec/duration.ts';
+import { parseDurationNs } from '../duration.ts';
 import { capabilityName, tmpfsTargets } from '../spec/service-compose-schema.ts';
 import type { ServiceSpec } from '../spec/types.ts';
 import type { DockerServiceSpec, DockerTmpfsMount } from './service-model.ts';

@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import { parseDurationNs } from './duration.ts';
+import { parseDurationNs } from '../duration.ts';
 import { nonNegativeInt, userLabels } from './primitives.ts';
 
 /**
