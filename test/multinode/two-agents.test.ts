@@ -66,9 +66,11 @@ t.test('two agents on two managers: exactly one reconciles; the other takes over
   // Both at once: the lease's creation races through two different managers.
   const two = [start(2), start(3)] as const;
   const ports = await Promise.all(two.map((p) => boundPort(p, 'internal server listening')));
-  const states = await waitFor('one holder and one standby', async () => {
+  // A standby that lost the race to create the lease learns the holder at its next read.
+  const states = await waitFor('one holder and one standby that has read the lease', async () => {
     const s = await Promise.all(ports.map(leaseOf));
-    return s.map((x) => x?.state).sort().join() === 'holding,standby' ? s : undefined;
+    const standbyState = s.find((x) => x?.state === 'standby');
+    return s.map((x) => x?.state).sort().join() === 'holding,standby' && standbyState?.holder !== undefined ? s : undefined;
   }, 60_000, 100);
   const h = states.findIndex((s) => s?.state === 'holding');
   const holder = two[h]!;
