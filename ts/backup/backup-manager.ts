@@ -263,26 +263,18 @@ export class BackupManager {
     const createdAt = this.now();
     const id = this.newId();
     const op = this.begin('backup', service, id, id);
-    const done = (async () => {
-      try {
-        const consistency = this.opts.consistency(service);
-        const node = await nodeOfService(this.opts.docker, live.id, opts.signal);
-        const [archives, snapshots] = await this.withScaledDown(consistency === 'stop', live.id, service, `backup ${id}`, async () => [
-          await this.takeSnapshots(op, id, volumes, node, opts.signal),
-          await this.snapshotBindings(id, bindings, opts.signal),
-        ] as const);
-        const manifest = this.manifest(id, service, live.id, opts.reason ?? 'manual', consistency, archives, createdAt, snapshots);
-        await this.opts.store.save(manifest);
-        this.finish(op);
-        if (this.opts.replicator) void this.replicate();
-        return manifest;
-      } catch (err) {
-        this.finish(op, err);
-        throw err;
-      }
-    })();
-    done.catch(() => undefined);
-    return { operation: op, done };
+    return this.settle(op, async () => {
+      const consistency = this.opts.consistency(service);
+      const node = await nodeOfService(this.opts.docker, live.id, opts.signal);
+      const [archives, snapshots] = await this.withScaledDown(consistency === 'stop', live.id, service, `backup ${id}`, async () => [
+        await this.takeSnapshots(op, id, volumes, node, opts.signal),
+        await this.snapshotBindings(id, bindings, opts.signal),
+      ] as const);
+      const manifest = this.manifest(id, service, live.id, opts.reason ?? 'manual', consistency, archives, createdAt, snapshots);
+      await this.opts.store.save(manifest);
+      if (this.opts.replicator) void this.replicate();
+      return manifest;
+    });
   }
 
   /**
@@ -371,40 +363,45 @@ export class BackupManager {
     }
     const op = this.begin('restore', manifest.service || `volume/${entries[0]?.volume ?? ''}`, id, backupId);
     op.bytesTotal = entries.reduce((n, e) => n + e.size, 0);
-    const done = (async () => {
-      try {
-        for (const e of entries) {
-          if (this.opts.replicator && !(await store.has(e.digest))) await this.opts.replicator.fetch(e.digest, opts.signal);
-          await store.verify(e.digest, opts.signal);
+    return this.settle(op, async () => {
+      for (const e of entries) {
+        if (this.opts.replicator && !(await store.has(e.digest))) await this.opts.replicator.fetch(e.digest, opts.signal);
+        await store.verify(e.digest, opts.signal);
+      }
+      const node = live ? await nodeOfService(docker, live.id, opts.signal) : entries[0]?.node ?? '';
+      if (opts.toVolume !== undefined) {
+        const options = mounts.get(entries[0]!.volume)?.VolumeOptions;
+        await this.restoreVolume(op, id, entries[0]!, opts.toVolume, node, 0, options, opts.signal);
+      } else {
+        const current = entries.filter((e) => mounts.has(e.volume)).map((e) => ({ volume: e.volume, ...(e.mountPath ? { mountPath: e.mountPath } : {}) }));
+        if (current.length > 0 && live) {
+          const safety = this.newId();
+          const archives = await this.takeSnapshots(undefined, safety, current, node, opts.signal);
+          await store.save(this.manifest(safety, manifest.service, live.id, 'before-restore', 'live', archives, this.now()));
         }
-        const node = live ? await nodeOfService(docker, live.id, opts.signal) : entries[0]?.node ?? '';
-        if (opts.toVolume !== undefined) {
-          const options = mounts.get(entries[0]!.volume)?.VolumeOptions;
-          await this.restoreVolume(op, id, entries[0]!, opts.toVolume, node, 0, options, opts.signal);
-        } else {
-          const current = entries.filter((e) => mounts.has(e.volume)).map((e) => ({ volume: e.volume, ...(e.mountPath ? { mountPath: e.mountPath } : {}) }));
-          if (current.length > 0 && live) {
-            const safety = this.newId();
-            const archives = await this.takeSnapshots(undefined, safety, current, node, opts.signal);
-            await store.save(this.manifest(safety, manifest.service, live.id, 'before-restore', 'live', archives, this.now()));
+        await this.withScaledDown(live?.replicas !== undefined, live?.id ?? '', manifest.service, `restore ${id}`, async () => {
+          let base = 0;
+          for (const e of entries) {
+            await this.restoreVolume(op, id, e, e.volume, node, base, undefined, opts.signal);
+            base += e.size;
           }
-          await this.withScaledDown(live?.replicas !== undefined, live?.id ?? '', manifest.service, `restore ${id}`, async () => {
-            let base = 0;
-            for (const e of entries) {
-              await this.restoreVolume(op, id, e, e.volume, node, base, undefined, opts.signal);
-              base += e.size;
-            }
-            const owner = { cluster: manifest.cluster, service: manifest.service };
-            for (const b of bindings) await this.opts.bindings!.restore({ type: b.type, name: b.name, owner }, b.snapshotId, opts.signal ?? new AbortController().signal);
-          });
-        }
-        this.finish(op);
-        return manifest;
-      } catch (err) {
+          const owner = { cluster: manifest.cluster, service: manifest.service };
+          for (const b of bindings) await this.opts.bindings!.restore({ type: b.type, name: b.name, owner }, b.snapshotId, opts.signal ?? new AbortController().signal);
+        });
+      }
+      return manifest;
+    });
+  }
+
+  /** Runs an operation's work in the background: finishes the operation with its outcome; `done` settles with it. */
+  private settle(op: BackupOperation, work: () => Promise<BackupManifest>): Started {
+    const done = work().then(
+      (manifest) => (this.finish(op), manifest),
+      (err: unknown) => {
         this.finish(op, err);
         throw err;
-      }
-    })();
+      },
+    );
     done.catch(() => undefined);
     return { operation: op, done };
   }
