@@ -35,6 +35,8 @@ export interface AgentStack {
   deployedAt: number;
   /** Removes the stack, its volume, network and secrets; waits until its containers are gone. */
   remove(): Promise<void>;
+  /** `p`, and when it fails: its error with the agent's tasks (state, node, error) and last log lines added. */
+  explain<T>(p: Promise<T>): Promise<T>;
 }
 
 /**
@@ -72,9 +74,20 @@ export async function deployAgentStack(o: AgentStackOptions): Promise<AgentStack
     await docker(['secret', 'rm', secrets.jumpcode, secrets.edge]);
     await waitFor('the stack\'s network gone', async () => (await docker(['network', 'ls', '-q', '--filter', `name=${o.stack}_agent`])).stdout.trim() === '', 30_000).catch(() => undefined);
   };
+  const explain = async <T>(p: Promise<T>): Promise<T> => {
+    try {
+      return await p;
+    } catch (err) {
+      const service = `${o.stack}_agent`;
+      const ps = await docker(['service', 'ps', '--no-trunc', '--format', '{{.Name}} {{.Node}} {{.DesiredState}} {{.CurrentState}} {{.Error}}', service]);
+      const logs = await docker(['service', 'logs', '--raw', '--tail', '15', service]);
+      const detail = `${err instanceof Error ? err.message : String(err)}\nagent tasks:\n${ps.stdout}${ps.stderr}agent logs:\n${logs.stdout}${logs.stderr}`;
+      throw new Error(detail);
+    }
+  };
   if (out.code !== 0) {
     await remove();
     throw new Error(`docker stack deploy: ${out.stderr}`);
   }
-  return { stack: o.stack, service: `${o.stack}_agent`, deployStartedAt, deployedAt, remove };
+  return { stack: o.stack, service: `${o.stack}_agent`, deployStartedAt, deployedAt, remove, explain };
 }

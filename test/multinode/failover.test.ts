@@ -78,7 +78,7 @@ t.test('the agent service fails over to another manager and converges without wr
   const stateVolume = `${stack.stack}_state`;
 
   // --- first start: the agent connects, reconciles, the workload runs on the three nodes
-  const firstReport = await cp.waitForLog('the agent\'s first run report', (l) => l.msg === 'agent report' && l.reason === 'run' && l.status === 'succeeded', 120_000);
+  const firstReport = await stack.explain(cp.waitForLog('the agent\'s first run report', (l) => l.msg === 'agent report' && l.reason === 'run' && l.status === 'succeeded', 120_000));
   t.match(firstReport.summary, { creates: Number }, 'the first run created the cluster\'s objects');
   const webTasks = await waitFor('three running web tasks', async () => {
     const tasks = await runningTasks(live(), web, doc.networks.gateway.name);
@@ -116,7 +116,7 @@ t.test('the agent service fails over to another manager and converges without wr
   t.not(movedTo.id, stopped.id, 'the agent runs on another node');
   t.ok(await movedTo.docker.getVolume(stateVolume).inspect().then(() => true, () => false), 'with a state volume new on that node (empty)');
 
-  const report = await cp.waitForLog('the moved agent\'s first run report', (l) => cp.logs.indexOf(l) >= reportsBefore && l.msg === 'agent report' && l.reason === 'run', 120_000);
+  const report = await stack.explain(cp.waitForLog('the moved agent\'s first run report', (l) => cp.logs.indexOf(l) >= reportsBefore && l.msg === 'agent report' && l.reason === 'run', 120_000));
   t.comment(`failover: node lost -> first reconcile reported from node ${movedTo.n}: ${Date.now() - lostAt} ms`);
   t.equal(report.status, 'succeeded', 'the moved agent\'s first run succeeded');
   t.match(report.summary, { creates: 0, updates: 0, deletes: 0 }, 'and wrote nothing: the swarm already matched the desired state');
