@@ -3,7 +3,9 @@
  * (default 1 GiB, 64 files of random data) through `coreflow agent` and `coreflow backup`, beside
  * plain `tar` on the same data on this machine (tar -c of the volume's folder to a file; tar -x of
  * that file into a new folder), with the agent's resident memory sampled every 100 ms
- * (/proc/PID/status VmRSS) during each. Needs `npm run build` first. Removes what it creates.
+ * (/proc/PID/status VmRSS) during each. The jobs run the agent's image (what an agent running as a
+ * Swarm service uses; built here when missing) or `--job-image IMAGE` (e.g. busybox). Needs
+ * `npm run build` first. Removes what it creates.
  */
 import { execFile, spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -12,10 +14,12 @@ import { join } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import { writeFile } from 'node:fs/promises';
 import { stringify } from 'yaml';
+import { agentTestImage } from '../test/helpers/image.ts';
 import { cleanupCluster, connect, TEST_IMAGE, testDoc, waitFor } from '../test/helpers/swarm.ts';
 
 const exec = promisify(execFile);
-const { values } = parseArgs({ options: { mib: { type: 'string', default: '1024' } } });
+const { values } = parseArgs({ options: { mib: { type: 'string', default: '1024' }, 'job-image': { type: 'string' } } });
+const jobImage = values['job-image'] ?? (await agentTestImage());
 const mib = Number(values.mib);
 const files = Math.max(1, Math.round(mib / 16));
 const bin = new URL('../bin/coreflow.js', import.meta.url).pathname;
@@ -29,7 +33,7 @@ doc.services = [{ name: service, image: TEST_IMAGE, command: ['sh', '-c', seed],
 await writeFile(join(dir, 'cluster.yaml'), stringify(doc));
 
 const agent = spawn(process.execPath, [bin, 'agent', '--spec', join(dir, 'cluster.yaml'), '--port', '0', '--host', '0.0.0.0', '--state-dir', dir], {
-  env: { ...process.env, COREFLOW_API_TOKEN: TOKEN, COREFLOW_BACKUP_IMAGE: TEST_IMAGE, COREFLOW_LOG_LEVEL: 'info' },
+  env: { ...process.env, COREFLOW_API_TOKEN: TOKEN, COREFLOW_BACKUP_IMAGE: jobImage, COREFLOW_LOG_LEVEL: 'info' },
   stdio: ['ignore', 'ignore', 'pipe'],
 });
 let stderr = '';
@@ -70,7 +74,7 @@ try {
     return mount;
   }, 600_000, 1000);
   const before = await rss(agent.pid!);
-  process.stderr.write(`agent ${(before / 1048576).toFixed(0)} MiB resident before; volume ${volume.Name} (${mib} MiB in ${files} files)\n`);
+  process.stderr.write(`agent ${(before / 1048576).toFixed(0)} MiB resident before; volume ${volume.Name} (${mib} MiB in ${files} files); jobs run ${jobImage}\n`);
 
   await exec('sync');
   const tarC = await measured(async () => void (await exec('tar', ['-C', volume.Source, '-cf', join(dir, 'plain.tar'), '.'])));

@@ -11,7 +11,7 @@ import { Transfers, TRANSFER_PATH } from './backup/transfers.ts';
 import { coreflowVersion } from './backup/version.ts';
 import type { AgentEndpoint } from './backup/volume-job.ts';
 import { defaultSteps } from './chain-steps.ts';
-import type { CoreflowConfig } from './config/config.ts';
+import { DEFAULT_BACKUP_IMAGE, type CoreflowConfig } from './config/config.ts';
 import { withSecretFiles } from './config/secret-settings.ts';
 import { DriftController, DRIFT_EVENT_TYPES } from './controllers/drift.ts';
 import { EventRetentionController } from './controllers/event-retention.ts';
@@ -25,7 +25,7 @@ import { DockerEventStream, type DockerEventSource } from './docker/event-stream
 import { serviceImage } from './docker/image-pin.ts';
 import { ImageResolver } from './docker/image-resolver.ts';
 import { RegistryClient } from './docker/registry-client.ts';
-import { discoverSelfTask } from './docker/self-task.ts';
+import { discoverSelfTask, type SelfTask } from './docker/self-task.ts';
 import { dnsStepOptions } from './dns/token.ts';
 import { CoreflowError, errorLogFields, errorText, isCoreflowError } from './errors.ts';
 import { suspensionKey, suspensionOf } from './object-controls.ts';
@@ -219,12 +219,14 @@ export class Agent implements Lifecycle {
     const dockerEvents = new DockerEventStream(docker.docker, { types: [...new Set([...DRIFT_EVENT_TYPES, ...ROUTING_EVENT_TYPES])], log: log.child({ component: 'docker-events' }) });
 
     // The engine: the chain, its retries with backoff and its state file.
-    const backups = this.buildBackups(docker);
+    let self: Promise<SelfTask | undefined> | undefined;
+    const selfTask = () => (self ??= discoverSelfTask(docker.docker));
+    const backups = this.buildBackups(docker, async () => config.backupImage ?? (await selfTask())?.image ?? DEFAULT_BACKUP_IMAGE);
     const state = await this.stateFile.load();
     if (state) log.info({ lineage: state.lineage, serial: state.serial, resources: state.resources.length }, 'state file loaded');
     const loadError = await this.suspensions.load();
     if (loadError) log.error({ path: this.suspensions.path, err: loadError }, 'cannot read the suspensions; none are in force');
-    const edge = await this.edgeAccess(config, docker);
+    const edge = await this.edgeAccess(config, selfTask);
     const reconciler = new Reconciler({
       steps: defaultSteps(docker.docker, {
         dns: dnsStepOptions(config),
@@ -391,8 +393,8 @@ export class Agent implements Lifecycle {
    * when the agent runs as a Swarm service, its service name and first overlay network; the edge
    * token (as a secret file) whenever one is set.
    */
-  private async edgeAccess(config: CoreflowConfig, docker: DockerConnection): Promise<EdgeAccess> {
-    const self = config.edgeUrl && config.edgeNetwork ? undefined : await discoverSelfTask(docker.docker);
+  private async edgeAccess(config: CoreflowConfig, selfTask: () => Promise<SelfTask | undefined>): Promise<EdgeAccess> {
+    const self = config.edgeUrl && config.edgeNetwork ? undefined : await selfTask();
     const url = config.edgeUrl ?? (self ? `ws://${self.service}:${config.port}/v1/edge` : undefined);
     const network = config.edgeNetwork ?? self?.networks[0];
     this.log.info({ url, network, withToken: config.edgeToken !== undefined }, 'coretraffic reaches the agent at this edge URL');
@@ -407,9 +409,9 @@ export class Agent implements Lifecycle {
 
   /**
    * Backups: the archive store, the per-transfer grants job tasks use (TRANSFER_PATH) and the
-   * /v1/backups API, behind COREFLOW_API_TOKEN.
+   * /v1/backups API, behind COREFLOW_API_TOKEN. `image`: of the job tasks.
    */
-  private buildBackups(docker: DockerConnection): BackupManager {
+  private buildBackups(docker: DockerConnection, image: () => Promise<string>): BackupManager {
     const { config, log } = this;
     const store = new ArchiveStore(config.backupDir ?? join(config.stateDir, 'backups'));
     const transfers = new Transfers(store);
@@ -424,7 +426,7 @@ export class Agent implements Lifecycle {
       holds: this.backupPauses,
       bus: this.bus,
       log: log.child({ component: 'backup' }),
-      image: config.backupImage,
+      image,
       jobTimeoutMs: config.backupTimeoutMs,
       version: coreflowVersion(),
       cluster: () => spec()?.cluster.name,

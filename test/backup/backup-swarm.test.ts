@@ -19,6 +19,7 @@ import { isCoreflowError } from '../../ts/errors.ts';
 import { EventBus } from '../../ts/observe/events.ts';
 import { silentLogger } from '../../ts/observe/logger.ts';
 import { InternalServer } from '../../ts/server/internal-server.ts';
+import { agentTestImage } from '../helpers/image.ts';
 import { cleanupCluster, connect, runOnce, TEST_IMAGE, testDoc, waitFor } from '../helpers/swarm.ts';
 
 const exec = promisify(execFile);
@@ -96,7 +97,7 @@ t.test('a volume backed up by a Swarm job, the files deleted, restored byte for 
     holds,
     bus,
     log: silentLogger(),
-    image: TEST_IMAGE,
+    image: async () => TEST_IMAGE,
     endpoint: async () => ({ host: '127.0.0.1', port: server.port, network: 'host' }),
     jobTimeoutMs: 60_000,
     cluster: () => cluster,
@@ -196,7 +197,7 @@ t.test('scheduled backups keep exactly `keep`; a prunable backup-enabled volume 
   transfers.register(server.router);
   await server.start();
   const manager = new BackupManager({
-    docker, store, transfers, holds: new ServiceHolds(), bus: new EventBus(), log: silentLogger(), image: TEST_IMAGE,
+    docker, store, transfers, holds: new ServiceHolds(), bus: new EventBus(), log: silentLogger(), image: async () => TEST_IMAGE,
     endpoint: async () => ({ host: '127.0.0.1', port: server.port, network: 'host' }),
     jobTimeoutMs: 60_000, cluster: () => cluster, consistency: () => consistency, version: '0.0.0-test',
   });
@@ -249,4 +250,50 @@ t.test('scheduled backups keep exactly `keep`; a prunable backup-enabled volume 
   t.equal((await store.list()).length, before + 1);
   t.equal(pruned.length, 1, 'a snapshot before the removal, listed');
   t.match(pruned[0], { service, volumes: [{ volume }] });
+});
+
+t.test('with the agent\'s image (node, bash and GNU tar, no busybox) the jobs copy the same bytes, owners and links', async (t) => {
+  const { docker } = await connect();
+  const image = await agentTestImage();
+  const doc = testDoc('bkn');
+  const cluster = doc.cluster.name;
+  const service = `${cluster}-db`;
+  const seed = SEED.replace('  busybox touch /data/.seeded', '  busybox chown 123:45 /data/hello.txt; busybox ln -s hello.txt /data/link; busybox touch /data/.seeded');
+  doc.services = [{ name: service, image: TEST_IMAGE, command: ['sh', '-c', seed], volumes: [{ mountPath: '/data', driver: 'local', backup: true }], stopGracePeriod: '1s' }];
+  const dir = await mkdtemp(join(tmpdir(), 'cf-backup-'));
+  const server = new InternalServer({ host: '0.0.0.0', port: 0 }, silentLogger());
+  const store = new ArchiveStore(dir);
+  const transfers = new Transfers(store);
+  server.onUpgrade(TRANSFER_PATH, transfers.handleUpgrade);
+  transfers.register(server.router);
+  await server.start();
+  const manager = new BackupManager({
+    docker, store, transfers, holds: new ServiceHolds(), bus: new EventBus(), log: silentLogger(), image: async () => image,
+    endpoint: async () => ({ host: '127.0.0.1', port: server.port, network: 'host' }),
+    jobTimeoutMs: 60_000, cluster: () => cluster, consistency: () => 'live', version: '0.0.0-test',
+  });
+  t.teardown(async () => {
+    await cleanupCluster(docker, cluster);
+    await removeVolumes(docker, cluster);
+    await server.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+  t.equal((await runOnce(docker, doc)).status, 'succeeded');
+  const container = await runningContainer(docker, service);
+  const before = await waitFor('seeded files', async () => fileHashes(container).catch(() => undefined));
+  const owner = async (c: string) => (await exec('docker', ['exec', c, 'busybox', 'stat', '-c', '%u:%g', '/data/hello.txt'])).stdout.trim();
+  const link = async (c: string) => (await exec('docker', ['exec', c, 'busybox', 'readlink', '/data/link'])).stdout.trim();
+  t.equal(await owner(container), '123:45');
+
+  const manifest = await (await manager.backup(service)).done;
+  const listed = (await exec('tar', ['--numeric-owner', '-tvf', store.objectPath(manifest.volumes[0]!.digest)])).stdout;
+  t.match(listed, /123\/45 .* \.\/hello\.txt/, 'the archive keeps the owner');
+  t.match(listed, /\.\/link -> hello\.txt/, 'and the link');
+  await exec('docker', ['exec', container, 'busybox', 'rm', '-rf', '/data/hello.txt', '/data/sub', '/data/random.bin', '/data/link']);
+  await (await manager.restore(manifest.id)).done;
+  const after = await runningContainer(docker, service);
+  t.same(await fileHashes(after), before, 'every file back, byte for byte');
+  t.equal(await owner(after), '123:45', 'with its owner');
+  t.equal(await link(after), 'hello.txt', 'the link back');
+  t.equal((await docker.listServices({ filters: { label: ['coreflow.backup-job'] } })).filter((s) => JSON.stringify(s).includes(cluster)).length, 0, 'no job service left');
 });

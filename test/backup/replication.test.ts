@@ -64,7 +64,7 @@ t.test('backups copied to the reference control plane beside its spec file, resu
   bus.subscribe((e) => (events.push(e.type), (sent = Number(e.details?.bytes ?? -1))));
   const replicator = new Replicator({ baseUrl: base, token: TOKEN, store, log: silentLogger(), chunkBytes: 64 * 1024 });
   const manager = new BackupManager({
-    docker: {} as Docker, store, transfers: new Transfers(store), holds: new ServiceHolds(), bus, log: silentLogger(), image: 'unused',
+    docker: {} as Docker, store, transfers: new Transfers(store), holds: new ServiceHolds(), bus, log: silentLogger(), image: async () => 'unused',
     endpoint: async () => ({ host: '127.0.0.1', port: 0, network: 'host' }), jobTimeoutMs: 1000, cluster: () => 'rep', consistency: () => 'live', version: '0.0.0-test', replicator,
   });
   await manager.replicate();

@@ -11,13 +11,15 @@ import { Transfers, TRANSFER_PATH } from '../../ts/backup/transfers.ts';
 import { EventBus } from '../../ts/observe/events.ts';
 import { silentLogger } from '../../ts/observe/logger.ts';
 import { InternalServer } from '../../ts/server/internal-server.ts';
-import { BRIDGE, connectNodes, nodeSocket, type NodeNumber } from '../helpers/multinode.ts';
+import { AGENT_IMAGE, BRIDGE, connectNodes, nodeSocket, type NodeNumber } from '../helpers/multinode.ts';
 import { cleanupCluster, runOnce, TEST_IMAGE, testDoc, waitFor } from '../helpers/swarm.ts';
 
 /**
  * Backups on the three-manager swarm: the agent talks to node 1's engine, the service and its
  * volume live on node 3. The backup job runs on node 3 (where the volume is) and streams to the
  * agent on the host's bridge address; the restore brings the files back there, byte for byte.
+ * The jobs run the agent's image (on every node), as an agent that runs as a service does: bash,
+ * GNU tar and node move the bytes.
  */
 
 const exec = promisify(execFile);
@@ -71,7 +73,7 @@ t.test('a volume on another node is backed up and restored on that node', async 
     holds: new ServiceHolds(),
     bus: new EventBus(),
     log: silentLogger(),
-    image: TEST_IMAGE,
+    image: async () => AGENT_IMAGE,
     // The job's task runs in its node's namespace with host networking: the host is on the bridge.
     endpoint: async () => ({ host: BRIDGE, port: server.port, network: 'host' }),
     jobTimeoutMs: 120_000,

@@ -37,8 +37,8 @@ export interface BackupManagerOptions {
   holds: ServiceHolds;
   bus: EventBus;
   log: Logger;
-  /** The image of the job tasks (needs busybox: sh, tar, nc, wget, du). */
-  image: string;
+  /** The image of the job tasks (busybox, or sh, tar, du and node; see volume-job.ts). */
+  image: () => Promise<string>;
   /** How job tasks reach the agent's internal server. */
   endpoint: () => Promise<AgentEndpoint>;
   /** Deadline of one job (snapshot or restore of one volume). */
@@ -92,6 +92,24 @@ export class BackupManager {
 
   operation(id: string): BackupOperation | undefined {
     return this.ops.get(id);
+  }
+
+  /** The operation as soon as it has ended, or as it is after `waitMs` (a long poll). */
+  async operationWhenDone(id: string, waitMs: number): Promise<BackupOperation | undefined> {
+    const op = this.ops.get(id);
+    if (op?.state !== 'running' || waitMs <= 0) return op;
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        off();
+        resolve();
+      };
+      const timer = setTimeout(done, waitMs);
+      const off = this.onOperation((o) => {
+        if (o.id === id && o.state !== 'running') done();
+      });
+    });
+    return this.ops.get(id) ?? op;
   }
 
   /** Hears every start, progress step and end of an operation. Returns the unsubscribe. */
@@ -204,7 +222,7 @@ export class BackupManager {
     grant.result.then((s) => (stored = s), () => undefined);
     try {
       const endpoint = await this.opts.endpoint();
-      const spec = jobServiceSpec({ name: this.jobName('snapshot'), image: this.opts.image, node, volume, endpoint, path: grant.path, token: grant.token, labels: this.jobLabels(id) }, SNAPSHOT_SCRIPT, true);
+      const spec = jobServiceSpec({ name: this.jobName('snapshot'), image: await this.opts.image(), node, volume, endpoint, path: grant.path, token: grant.token, labels: this.jobLabels(id) }, SNAPSHOT_SCRIPT, true);
       await runJob(docker, spec, { timeoutMs: this.opts.jobTimeoutMs, stopped: grant.result, ...(signal ? { signal } : {}) });
       return await grant.result;
     } catch (err) {
@@ -412,7 +430,7 @@ export class BackupManager {
       const endpoint = await this.opts.endpoint();
       const volumeOptions = options ? { ...options, Labels: { ...(options.Labels ?? {}), [LABEL_VOLUME_SERVICE]: options.Labels?.[LABEL_VOLUME_SERVICE] ?? op.service } } : undefined;
       const spec = jobServiceSpec(
-        { name: this.jobName('restore'), image: this.opts.image, node, volume: target, endpoint, path: grant.path, token: grant.token, labels: this.jobLabels(id), ...(volumeOptions ? { volumeOptions } : {}) },
+        { name: this.jobName('restore'), image: await this.opts.image(), node, volume: target, endpoint, path: grant.path, token: grant.token, labels: this.jobLabels(id), ...(volumeOptions ? { volumeOptions } : {}) },
         RESTORE_SCRIPT,
         false,
       );

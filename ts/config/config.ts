@@ -9,6 +9,9 @@ import { parseDurationNs } from '../duration.ts';
  * configuration table lists exactly these. Values come from (highest first) command-line flags,
  * the process environment, then .nogit/env.json or .nogit/env.yml (read by qenv).
  */
+/** The job image of backups when none is set and the agent does not run from an image of its own. */
+export const DEFAULT_BACKUP_IMAGE = 'busybox:1.36';
+
 export const settings = {
   spec: { env: 'COREFLOW_SPEC', flag: 'spec', default: undefined, doc: 'Spec file for standalone mode, plan and apply' },
   dockerHost: { env: 'DOCKER_HOST', flag: 'docker-host', default: undefined, doc: 'Docker Engine: unix:///path, /path or tcp://host:port (default /var/run/docker.sock)' },
@@ -63,7 +66,7 @@ export const settings = {
   leaseSeconds: { env: 'COREFLOW_LEASE_SECONDS', flag: 'lease-seconds', default: '15', doc: 'Lease time of the one-agent-per-cluster lock in the swarm: renewed every third of it; a standby takes over once the holder has not renewed for this long' },
   dockerTimeoutMs: { env: 'COREFLOW_DOCKER_TIMEOUT_MS', flag: 'docker-timeout-ms', default: '30000', doc: 'A Docker Engine request without an answer after this long fails (the next run retries)' },
   backupDir: { env: 'COREFLOW_BACKUP_DIR', flag: 'backup-dir', default: undefined, doc: 'Where backups are stored (archives by sha256, manifests); default <state dir>/backups' },
-  backupImage: { env: 'COREFLOW_BACKUP_IMAGE', flag: 'backup-image', default: 'busybox:1.36', doc: 'Image of the one-off jobs that copy volumes (needs busybox sh, tar, nc, wget, du)' },
+  backupImage: { env: 'COREFLOW_BACKUP_IMAGE', flag: 'backup-image', default: undefined, doc: `Image of the one-off jobs that copy volumes: busybox, or an image with sh, tar, du and node (faster); default: the agent's own image when it runs as a Swarm service, else ${DEFAULT_BACKUP_IMAGE}` },
   backupNetwork: { env: 'COREFLOW_BACKUP_NETWORK', flag: 'backup-network', default: 'host', doc: 'Network the backup jobs attach to in order to reach the agent: host (the node\'s network), or an attachable overlay the agent is on' },
   backupAgentAddr: { env: 'COREFLOW_BACKUP_AGENT_ADDR', flag: 'backup-agent-addr', default: undefined, doc: 'HOST:PORT at which backup jobs reach the agent\'s internal server; default the manager\'s swarm address (or the agent\'s address in its subnet) and the internal server\'s port' },
   backupReplicate: { env: 'COREFLOW_BACKUP_REPLICATE', flag: 'backup-replicate', default: 'false', doc: 'Copy every backup to the control plane (control-plane mode; resumable HTTP upload) and fetch archives missing locally back from it for a restore' },
@@ -133,7 +136,7 @@ const configSchema = z.strictObject({
   leaseSeconds: z.coerce.number({ error: 'expected seconds' }).min(1, { error: 'expected at least 1 second' }).max(3600, { error: 'expected at most 3600 seconds' }),
   dockerTimeoutMs: z.coerce.number({ error: 'expected milliseconds' }).int().min(100, { error: 'expected at least 100 ms' }),
   backupDir: z.string().min(1).optional(),
-  backupImage: z.string().min(1),
+  backupImage: z.string().min(1).optional(),
   backupNetwork: z.string().min(1),
   backupAgentAddr: z.string().regex(/^[^\s:]+:\d{1,5}$/, { error: 'expected HOST:PORT' }).optional(),
   backupReplicate: boolString,

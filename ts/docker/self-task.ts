@@ -2,14 +2,15 @@ import { hostname } from 'node:os';
 import type Docker from 'dockerode';
 import { dockerRequest } from './request.ts';
 
-/** The Swarm service this process runs in, and the overlay networks its task is on. */
+/** The Swarm service this process runs in, its image, and the overlay networks its task is on. */
 export interface SelfTask {
   service: string;
+  image: string;
   networks: string[];
 }
 
 interface RawContainer {
-  Config?: { Labels?: Record<string, string> };
+  Config?: { Image?: string; Labels?: Record<string, string> };
   NetworkSettings?: { Networks?: Record<string, unknown> };
 }
 
@@ -30,11 +31,12 @@ export async function discoverSelfTask(docker: Docker, signal?: AbortSignal): Pr
   try {
     const c = await dockerRequest<RawContainer>(docker, { method: 'GET', path: `/containers/${encodeURIComponent(hostname())}/json`, ...(signal ? { signal } : {}) });
     const service = c.Config?.Labels?.['com.docker.swarm.service.name'];
-    if (!service) return undefined;
+    const image = c.Config?.Image;
+    if (!service || !image) return undefined;
     const names = Object.keys(c.NetworkSettings?.Networks ?? {});
     const nets = await Promise.all(names.map((n) => dockerRequest<RawNetwork>(docker, { method: 'GET', path: `/networks/${encodeURIComponent(n)}`, ...(signal ? { signal } : {}) }).catch(() => undefined)));
     const networks = nets.filter((n): n is RawNetwork => n !== undefined && n.Scope === 'swarm' && n.Driver === 'overlay' && n.Ingress !== true).map((n) => n.Name);
-    return { service, networks };
+    return { service, image, networks };
   } catch {
     return undefined;
   }
