@@ -22,9 +22,13 @@ async function body<T>(req: IncomingMessage, schema: z.ZodType<T>): Promise<T> {
  * - POST   /v1/backups {service, volume?}    starts a backup: 202 {backupId, operation}
  * - DELETE /v1/backups?id=                   removes a backup (and archives nothing else uses)
  * - POST   /v1/backups/restore {backupId, volume?, toVolume?}   starts a restore: 202 {restoreId, operation}
- * - GET    /v1/backups/operations?id=        a backup's or restore's progress and outcome
+ * - GET    /v1/backups/operations?id=[&wait=MS] a backup's or restore's progress and outcome; with
+ *                                            wait, answered when it ends or after MS (at most 30000)
  * Bad input is answered 400 with the catalogue code before anything starts.
  */
+/** The longest a progress request may wait for an operation to end. */
+const MAX_WAIT_MS = 30_000;
+
 export function registerBackupRoutes(router: Router, manager: BackupManager, opts: { apiToken: string | undefined }): void {
   const guard = (req: IncomingMessage) => requireOperatorToken(req, opts.apiToken);
   router.add('GET', BACKUPS_PATH, async (req, res, url) => {
@@ -50,9 +54,11 @@ export function registerBackupRoutes(router: Router, manager: BackupManager, opt
     const started = await manager.restore(b.backupId, { ...(b.volume ? { volume: b.volume } : {}), ...(b.toVolume ? { toVolume: b.toVolume } : {}) });
     sendJson(res, 202, { restoreId: started.operation.id, operation: started.operation });
   });
-  router.add('GET', `${BACKUPS_PATH}/operations`, (req, res, url) => {
+  router.add('GET', `${BACKUPS_PATH}/operations`, async (req, res, url) => {
     guard(req);
-    const op = manager.operation(url.searchParams.get('id') ?? '');
+    const wait = url.searchParams.get('wait') ?? '0';
+    if (!/^\d{1,5}$/.test(wait) || Number(wait) > MAX_WAIT_MS) throw new HttpError(400, `wait: expected milliseconds from 0 to ${MAX_WAIT_MS}, got "${wait}"`);
+    const op = await manager.operationWhenDone(url.searchParams.get('id') ?? '', Number(wait));
     if (!op) throw new HttpError(404, 'no such operation (finished operations are kept while the agent runs, the last 100)');
     sendJson(res, 200, op);
   });

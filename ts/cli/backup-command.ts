@@ -5,7 +5,8 @@ import type { Logger } from '../observe/logger.ts';
 import type { CliFlags } from './flags.ts';
 import { agentBase, apiToken } from './agent-request.ts';
 
-const POLL_MS = 500;
+/** How long one progress request waits for the operation to end: the refresh of the progress bar. */
+const WAIT_MS = 500;
 
 /** An error answer of the agent, printed like the CLI's other errors: text and code. */
 class AgentAnswer extends Error {
@@ -60,13 +61,12 @@ export function progressLine(op: Pick<BackupOperation, 'kind' | 'bytesDone' | 'b
 async function follow(api: Client, id: string): Promise<BackupOperation> {
   const tty = process.stderr.isTTY === true;
   for (;;) {
-    const op = await api.call<BackupOperation>('GET', `/v1/backups/operations?id=${encodeURIComponent(id)}`);
+    const op = await api.call<BackupOperation>('GET', `/v1/backups/operations?id=${encodeURIComponent(id)}&wait=${WAIT_MS}`);
     if (tty) process.stderr.write(`\r${progressLine(op)}\u001b[K`);
     if (op.state !== 'running') {
       if (tty) process.stderr.write('\n');
       return op;
     }
-    await new Promise((r) => setTimeout(r, POLL_MS));
   }
 }
 
