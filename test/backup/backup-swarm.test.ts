@@ -14,6 +14,7 @@ import { defaultSteps } from '../../ts/chain-steps.ts';
 import { CorestoreClient } from '../../ts/storage/corestore-client.ts';
 import { corestoreBindingSnapshots } from '../../ts/storage/corestore-snapshots.ts';
 import { FakeCorestore } from '../fakes/corestore.ts';
+import { LABEL_CLUSTER } from '../../ts/docker/labels.ts';
 import { derivedVolumeName } from '../../ts/docker/volumes.ts';
 import { isCoreflowError } from '../../ts/errors.ts';
 import { EventBus } from '../../ts/observe/events.ts';
@@ -64,7 +65,7 @@ async function fileHashes(container: string): Promise<Record<string, string>> {
   return out;
 }
 
-t.test('a volume backed up by a Swarm job, the files deleted, restored byte for byte; bad input refused', async (t) => {
+t.test('a volume backed up by a job on its node, the files deleted, restored byte for byte; bad input refused', async (t) => {
   const { docker } = await connect();
   const doc = testDoc('bk');
   const cluster = doc.cluster.name;
@@ -139,7 +140,7 @@ t.test('a volume backed up by a Swarm job, the files deleted, restored byte for 
   t.equal(`sha256:${createHash('sha256').update(stored).digest('hex')}`, archive.digest, 'stored under its own sha256');
   t.ok(stored.length > 400_000, 'the archive holds the files');
   t.equal(transfers.open, 0, 'the upload grant is closed');
-  t.same((await docker.listServices({ filters: { label: ['coreflow.backup-job'] } })).filter((s) => JSON.stringify(s).includes(cluster)), [], 'the job service is gone');
+  t.same(await docker.listContainers({ all: true, filters: { label: ['coreflow.backup-job', `${LABEL_CLUSTER}=${cluster}`] } }), [], 'the job\'s container is gone');
   t.same((await store.list(service)).map((m) => m.id), [manifest.id], 'listed');
   t.match(manifest.bindings, [{ type: 'database', name: `${cluster}-orders`, snapshotId: new RegExp(`^${manifest.id}-`), sizeBytes: 4096 }], 'the bound database snapshotted through Corestore');
   t.equal(corestore.snapshots.get(`database/${cluster}-orders`)?.[0]?.state, 'ready');
@@ -267,11 +268,12 @@ t.test('with the agent\'s image (node, bash and GNU tar, no busybox) the jobs co
   server.onUpgrade(TRANSFER_PATH, transfers.handleUpgrade);
   transfers.register(server.router);
   await server.start();
-  const manager = new BackupManager({
+  const managerReaching = (port: number) => new BackupManager({
     docker, store, transfers, holds: new ServiceHolds(), bus: new EventBus(), log: silentLogger(), image: async () => image,
-    endpoint: async () => ({ host: '127.0.0.1', port: server.port, network: 'host' }),
+    endpoint: async () => ({ host: '127.0.0.1', port, network: 'host' }),
     jobTimeoutMs: 60_000, cluster: () => cluster, consistency: () => 'live', version: '0.0.0-test',
   });
+  const manager = managerReaching(server.port);
   t.teardown(async () => {
     await cleanupCluster(docker, cluster);
     await removeVolumes(docker, cluster);
@@ -295,5 +297,11 @@ t.test('with the agent\'s image (node, bash and GNU tar, no busybox) the jobs co
   t.same(await fileHashes(after), before, 'every file back, byte for byte');
   t.equal(await owner(after), '123:45', 'with its owner');
   t.equal(await link(after), 'hello.txt', 'the link back');
-  t.equal((await docker.listServices({ filters: { label: ['coreflow.backup-job'] } })).filter((s) => JSON.stringify(s).includes(cluster)).length, 0, 'no job service left');
+  const jobsLeft = async () => (await docker.listContainers({ all: true, filters: { label: [`coreflow.backup-job`, `${LABEL_CLUSTER}=${cluster}`] } })).length;
+  t.equal(await jobsLeft(), 0, 'no job container left');
+
+  const unreachable = await managerReaching(1).backup(service);
+  await t.rejects(unreachable.done, { code: 'COREFLOW_ERR_BACKUP_JOB', message: /exited with code 1/ }, 'a job that cannot reach the agent fails, with its exit code');
+  t.equal(await jobsLeft(), 0, 'and its container is removed');
+  t.equal((await store.list(service)).length, 2, 'no backup recorded for it');
 });

@@ -12,7 +12,7 @@ import { localNode, nodeOfService, ownedService, scaleService, type LiveMount } 
 import { snapshotIdFor, type BindingRef, type BindingSnapshots } from '../storage/corestore-snapshots.ts';
 import type { Replicator } from './replicator.ts';
 import type { Transfers } from './transfers.ts';
-import { jobServiceSpec, LABEL_BACKUP_JOB, RESTORE_SCRIPT, runJob, SNAPSHOT_SCRIPT, type AgentEndpoint } from './volume-job.ts';
+import { LABEL_BACKUP_JOB, RESTORE_SCRIPT, runVolumeJob, SNAPSHOT_SCRIPT, type AgentEndpoint } from './volume-job.ts';
 
 export interface BackupOperation {
   id: string;
@@ -222,8 +222,8 @@ export class BackupManager {
     grant.result.then((s) => (stored = s), () => undefined);
     try {
       const endpoint = await this.opts.endpoint();
-      const spec = jobServiceSpec({ name: this.jobName('snapshot'), image: await this.opts.image(), node, volume, endpoint, path: grant.path, token: grant.token, labels: this.jobLabels(id) }, SNAPSHOT_SCRIPT, true);
-      await runJob(docker, spec, { timeoutMs: this.opts.jobTimeoutMs, stopped: grant.result, ...(signal ? { signal } : {}) });
+      const req = { name: this.jobName('snapshot'), image: await this.opts.image(), node, volume, endpoint, path: grant.path, token: grant.token, labels: this.jobLabels(id) };
+      await runVolumeJob(docker, req, SNAPSHOT_SCRIPT, true, { timeoutMs: this.opts.jobTimeoutMs, stopped: grant.result, ...(signal ? { signal } : {}) });
       return await grant.result;
     } catch (err) {
       if (stored) await store.discard(stored.digest);
@@ -429,12 +429,8 @@ export class BackupManager {
     try {
       const endpoint = await this.opts.endpoint();
       const volumeOptions = options ? { ...options, Labels: { ...(options.Labels ?? {}), [LABEL_VOLUME_SERVICE]: options.Labels?.[LABEL_VOLUME_SERVICE] ?? op.service } } : undefined;
-      const spec = jobServiceSpec(
-        { name: this.jobName('restore'), image: await this.opts.image(), node, volume: target, endpoint, path: grant.path, token: grant.token, labels: this.jobLabels(id), ...(volumeOptions ? { volumeOptions } : {}) },
-        RESTORE_SCRIPT,
-        false,
-      );
-      await runJob(this.opts.docker, spec, { timeoutMs: this.opts.jobTimeoutMs, ...(signal ? { signal } : {}) });
+      const req = { name: this.jobName('restore'), image: await this.opts.image(), node, volume: target, endpoint, path: grant.path, token: grant.token, labels: this.jobLabels(id), ...(volumeOptions ? { volumeOptions } : {}) };
+      await runVolumeJob(this.opts.docker, req, RESTORE_SCRIPT, false, { timeoutMs: this.opts.jobTimeoutMs, ...(signal ? { signal } : {}) });
     } finally {
       grant.close();
     }

@@ -1,5 +1,4 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { Transform, type Readable } from 'node:stream';
@@ -149,6 +148,6 @@ export class Transfers {
       },
     });
     res.writeHead(200, { 'content-type': 'application/x-tar', 'content-length': size });
-    await pipeline(createReadStream(this.store.objectPath(digest)), check, res, { signal: t.abort.signal }).catch(() => res.destroy());
+    await pipeline(this.store.read(digest), check, res, { signal: t.abort.signal }).catch(() => res.destroy());
   }
 }

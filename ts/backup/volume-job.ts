@@ -1,7 +1,8 @@
 import type Docker from 'dockerode';
 import { CoreflowError } from '../errors.ts';
 import type { RawTask } from '../docker/raw-types.ts';
-import { dockerRequest } from '../docker/request.ts';
+import { dockerRequest, dockerStatus } from '../docker/request.ts';
+import { localNode } from './swarm-ops.ts';
 
 /** On every job service: the backup or restore it belongs to. Such services are not workloads. */
 export const LABEL_BACKUP_JOB = 'coreflow.backup-job';
@@ -86,7 +87,9 @@ export const RESTORE_SCRIPT = [
   `cd ${MOUNT}`,
   'stage=.coreflow-restore; old=.coreflow-previous',
   'bb rm -rf "$stage" "$old"; bb mkdir "$stage"',
-  'if ! fetch | bb tar -x -C "$stage"; then',
+  // GNU tar reads 10 KiB records by default: 128 KiB ones (-B: whole records from a pipe) unpack 1 GiB about a third faster.
+  'untar() { if command -v busybox >/dev/null 2>&1; then busybox tar -x -C "$1"; else tar -x -B -b 256 -C "$1"; fi; }',
+  'if ! fetch | untar "$stage"; then',
   '  bb rm -rf "$stage"; echo "cannot fetch or unpack the archive" >&2; exit 1',
   'fi',
   'bb mkdir "$old"',
@@ -108,6 +111,21 @@ function jobCommand(script: string): string[] {
   return ['sh', '-c', 'if command -v bash >/dev/null 2>&1; then exec bash -c "$1"; fi; exec sh -c "$1"', 'coreflow-job', script];
 }
 
+/** The container of a job, the same in a Swarm job and as a plain container. */
+function jobContainer(req: JobRequest, script: string, readOnly: boolean) {
+  return {
+    Image: req.image,
+    Command: jobCommand(script),
+    // As root whatever the image's user (the volume's files keep their owners); no health
+    // check of the image (the agent's own checks its server, which a job does not run).
+    User: '0',
+    Healthcheck: { Test: ['NONE'] },
+    Env: [`CF_HOST=${req.endpoint.host}`, `CF_PORT=${req.endpoint.port}`, `CF_PATH=${req.path}`, `CF_TOKEN=${req.token}`],
+    Mounts: [{ Type: 'volume', Source: req.volume, Target: MOUNT, ...(readOnly ? { ReadOnly: true } : {}), ...(req.volumeOptions ? { VolumeOptions: req.volumeOptions } : {}) }],
+    Labels: req.labels,
+  };
+}
+
 /** Pure. The Engine API body of a one-off job service (replicated-job, one completion, no restart). */
 export function jobServiceSpec(req: JobRequest, script: string, readOnly: boolean): Record<string, unknown> {
   return {
@@ -115,17 +133,7 @@ export function jobServiceSpec(req: JobRequest, script: string, readOnly: boolea
     Labels: req.labels,
     Mode: { ReplicatedJob: { MaxConcurrent: 1, TotalCompletions: 1 } },
     TaskTemplate: {
-      ContainerSpec: {
-        Image: req.image,
-        Command: jobCommand(script),
-        // As root whatever the image's user (the volume's files keep their owners); no health
-        // check of the image (the agent's own checks its server, which a job does not run).
-        User: '0',
-        Healthcheck: { Test: ['NONE'] },
-        Env: [`CF_HOST=${req.endpoint.host}`, `CF_PORT=${req.endpoint.port}`, `CF_PATH=${req.path}`, `CF_TOKEN=${req.token}`],
-        Mounts: [{ Type: 'volume', Source: req.volume, Target: MOUNT, ...(readOnly ? { ReadOnly: true } : {}), ...(req.volumeOptions ? { VolumeOptions: req.volumeOptions } : {}) }],
-        Labels: req.labels,
-      },
+      ContainerSpec: jobContainer(req, script, readOnly),
       Placement: { Constraints: [`node.id==${req.node}`] },
       RestartPolicy: { Condition: 'none', MaxAttempts: 0 },
       Networks: [{ Target: req.endpoint.network }],
@@ -133,20 +141,69 @@ export function jobServiceSpec(req: JobRequest, script: string, readOnly: boolea
   };
 }
 
+/**
+ * Pure. The Engine API body (POST /containers/create) of the same job as a plain container of the
+ * engine the agent talks to, for a volume on the agent's own node: no Swarm scheduling, and its
+ * end is seen at once (about a second less per job than a Swarm job).
+ */
+export function jobContainerSpec(req: JobRequest, script: string, readOnly: boolean): Record<string, unknown> {
+  const { Command, Mounts, ...rest } = jobContainer(req, script, readOnly);
+  return { ...rest, Entrypoint: Command, Cmd: [], HostConfig: { Mounts, NetworkMode: req.endpoint.network } };
+}
+
 const FAILED = new Set(['failed', 'rejected', 'shutdown', 'orphaned', 'remove']);
+
+export interface JobOptions {
+  signal?: AbortSignal;
+  timeoutMs: number;
+  pollMs?: number;
+  /** Settles early (rejects) when the transfer failed on the agent's side. */
+  stopped?: Promise<unknown>;
+}
+
+/** The job's deadline joined with the caller's signal, and the error that reports the deadline. */
+function jobSignal(opts: JobOptions): AbortSignal {
+  return opts.signal ? AbortSignal.any([opts.signal, AbortSignal.timeout(opts.timeoutMs)]) : AbortSignal.timeout(opts.timeoutMs);
+}
+
+const timedOut = (job: string, opts: JobOptions) => new CoreflowError('COREFLOW_ERR_BACKUP_JOB', { job, details: `no completion within ${opts.timeoutMs} ms` });
+const pause = (opts: JobOptions) => new Promise((r) => setTimeout(r, opts.pollMs ?? 100));
+
+/**
+ * Creates and starts the job's container (jobContainerSpec, named `name`), waits for it to exit
+ * and removes it whatever happened. A non-zero exit, or none within `timeoutMs`, is
+ * COREFLOW_ERR_BACKUP_JOB.
+ */
+export async function runLocalJob(docker: Docker, name: string, body: Record<string, unknown>, opts: JobOptions): Promise<void> {
+  const signal = jobSignal(opts);
+  const created = await dockerRequest<{ Id: string }>(docker, { method: 'POST', path: '/containers/create', query: { name }, body, signal });
+  let failedEarly: unknown;
+  opts.stopped?.catch((err: unknown) => (failedEarly = err));
+  try {
+    await dockerRequest(docker, { method: 'POST', path: `/containers/${created.Id}/start`, body: {}, signal });
+    for (;;) {
+      if (failedEarly) throw failedEarly;
+      if (signal.aborted) throw timedOut(name, opts);
+      const { State } = await dockerRequest<{ State: { Status: string; ExitCode: number; Error?: string } }>(docker, { method: 'GET', path: `/containers/${created.Id}/json`, signal });
+      if (State.Status === 'exited' || State.Status === 'dead') {
+        if (State.ExitCode === 0) return;
+        throw new CoreflowError('COREFLOW_ERR_BACKUP_JOB', { job: name, details: `the container exited with code ${State.ExitCode}${State.Error ? `: ${State.Error}` : ''}` });
+      }
+      await pause(opts);
+    }
+  } finally {
+    await dockerRequest(docker, { method: 'DELETE', path: `/containers/${created.Id}`, query: { force: true }, signal: AbortSignal.timeout(30_000) }).catch(() => undefined);
+  }
+}
 
 /**
  * Creates the job service, waits for its task to complete, and removes the service (and its
  * container, when it is on the agent's node) whatever happened. A task that fails, or no completion within `timeoutMs`, is COREFLOW_ERR_BACKUP_JOB
- * with Docker's reason. `stopped` settles early when the transfer failed on the agent's side.
+ * with Docker's reason.
  */
-export async function runJob(
-  docker: Docker,
-  spec: Record<string, unknown>,
-  opts: { signal?: AbortSignal; timeoutMs: number; pollMs?: number; stopped?: Promise<unknown> },
-): Promise<void> {
+export async function runJob(docker: Docker, spec: Record<string, unknown>, opts: JobOptions): Promise<void> {
   const name = String(spec.Name);
-  const signal = opts.signal ? AbortSignal.any([opts.signal, AbortSignal.timeout(opts.timeoutMs)]) : AbortSignal.timeout(opts.timeoutMs);
+  const signal = jobSignal(opts);
   const created = await dockerRequest<{ ID: string }>(docker, { method: 'POST', path: '/services/create', body: spec, signal });
   let failedEarly: unknown;
   const containers = new Set<string>();
@@ -155,13 +212,13 @@ export async function runJob(
     const filters = JSON.stringify({ service: [created.ID] });
     for (;;) {
       if (failedEarly) throw failedEarly;
-      if (signal.aborted) throw new CoreflowError('COREFLOW_ERR_BACKUP_JOB', { job: name, details: `no completion within ${opts.timeoutMs} ms` });
+      if (signal.aborted) throw timedOut(name, opts);
       const tasks = await dockerRequest<RawTask[]>(docker, { method: 'GET', path: '/tasks', query: { filters }, signal });
       for (const task of tasks) if (task.Status.ContainerStatus?.ContainerID) containers.add(task.Status.ContainerStatus.ContainerID);
       if (tasks.some((t) => t.Status.State === 'complete')) return;
       const failed = tasks.find((t) => FAILED.has(t.Status.State));
       if (failed) throw new CoreflowError('COREFLOW_ERR_BACKUP_JOB', { job: name, details: `task ${failed.Status.State}: ${failed.Status.Err ?? failed.Status.Message ?? 'no reason given'}` });
-      await new Promise((r) => setTimeout(r, opts.pollMs ?? 200));
+      await pause(opts);
     }
   } finally {
     await dockerRequest(docker, { method: 'DELETE', path: `/services/${created.ID}`, signal: AbortSignal.timeout(30_000) }).catch(() => undefined);
@@ -171,4 +228,23 @@ export async function runJob(
       await dockerRequest(docker, { method: 'DELETE', path: `/containers/${id}`, query: { force: true }, signal: AbortSignal.timeout(30_000) }).catch(() => undefined);
     }
   }
+}
+
+/**
+ * Runs a job on `req.node`: as a plain container when that is the agent's own node and the image
+ * is already there (runLocalJob), else as a Swarm job (runJob; Swarm pulls the image).
+ */
+export async function runVolumeJob(docker: Docker, req: JobRequest, script: string, readOnly: boolean, opts: JobOptions): Promise<void> {
+  const signal = opts.signal;
+  const local =
+    req.node === (await localNode(docker, signal)) &&
+    (await dockerRequest(docker, { method: 'GET', path: `/images/${encodeURIComponent(req.image)}/json`, ...(signal ? { signal } : {}) }).then(
+      () => true,
+      (err: unknown) => {
+        if (dockerStatus((err as Error).cause) === 404) return false;
+        throw err;
+      },
+    ));
+  if (local) return runLocalJob(docker, req.name, jobContainerSpec(req, script, readOnly), opts);
+  return runJob(docker, jobServiceSpec(req, script, readOnly), opts);
 }
