@@ -79,6 +79,8 @@ t.test('the agent service fails over to another manager and converges without wr
 
   // --- first start: the agent connects, reconciles, the workload runs on the three nodes
   const firstReport = await stack.explain(cp.waitForLog('the agent\'s first run report', (l) => l.msg === 'agent report' && l.reason === 'run' && l.status === 'succeeded', 120_000));
+  const connected = cp.logs.find((l) => l.msg === 'agent connected');
+  t.comment(`stack deployed -> agent connected: ${Date.parse(String(connected?.time)) - stack.deployedAt} ms; -> first run reported: ${Date.parse(String(firstReport.time)) - stack.deployedAt} ms`);
   t.match(firstReport.summary, { creates: Number }, 'the first run created the cluster\'s objects');
   const webTasks = await waitFor('three running web tasks', async () => {
     const tasks = await runningTasks(live(), web, doc.networks.gateway.name);
