@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -13,6 +13,8 @@ import { backupManifestSchema, type BackupManifest } from './manifest.ts';
  * pauses the socket after nearly every chunk; 1 MiB keeps it flowing, and bounds memory per stream.
  */
 const BUFFER_BYTES = 1024 * 1024;
+/** Reads of an archive served: half as many as with the default 64 KiB, few enough bytes per read not to pile up unreleased buffers (1 MiB ones raised the peak by 20 MiB). */
+const READ_BYTES = 128 * 1024;
 
 /** A tar archive ends with two 512-byte blocks of zeros; a stream cut short does not. */
 const TAR_END = 1024;
@@ -69,9 +71,9 @@ export class ArchiveStore {
     return join(this.objects, `${digest.replace(/^sha256:/, '')}.tar`);
   }
 
-  /** The stored archive's bytes, in 1 MiB chunks (a third faster to hash and send than the default 64 KiB). */
+  /** The stored archive's bytes, in READ_BYTES chunks. */
   read(digest: string): Readable {
-    return createReadStream(this.objectPath(digest), { highWaterMark: BUFFER_BYTES });
+    return createReadStream(this.objectPath(digest), { highWaterMark: READ_BYTES });
   }
 
   /**
@@ -107,9 +109,19 @@ export class ArchiveStore {
     const path = this.objectPath(digest);
     if (!(await this.has(digest))) throw new CoreflowError('COREFLOW_ERR_BACKUP_ARCHIVE_MISSING', { digest, path });
     const hash = createHash('sha256');
-    await pipeline(this.read(digest), async function* (chunks: AsyncIterable<Buffer>) {
-      for await (const c of chunks) hash.update(c);
-    }, signal ? { signal } : {});
+    // One buffer, read into again and again: 1 GiB hashed leaves no garbage behind.
+    const buffer = Buffer.allocUnsafe(BUFFER_BYTES);
+    const file = await open(path, 'r');
+    try {
+      for (;;) {
+        signal?.throwIfAborted();
+        const { bytesRead } = await file.read(buffer, 0, buffer.length);
+        if (bytesRead === 0) break;
+        hash.update(buffer.subarray(0, bytesRead));
+      }
+    } finally {
+      await file.close();
+    }
     const actual = `sha256:${hash.digest('hex')}`;
     if (actual !== digest) throw new CoreflowError('COREFLOW_ERR_BACKUP_DIGEST', { path, expected: digest, actual });
   }
