@@ -4,9 +4,10 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import type Docker from 'dockerode';
 import t from 'tap';
 import { ArchiveStore } from '../../ts/backup/archive-store.ts';
-import { BackupManager } from '../../ts/backup/backup-manager.ts';
+import { BackupManager, type BackupManagerOptions } from '../../ts/backup/backup-manager.ts';
 import { BackupSchedule } from '../../ts/backup/backup-schedule.ts';
 import { ServiceHolds } from '../../ts/backup/service-holds.ts';
 import { Transfers, TRANSFER_PATH } from '../../ts/backup/transfers.ts';
@@ -38,7 +39,7 @@ const SEED = [
 ].join('\n');
 
 /** The cluster's volumes, once the removed services' containers are gone. */
-async function removeVolumes(docker: import('dockerode'), cluster: string): Promise<void> {
+async function removeVolumes(docker: Docker, cluster: string): Promise<void> {
   await waitFor('the test volumes removed', async () => {
     const left = ((await docker.listVolumes()).Volumes ?? []).filter((v) => v.Name.startsWith(`${cluster}-`));
     for (const v of left) await docker.getVolume(v.Name).remove().catch(() => undefined);
@@ -46,9 +47,38 @@ async function removeVolumes(docker: import('dockerode'), cluster: string): Prom
   }, 60_000, 500).catch(() => undefined);
 }
 
+/**
+ * The agent's side of backups: an archive store in a temporary folder and its transfer grants on a
+ * real internal server, and managers over them (TEST_IMAGE jobs that reach that server, unless
+ * overridden). The test's cluster, volumes, server and folder are removed at its end.
+ */
+async function backupRig(t: { teardown(fn: () => Promise<void>): void }, docker: Docker, cluster: string) {
+  const dir = await mkdtemp(join(tmpdir(), 'cf-backup-'));
+  const server = new InternalServer({ host: '0.0.0.0', port: 0 }, silentLogger());
+  const store = new ArchiveStore(dir);
+  const transfers = new Transfers(store);
+  server.onUpgrade(TRANSFER_PATH, transfers.handleUpgrade);
+  transfers.register(server.router);
+  await server.start();
+  t.teardown(async () => {
+    await cleanupCluster(docker, cluster);
+    await removeVolumes(docker, cluster);
+    await server.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+  const manager = (o: Partial<BackupManagerOptions> = {}) =>
+    new BackupManager({
+      docker, store, transfers, holds: new ServiceHolds(), bus: new EventBus(), log: silentLogger(), image: async () => TEST_IMAGE,
+      endpoint: async () => ({ host: '127.0.0.1', port: server.port, network: 'host' }),
+      jobTimeoutMs: 60_000, cluster: () => cluster, consistency: () => 'live', version: '0.0.0-test',
+      ...o,
+    });
+  return { dir, store, transfers, manager };
+}
+
 const FILES = ['hello.txt', 'sub/dir with space/numbers.txt', 'random.bin'];
 
-async function runningContainer(docker: import('dockerode'), service: string): Promise<string> {
+async function runningContainer(docker: Docker, service: string): Promise<string> {
   return waitFor(`a running task of ${service}`, async () => {
     const tasks = await docker.listTasks({ filters: { service: [service], 'desired-state': ['running'] } });
     const running = tasks.find((x) => x.Status?.State === 'running' && x.Status.ContainerStatus?.ContainerID);
@@ -75,43 +105,16 @@ t.test('a volume backed up by a job on its node, the files deleted, restored byt
     { name: service, image: TEST_IMAGE, command: ['sh', '-c', SEED], volumes: [{ mountPath: '/data', driver: 'local', backup: true }, { mountPath: '/scratch', driver: 'local' }], stopGracePeriod: '1s' },
     { name: plain, image: TEST_IMAGE, command: ['sleep', '100000'], volumes: [{ mountPath: '/data', driver: 'local' }] },
   ];
-  const dir = await mkdtemp(join(tmpdir(), 'cf-backup-'));
-  const server = new InternalServer({ host: '0.0.0.0', port: 0 }, silentLogger());
-  const store = new ArchiveStore(dir);
-  const transfers = new Transfers(store);
-  server.onUpgrade(TRANSFER_PATH, transfers.handleUpgrade);
-  transfers.register(server.router);
-  await server.start();
+  const { store, transfers, manager: managerWith } = await backupRig(t, docker, cluster);
   const bus = new EventBus(1000);
   const events: string[] = [];
   bus.subscribe((e) => events.push(`${e.type} ${e.name ?? ''}`));
-  const holds = new ServiceHolds();
   // The service owns a database in Corestore (the fake): it is snapshotted and restored with the volume.
   const corestore = await FakeCorestore.start();
+  t.teardown(() => corestore.close());
   corestore.seed('database', `${cluster}-orders`, { cluster, service });
   const client = new CorestoreClient({ baseUrl: corestore.url, token: async () => corestore.token, retry: { baseBackoffMs: 5 } });
-  const manager = new BackupManager({
-    bindings: corestoreBindingSnapshots(client, silentLogger(), { pollMs: 20 }),
-    docker,
-    store,
-    transfers,
-    holds,
-    bus,
-    log: silentLogger(),
-    image: async () => TEST_IMAGE,
-    endpoint: async () => ({ host: '127.0.0.1', port: server.port, network: 'host' }),
-    jobTimeoutMs: 60_000,
-    cluster: () => cluster,
-    consistency: () => 'live',
-    version: '0.0.0-test',
-  });
-  t.teardown(async () => {
-    await cleanupCluster(docker, cluster);
-    await removeVolumes(docker, cluster);
-    await server.stop();
-    await corestore.close();
-    await rm(dir, { recursive: true, force: true });
-  });
+  const manager = managerWith({ bindings: corestoreBindingSnapshots(client, silentLogger(), { pollMs: 20 }), bus });
 
   const first = await runOnce(docker, doc);
   t.equal(first.status, 'succeeded', JSON.stringify(first.steps.map((s) => s.error ?? '')));
@@ -190,26 +193,10 @@ t.test('scheduled backups keep exactly `keep`; a prunable backup-enabled volume 
   doc.services = [
     { name: service, image: TEST_IMAGE, command: ['sh', '-c', 'echo kept > /data/f.txt; exec sleep 100000'], volumes: [{ mountPath: '/data', driver: 'local', backup: true, prunable: true }], backup: { schedule: '0 3 * * *', keep: 2 }, stopGracePeriod: '1s' },
   ];
-  const dir = await mkdtemp(join(tmpdir(), 'cf-backup-'));
-  const server = new InternalServer({ host: '0.0.0.0', port: 0 }, silentLogger());
-  const store = new ArchiveStore(dir);
-  const transfers = new Transfers(store);
-  server.onUpgrade(TRANSFER_PATH, transfers.handleUpgrade);
-  transfers.register(server.router);
-  await server.start();
-  const manager = new BackupManager({
-    docker, store, transfers, holds: new ServiceHolds(), bus: new EventBus(), log: silentLogger(), image: async () => TEST_IMAGE,
-    endpoint: async () => ({ host: '127.0.0.1', port: server.port, network: 'host' }),
-    jobTimeoutMs: 60_000, cluster: () => cluster, consistency: () => consistency, version: '0.0.0-test',
-  });
+  const { dir, store, manager: managerWith } = await backupRig(t, docker, cluster);
   let consistency: 'live' | 'stop' = 'stop';
+  const manager = managerWith({ consistency: () => consistency });
   const volume = derivedVolumeName(service, '/data');
-  t.teardown(async () => {
-    await cleanupCluster(docker, cluster);
-    await removeVolumes(docker, cluster);
-    await server.stop();
-    await rm(dir, { recursive: true, force: true });
-  });
   t.equal((await runOnce(docker, doc)).status, 'succeeded');
   const container = await runningContainer(docker, service);
   const serviceId = (await docker.getService(service).inspect()).ID as string;
@@ -261,25 +248,8 @@ t.test('with the agent\'s image (node, bash and GNU tar, no busybox) the jobs co
   const service = `${cluster}-db`;
   const seed = SEED.replace('  busybox touch /data/.seeded', '  busybox chown 123:45 /data/hello.txt; busybox ln -s hello.txt /data/link; busybox touch /data/.seeded');
   doc.services = [{ name: service, image: TEST_IMAGE, command: ['sh', '-c', seed], volumes: [{ mountPath: '/data', driver: 'local', backup: true }], stopGracePeriod: '1s' }];
-  const dir = await mkdtemp(join(tmpdir(), 'cf-backup-'));
-  const server = new InternalServer({ host: '0.0.0.0', port: 0 }, silentLogger());
-  const store = new ArchiveStore(dir);
-  const transfers = new Transfers(store);
-  server.onUpgrade(TRANSFER_PATH, transfers.handleUpgrade);
-  transfers.register(server.router);
-  await server.start();
-  const managerReaching = (port: number) => new BackupManager({
-    docker, store, transfers, holds: new ServiceHolds(), bus: new EventBus(), log: silentLogger(), image: async () => image,
-    endpoint: async () => ({ host: '127.0.0.1', port, network: 'host' }),
-    jobTimeoutMs: 60_000, cluster: () => cluster, consistency: () => 'live', version: '0.0.0-test',
-  });
-  const manager = managerReaching(server.port);
-  t.teardown(async () => {
-    await cleanupCluster(docker, cluster);
-    await removeVolumes(docker, cluster);
-    await server.stop();
-    await rm(dir, { recursive: true, force: true });
-  });
+  const { store, manager: managerWith } = await backupRig(t, docker, cluster);
+  const manager = managerWith({ image: async () => image });
   t.equal((await runOnce(docker, doc)).status, 'succeeded');
   const container = await runningContainer(docker, service);
   const before = await waitFor('seeded files', async () => fileHashes(container).catch(() => undefined));
@@ -300,7 +270,7 @@ t.test('with the agent\'s image (node, bash and GNU tar, no busybox) the jobs co
   const jobsLeft = async () => (await docker.listContainers({ all: true, filters: { label: [`coreflow.backup-job`, `${LABEL_CLUSTER}=${cluster}`] } })).length;
   t.equal(await jobsLeft(), 0, 'no job container left');
 
-  const unreachable = await managerReaching(1).backup(service);
+  const unreachable = await managerWith({ image: async () => image, endpoint: async () => ({ host: '127.0.0.1', port: 1, network: 'host' }) }).backup(service);
   await t.rejects(unreachable.done, { code: 'COREFLOW_ERR_BACKUP_JOB', message: /exited with code 1/ }, 'a job that cannot reach the agent fails, with its exit code');
   t.equal(await jobsLeft(), 0, 'and its container is removed');
   t.equal((await store.list(service)).length, 2, 'no backup recorded for it');
