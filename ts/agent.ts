@@ -305,6 +305,8 @@ export class Agent implements Lifecycle {
     // until it holds the lease; nothing below writes to Docker or to an edge before that.
     const lease = await this.startLease(config, docker);
     await lease.acquired();
+    const leftover = await backups.removeLeftoverJobs().catch((err: unknown) => (log.warn(errorLogFields(err), 'cannot look for backup jobs left by an earlier agent'), 0));
+    if (leftover > 0) log.warn({ removed: leftover }, 'removed backup jobs an earlier agent left unfinished');
     // A new state dir (the agent moved to another node) continues the history the lease carries.
     if (!state && lease.inherited) {
       this.stateFile.adopt(lease.inherited);

@@ -25,6 +25,12 @@ t.test('coreflow backup create, list, restore and delete against a running agent
   doc.services = [{ name: service, image: TEST_IMAGE, command: ['sh', '-c', '[ -e /data/x ] || echo one > /data/x; exec sleep 100000'], volumes: [{ mountPath: '/data', driver: 'local', backup: true }], stopGracePeriod: '1s' }];
   const dir = mkdtempSync(join(tmpdir(), 'coreflow-backup-cli-'));
   writeFileSync(join(dir, 'cluster.yaml'), stringify(doc));
+  // A job container an earlier agent left (it stopped mid-job), and one of another cluster.
+  const leftover = async (cluster: string) =>
+    (await runProcess('docker', ['create', '--label', 'coreflow.backup-job=bk-left', '--label', `coreflow.cluster=${cluster}`, '--label', 'coreflow.managed-by=coreflow', TEST_IMAGE, 'sh'])).stdout.trim();
+  const ours = await leftover(doc.cluster.name);
+  const theirs = await leftover(`${doc.cluster.name}-other`);
+  t.teardown(() => runProcess('docker', ['rm', '-f', ours, theirs]).then(() => undefined));
   const child = spawn(process.execPath, [bin, 'agent', '--spec', join(dir, 'cluster.yaml'), '--port', '0', '--host', '127.0.0.1', '--state-dir', dir], {
     env: { ...process.env, COREFLOW_API_TOKEN: TOKEN, COREFLOW_BACKUP_IMAGE: TEST_IMAGE, COREFLOW_LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -45,6 +51,10 @@ t.test('coreflow backup create, list, restore and delete against a running agent
   const port = await waitFor('the internal server to listen', async () => Number(/"port":(\d+)[^\n]*internal server listening/.exec(stderr)?.[1] ?? 0) || undefined, 30_000);
   const agent = `127.0.0.1:${port}`;
   await waitFor('a running task', async () => (await docker.listTasks({ filters: { service: [service], 'desired-state': ['running'] } })).some((x) => x.Status?.State === 'running'), 60_000);
+  const exists = async (id: string) => (await runProcess('docker', ['container', 'inspect', id])).code === 0;
+  await waitFor('the leftover job container removed', async () => !(await exists(ours)), 30_000);
+  t.ok(await exists(theirs), 'a job container of another cluster is left alone');
+  t.match(stderr, /"removed":1,.*removed backup jobs an earlier agent left unfinished/, 'and the agent says so');
   const env = { ...process.env, COREFLOW_API_TOKEN: TOKEN };
   const cli = (...args: string[]) => runProcess(process.execPath, [bin, 'backup', ...args, '--agent', agent], { env });
 

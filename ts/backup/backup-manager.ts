@@ -12,7 +12,7 @@ import { localNode, nodeOfService, ownedService, scaleService, type LiveMount } 
 import { snapshotIdFor, type BindingRef, type BindingSnapshots } from '../storage/corestore-snapshots.ts';
 import type { Replicator } from './replicator.ts';
 import type { Transfers } from './transfers.ts';
-import { LABEL_BACKUP_JOB, RESTORE_SCRIPT, runVolumeJob, SNAPSHOT_SCRIPT, type AgentEndpoint } from './volume-job.ts';
+import { LABEL_BACKUP_JOB, removeJobs, RESTORE_SCRIPT, runVolumeJob, SNAPSHOT_SCRIPT, type AgentEndpoint } from './volume-job.ts';
 
 export interface BackupOperation {
   id: string;
@@ -126,6 +126,16 @@ export class BackupManager {
         this.opts.log.warn({ code: errorCode(err), err: errorText(err) }, 'backup listener failed');
       }
     }
+  }
+
+  /**
+   * Removes the cluster's job services and containers while no operation runs here: what an agent
+   * that stopped in the middle of a job left behind (a job's container keeps its volume in use).
+   * Returns how many were removed.
+   */
+  async removeLeftoverJobs(signal?: AbortSignal): Promise<number> {
+    if (this.busy.size > 0) return 0;
+    return removeJobs(this.opts.docker, this.cluster(), signal);
   }
 
   /** The operations reports carry: those running and those that ended within the last hour, oldest first. */

@@ -1,6 +1,7 @@
 import type Docker from 'dockerode';
 import { CoreflowError } from '../errors.ts';
 import type { RawTask } from '../docker/raw-types.ts';
+import { LABEL_CLUSTER } from '../docker/labels.ts';
 import { dockerRequest, dockerStatus } from '../docker/request.ts';
 import { localNode } from './swarm-ops.ts';
 
@@ -247,4 +248,15 @@ export async function runVolumeJob(docker: Docker, req: JobRequest, script: stri
     ));
   if (local) return runLocalJob(docker, req.name, jobContainerSpec(req, script, readOnly), opts);
   return runJob(docker, jobServiceSpec(req, script, readOnly), opts);
+}
+
+/** The job services and containers (of any node's engine this one sees) labelled for `cluster`; removed. Returns how many. */
+export async function removeJobs(docker: Docker, cluster: string, signal?: AbortSignal): Promise<number> {
+  const filters = JSON.stringify({ label: [LABEL_BACKUP_JOB, `${LABEL_CLUSTER}=${cluster}`] });
+  const s = signal ? { signal } : {};
+  const services = await dockerRequest<{ ID: string }[]>(docker, { method: 'GET', path: '/services', query: { filters }, ...s });
+  for (const x of services) await dockerRequest(docker, { method: 'DELETE', path: `/services/${x.ID}`, ...s }).catch(() => undefined);
+  const containers = await dockerRequest<{ Id: string }[]>(docker, { method: 'GET', path: '/containers/json', query: { all: true, filters }, ...s });
+  for (const x of containers) await dockerRequest(docker, { method: 'DELETE', path: `/containers/${x.Id}`, query: { force: true }, ...s }).catch(() => undefined);
+  return services.length + containers.length;
 }
