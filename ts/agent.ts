@@ -429,6 +429,7 @@ export class Agent implements Lifecycle {
       bus: this.bus,
       log: log.child({ component: 'backup' }),
       image,
+      notReady: () => (this.lease?.holding ? undefined : (this.lease?.describe() ?? 'not connected to Docker yet')),
       jobTimeoutMs: config.backupTimeoutMs,
       version: coreflowVersion(),
       cluster: () => spec()?.cluster.name,

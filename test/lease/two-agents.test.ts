@@ -27,10 +27,13 @@ t.teardown(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
+const API_TOKEN = 'two-agents-operator-token-7c1d';
+
 function agent(name: string): CoreflowProc {
   const p = startCoreflow(['agent', '--port', '0', '--host', '127.0.0.1', '--spec', spec, '--state-dir', join(dir, name)], {
     COREFLOW_LEASE_SECONDS: '2',
     COREFLOW_RESYNC_CRON: '0 0 0 1 1 *',
+    COREFLOW_API_TOKEN: API_TOKEN,
   });
   t.teardown(() => p.stop());
   return p;
@@ -88,6 +91,9 @@ t.test('one reconciles, the other is a standby; the standby takes over when the 
   t.notOk(b.logs.some((l) => l.msg === 'run started'), 'the standby ran nothing');
   t.same(await writes(portB), {}, 'the standby wrote nothing to Docker');
   t.same(await readdir(join(dir, 'state-b')).catch(() => []), [], 'nor a state file');
+  const backup = await httpJson('POST', `http://127.0.0.1:${portB}/v1/backups`, API_TOKEN, { service: `${cluster}-web` });
+  t.equal(backup.status, 503, `a standby starts no backup: ${JSON.stringify(backup.body)}`);
+  t.match(backup.body, { code: 'COREFLOW_ERR_NOT_READY', error: /run on the agent that holds the lease; this one is not: standby: lease .* held by / });
 
   const stateA = (await httpJson('GET', `http://127.0.0.1:${portA}/v1/status`, undefined)).body.state as { lineage: string; serial: number };
   // The holder stops cleanly (it releases the lease): the standby takes over.

@@ -39,6 +39,8 @@ export interface BackupManagerOptions {
   log: Logger;
   /** The image of the job tasks (busybox, or sh, tar, du and node; see volume-job.ts). */
   image: () => Promise<string>;
+  /** Why this agent may not run operations now (a standby of the lease), or undefined when it may. */
+  notReady?: () => string | undefined;
   /** How job tasks reach the agent's internal server. */
   endpoint: () => Promise<AgentEndpoint>;
   /** Deadline of one job (snapshot or restore of one volume). */
@@ -171,6 +173,12 @@ export class BackupManager {
     return chosen;
   }
 
+  /** Refuses an operation on an agent that may not run one now (a standby). */
+  private ensureReady(): void {
+    const notReady = this.opts.notReady?.();
+    if (notReady) throw new CoreflowError('COREFLOW_ERR_NOT_READY', { details: `backups and restores run on the agent that holds the lease; this one is not: ${notReady}` });
+  }
+
   private begin(kind: BackupOperation['kind'], service: string, id: string, backupId: string): BackupOperation {
     const running = this.busy.get(service);
     if (running) throw new CoreflowError('COREFLOW_ERR_BACKUP_BUSY', { kind: running.kind, id: running.id, service });
@@ -285,6 +293,7 @@ export class BackupManager {
    * without backup-enabled volumes, another operation of the service still running.
    */
   async backup(service: string, opts: { volume?: string; reason?: BackupReason; signal?: AbortSignal } = {}): Promise<Started> {
+    this.ensureReady();
     const live = await ownedService(this.opts.docker, this.cluster(), service, opts.signal);
     const bindings = opts.volume === undefined ? await this.bindingsOf(service, opts.signal) : [];
     const volumes = this.backupVolumes(service, live.mounts, opts.volume, bindings.length > 0);
@@ -367,6 +376,7 @@ export class BackupManager {
    * before anything is written; a failed restore leaves the previous data in place.
    */
   async restore(backupId: string, opts: { volume?: string; toVolume?: string; signal?: AbortSignal } = {}): Promise<Started> {
+    this.ensureReady();
     const { docker, store } = this.opts;
     const manifest = await store.get(backupId);
     const entries = opts.volume === undefined ? manifest.volumes : manifest.volumes.filter((v) => v.volume === opts.volume || v.mountPath === opts.volume);
