@@ -1,15 +1,9 @@
 import { join } from 'node:path';
 import cron, { type ScheduledTask } from 'node-cron';
-import { agentEndpoint } from './backup/agent-endpoint.ts';
-import { ArchiveStore } from './backup/archive-store.ts';
-import { BackupManager } from './backup/backup-manager.ts';
-import { registerBackupRoutes } from './backup/backup-routes.ts';
-import { controlPlaneHttpBase, Replicator } from './backup/replicator.ts';
+import { agentBackups } from './backup/agent-backups.ts';
+import type { BackupManager } from './backup/backup-manager.ts';
 import { BackupSchedule } from './backup/backup-schedule.ts';
 import { ServiceHolds } from './backup/service-holds.ts';
-import { Transfers, TRANSFER_PATH } from './backup/transfers.ts';
-import { coreflowVersion } from './backup/version.ts';
-import type { AgentEndpoint } from './backup/volume-job.ts';
 import { defaultSteps } from './chain-steps.ts';
 import { DEFAULT_BACKUP_IMAGE, type CoreflowConfig } from './config/config.ts';
 import { withSecretFiles } from './config/secret-settings.ts';
@@ -63,9 +57,6 @@ import { DesiredState } from './sources/desired-state.ts';
 import { FileSource } from './sources/file-source.ts';
 import { specLimits } from './spec/limits.ts';
 import { OffThreadParser } from './spec/off-thread-parser.ts';
-import { CorestoreClient } from './storage/corestore-client.ts';
-import { corestoreBindingSnapshots } from './storage/corestore-snapshots.ts';
-import { corestoreTokenSource } from './storage/corestore-token.ts';
 
 export type ResultListener = (result: RunResult) => void;
 
@@ -221,7 +212,18 @@ export class Agent implements Lifecycle {
     // The engine: the chain, its retries with backoff and its state file.
     let self: Promise<SelfTask | undefined> | undefined;
     const selfTask = () => (self ??= discoverSelfTask(docker.docker));
-    const backups = this.buildBackups(docker, async () => config.backupImage ?? (await selfTask())?.image ?? DEFAULT_BACKUP_IMAGE);
+    const backups = agentBackups({
+      config,
+      docker: docker.docker,
+      server: this.server,
+      holds: this.backupPauses,
+      bus: this.bus,
+      log,
+      spec: () => this.desired.get()?.spec,
+      image: async () => config.backupImage ?? (await selfTask())?.image ?? DEFAULT_BACKUP_IMAGE,
+      notReady: () => (this.lease?.holding ? undefined : (this.lease?.describe() ?? 'not connected to Docker yet')),
+    });
+    this.backups = backups;
     const state = await this.stateFile.load();
     if (state) log.info({ lineage: state.lineage, serial: state.serial, resources: state.resources.length }, 'state file loaded');
     const loadError = await this.suspensions.load();
@@ -407,45 +409,6 @@ export class Agent implements Lifecycle {
   private gatedRun(reason: string): Promise<RunResult | undefined> {
     if (!this.running || !this.lease?.holding) return Promise.resolve(undefined);
     return this.running.reconciler.trigger(reason);
-  }
-
-  /**
-   * Backups: the archive store, the per-transfer grants job tasks use (TRANSFER_PATH) and the
-   * /v1/backups API, behind COREFLOW_API_TOKEN. `image`: of the job tasks.
-   */
-  private buildBackups(docker: DockerConnection, image: () => Promise<string>): BackupManager {
-    const { config, log } = this;
-    const store = new ArchiveStore(config.backupDir ?? join(config.stateDir, 'backups'));
-    const transfers = new Transfers(store);
-    this.server.onUpgrade(TRANSFER_PATH, transfers.handleUpgrade);
-    transfers.register(this.server.router);
-    let endpoint: AgentEndpoint | undefined;
-    const spec = () => this.desired.get()?.spec;
-    const manager = new BackupManager({
-      docker: docker.docker,
-      store,
-      transfers,
-      holds: this.backupPauses,
-      bus: this.bus,
-      log: log.child({ component: 'backup' }),
-      image,
-      notReady: () => (this.lease?.holding ? undefined : (this.lease?.describe() ?? 'not connected to Docker yet')),
-      jobTimeoutMs: config.backupTimeoutMs,
-      version: coreflowVersion(),
-      cluster: () => spec()?.cluster.name,
-      consistency: (service) => spec()?.services.find((s) => s.name === service)?.backup?.consistency ?? 'live',
-      endpoint: async () => (endpoint ??= await agentEndpoint({ addr: config.backupAgentAddr, network: config.backupNetwork, port: this.server.port, docker: docker.docker })),
-      ...(config.backupReplicate && config.cloudlyUrl && config.jumpcode
-        ? { replicator: new Replicator({ baseUrl: controlPlaneHttpBase(config.cloudlyUrl), token: config.jumpcode, store, log: log.child({ component: 'backup-replication' }) }) }
-        : {}),
-      // With a Corestore token, a service's bindings are snapshotted with its volumes.
-      ...(config.corestoreToken || config.corestoreTokenFile
-        ? { bindings: corestoreBindingSnapshots(new CorestoreClient({ baseUrl: config.corestoreUrl, token: corestoreTokenSource(config) }), log.child({ component: 'backup' })) }
-        : {}),
-    });
-    registerBackupRoutes(this.server.router, manager, { apiToken: config.apiToken });
-    this.backups = manager;
-    return manager;
   }
 
   /** The background controllers (started last): task health, drift, garbage, event retention. */
