@@ -12,7 +12,8 @@ import { localNode, nodeOfService, ownedService, scaleService, type LiveMount } 
 import { snapshotIdFor, type BindingRef, type BindingSnapshots } from '../storage/corestore-snapshots.ts';
 import type { Replicator } from './replicator.ts';
 import type { Transfers } from './transfers.ts';
-import { LABEL_BACKUP_JOB, removeJobs, RESTORE_SCRIPT, runVolumeJob, SNAPSHOT_SCRIPT, type AgentEndpoint } from './volume-job.ts';
+import { RESTORE_SCRIPT, SNAPSHOT_SCRIPT } from './job-scripts.ts';
+import { LABEL_BACKUP_JOB, removeJobs, runVolumeJob, type AgentEndpoint } from './volume-job.ts';
 
 export interface BackupOperation {
   id: string;

@@ -3,13 +3,11 @@ import { CoreflowError } from '../errors.ts';
 import type { RawTask } from '../docker/raw-types.ts';
 import { LABEL_CLUSTER } from '../docker/labels.ts';
 import { dockerRequest, dockerStatus } from '../docker/request.ts';
+import { JOB_MOUNT, jobCommand } from './job-scripts.ts';
 import { localNode } from './swarm-ops.ts';
 
 /** On every job service: the backup or restore it belongs to. Such services are not workloads. */
 export const LABEL_BACKUP_JOB = 'coreflow.backup-job';
-
-/** Where a job mounts the volume it works on. */
-const MOUNT = '/volume';
 
 /** How a job task reaches the agent's internal server. */
 export interface AgentEndpoint {
@@ -35,83 +33,6 @@ export interface JobRequest {
   volumeOptions?: { Labels?: Record<string, string>; DriverConfig?: { Name?: string; Options?: Record<string, string> } };
 }
 
-/**
- * Shell functions of both job scripts, for either kind of image: `bb` runs a tool as a busybox
- * applet where busybox is, else the image's own; where the image has node (the agent's image),
- * node moves the bytes, since busybox `nc` and `wget` read and write in small blocks (about 3 s for
- * 1 GiB on a 2-core machine, against well under 1 s through node).
- */
-const TOOLS = [
-  'bb() { if command -v busybox >/dev/null 2>&1; then busybox "$@"; else "$@"; fi; }',
-  'has_node() { command -v node >/dev/null 2>&1; }',
-];
-
-/** stdin to the agent, the agent's answer to stdout; half-closes once stdin ends. */
-const NODE_SEND =
-  'const s=require("net").connect(+process.env.CF_PORT,process.env.CF_HOST);' +
-  'process.stdin.pipe(s);s.pipe(process.stdout);s.on("error",e=>{console.error(e.message);process.exit(1)})';
-
-/** The grant's download to stdout; exits 1 on any answer but 200 or a body cut short. */
-const NODE_FETCH =
-  'require("http").get({host:process.env.CF_HOST,port:+process.env.CF_PORT,path:process.env.CF_PATH,headers:{authorization:"Bearer "+process.env.CF_TOKEN}},r=>{' +
-  'if(r.statusCode!==200){console.error("HTTP "+r.statusCode);process.exit(1)}' +
-  'r.on("error",()=>process.exit(1));r.on("end",()=>{if(!r.complete)process.exit(1)});r.pipe(process.stdout)' +
-  '}).on("error",e=>{console.error(e.message);process.exit(1)})';
-
-/**
- * The snapshot task: tar of the volume (mounted read-only) streamed to the agent as the body of an
- * HTTP upgrade request; no temporary file, no buffering. The agent answers 201 once the archive is
- * stored; any other answer, or tar failing, fails the task. (GNU tar's exit 1, a file that changed
- * while it was read, is what a live copy accepts; busybox tar does not report it.)
- */
-export const SNAPSHOT_SCRIPT = [
-  'set -e -o pipefail',
-  ...TOOLS,
-  `if has_node; then send() { node -e '${NODE_SEND}'; }; else send() { busybox nc "$CF_HOST" "$CF_PORT"; }; fi`,
-  `tarc() { if command -v busybox >/dev/null 2>&1; then busybox tar -C ${MOUNT} -cf - .; else tar -C ${MOUNT} --warning=no-file-changed -cf - . || [ $? -eq 1 ]; fi; }`,
-  `est=$(bb du -sk ${MOUNT} | bb cut -f1)`,
-  `answer=$({ printf 'POST %s HTTP/1.1\\r\\nHost: %s\\r\\nAuthorization: Bearer %s\\r\\nConnection: Upgrade\\r\\nUpgrade: coreflow-archive\\r\\nX-Coreflow-Estimate-Kib: %s\\r\\n\\r\\n' "$CF_PATH" "$CF_HOST" "$CF_TOKEN" "$est"; tarc; } | send)`,
-  'case "$answer" in "HTTP/1.1 201"*) exit 0;; esac',
-  'echo "the agent did not store the archive: $answer" >&2',
-  'exit 1',
-].join('\n');
-
-/**
- * The restore task: the archive is fetched and unpacked into a staging folder inside the volume;
- * only once all of it is unpacked are the old contents moved aside and the new ones moved in
- * (renames within the volume), so a failed download or unpack leaves the previous data in place.
- */
-export const RESTORE_SCRIPT = [
-  'set -e -o pipefail',
-  ...TOOLS,
-  `if has_node; then fetch() { node -e '${NODE_FETCH}'; }; else fetch() { busybox wget -q -O - --header "Authorization: Bearer $CF_TOKEN" "http://$CF_HOST:$CF_PORT$CF_PATH"; }; fi`,
-  `cd ${MOUNT}`,
-  'stage=.coreflow-restore; old=.coreflow-previous',
-  'bb rm -rf "$stage" "$old"; bb mkdir "$stage"',
-  // GNU tar reads 10 KiB records by default: 128 KiB ones (-B: whole records from a pipe) unpack 1 GiB about a third faster.
-  'untar() { if command -v busybox >/dev/null 2>&1; then busybox tar -x -C "$1"; else tar -x -B -b 256 -C "$1"; fi; }',
-  'if ! fetch | untar "$stage"; then',
-  '  bb rm -rf "$stage"; echo "cannot fetch or unpack the archive" >&2; exit 1',
-  'fi',
-  'bb mkdir "$old"',
-  'for f in * .[!.]* ..?*; do',
-  '  case "$f" in "$stage"|"$old") continue;; esac',
-  '  if [ -e "$f" ] || [ -L "$f" ]; then bb mv "$f" "$old"/; fi',
-  'done',
-  'for f in "$stage"/* "$stage"/.[!.]* "$stage"/..?*; do',
-  '  if [ -e "$f" ] || [ -L "$f" ]; then bb mv "$f" .; fi',
-  'done',
-  'bb rmdir "$stage"; bb rm -rf "$old"',
-].join('\n');
-
-/**
- * The job's command: the script run by bash where the image has it (an image without busybox has
- * dash as sh, which lacks pipefail), else by sh (busybox ash).
- */
-function jobCommand(script: string): string[] {
-  return ['sh', '-c', 'if command -v bash >/dev/null 2>&1; then exec bash -c "$1"; fi; exec sh -c "$1"', 'coreflow-job', script];
-}
-
 /** The container of a job, the same in a Swarm job and as a plain container. */
 function jobContainer(req: JobRequest, script: string, readOnly: boolean) {
   return {
@@ -122,7 +43,7 @@ function jobContainer(req: JobRequest, script: string, readOnly: boolean) {
     User: '0',
     Healthcheck: { Test: ['NONE'] },
     Env: [`CF_HOST=${req.endpoint.host}`, `CF_PORT=${req.endpoint.port}`, `CF_PATH=${req.path}`, `CF_TOKEN=${req.token}`],
-    Mounts: [{ Type: 'volume', Source: req.volume, Target: MOUNT, ...(readOnly ? { ReadOnly: true } : {}), ...(req.volumeOptions ? { VolumeOptions: req.volumeOptions } : {}) }],
+    Mounts: [{ Type: 'volume', Source: req.volume, Target: JOB_MOUNT, ...(readOnly ? { ReadOnly: true } : {}), ...(req.volumeOptions ? { VolumeOptions: req.volumeOptions } : {}) }],
     Labels: req.labels,
   };
 }
@@ -162,7 +83,7 @@ export interface JobOptions {
   stopped?: Promise<unknown>;
 }
 
-/** The job's deadline joined with the caller's signal, and the error that reports the deadline. */
+/** The job's deadline joined with the caller's signal. */
 function jobSignal(opts: JobOptions): AbortSignal {
   return opts.signal ? AbortSignal.any([opts.signal, AbortSignal.timeout(opts.timeoutMs)]) : AbortSignal.timeout(opts.timeoutMs);
 }
@@ -231,21 +152,23 @@ export async function runJob(docker: Docker, spec: Record<string, unknown>, opts
   }
 }
 
+/** Whether the engine has the image (a container of it can be created without a pull). */
+async function imagePresent(docker: Docker, image: string, signal?: AbortSignal): Promise<boolean> {
+  try {
+    await dockerRequest(docker, { method: 'GET', path: `/images/${encodeURIComponent(image)}/json`, ...(signal ? { signal } : {}) });
+    return true;
+  } catch (err) {
+    if (dockerStatus((err as Error).cause) === 404) return false;
+    throw err;
+  }
+}
+
 /**
  * Runs a job on `req.node`: as a plain container when that is the agent's own node and the image
  * is already there (runLocalJob), else as a Swarm job (runJob; Swarm pulls the image).
  */
 export async function runVolumeJob(docker: Docker, req: JobRequest, script: string, readOnly: boolean, opts: JobOptions): Promise<void> {
-  const signal = opts.signal;
-  const local =
-    req.node === (await localNode(docker, signal)) &&
-    (await dockerRequest(docker, { method: 'GET', path: `/images/${encodeURIComponent(req.image)}/json`, ...(signal ? { signal } : {}) }).then(
-      () => true,
-      (err: unknown) => {
-        if (dockerStatus((err as Error).cause) === 404) return false;
-        throw err;
-      },
-    ));
+  const local = req.node === (await localNode(docker, opts.signal)) && (await imagePresent(docker, req.image, opts.signal));
   if (local) return runLocalJob(docker, req.name, jobContainerSpec(req, script, readOnly), opts);
   return runJob(docker, jobServiceSpec(req, script, readOnly), opts);
 }
