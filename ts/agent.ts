@@ -132,7 +132,7 @@ export class Agent implements Lifecycle {
     this.server = new InternalServer({ host: config.host, port: config.port, readyTimeoutMs: config.readyTimeoutMs }, log.child({ component: 'internal-server' }));
     this.server.addReadiness({ name: 'docker', check: async () => (this.running ? (await this.running.docker.docker.ping(), true) : 'not connected') });
     this.server.addReadiness({ name: 'desired-state', check: () => (this.desired.get() ? true : 'no valid desired state loaded') });
-    this.server.addReadiness({ name: 'lease', check: () => (this.lease?.holding ? true : (this.lease?.describe() ?? 'not connected to Docker yet')) });
+    this.server.addReadiness({ name: 'lease', check: () => this.notHolding() ?? true });
     this.server.addReadiness({ name: 'first-run', check: () => (this.firstRunDone ? true : 'the first run has not finished') });
     this.eventLog = new EventLog(join(config.stateDir, 'events.jsonl'));
     this.bus.subscribe((e) => void this.eventLog.append(e));
@@ -221,7 +221,7 @@ export class Agent implements Lifecycle {
       log,
       spec: () => this.desired.get()?.spec,
       image: async () => config.backupImage ?? (await selfTask())?.image ?? DEFAULT_BACKUP_IMAGE,
-      notReady: () => (this.lease?.holding ? undefined : (this.lease?.describe() ?? 'not connected to Docker yet')),
+      notReady: () => this.notHolding(),
     });
     this.backups = backups;
     const state = await this.stateFile.load();
@@ -403,6 +403,11 @@ export class Agent implements Lifecycle {
     const network = config.edgeNetwork ?? self?.networks[0];
     this.log.info({ url, network, withToken: config.edgeToken !== undefined }, 'coretraffic reaches the agent at this edge URL');
     return { ...(url ? { url } : {}), ...(network ? { network } : {}), ...(config.edgeToken ? { token: config.edgeToken } : {}) };
+  }
+
+  /** Why this agent does not hold the cluster's lease, or undefined when it does. */
+  private notHolding(): string | undefined {
+    return this.lease?.holding ? undefined : (this.lease?.describe() ?? 'not connected to Docker yet');
   }
 
   /** A run of the chain if this agent holds the lease; undefined (nothing done) on a standby. */

@@ -69,11 +69,16 @@ t.test('coreflow backup create, list, restore and delete against a running agent
   t.equal(created.code, 0, created.stderr);
   const id = /backup (bk-\S+) of/.exec(created.stdout)?.[1];
   t.ok(id, created.stdout);
-  const progress = (query: string) => fetch(`http://${agent}/v1/backups/operations?${query}`, { headers: { authorization: `Bearer ${TOKEN}` } });
+  const auth = { authorization: `Bearer ${TOKEN}` };
+  const progress = (query: string) => fetch(`http://${agent}/v1/backups/operations?${query}`, { headers: auth });
   const badWait = await progress(`id=${id}&wait=soon`);
   t.equal(badWait.status, 400, 'a wait that is not milliseconds: refused');
   t.match(await badWait.json(), { error: /wait: expected milliseconds from 0 to 30000, got "soon"/ });
-  t.match(await (await progress(`id=${id}&wait=30000`)).json(), { id, state: 'succeeded' }, 'an ended operation is answered at once, waiting or not');
+  // The long poll: asked right after the start, the answer comes when the backup has ended.
+  const startedRes = await fetch(`http://${agent}/v1/backups`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ service }) });
+  const second = ((await startedRes.json()) as { backupId: string }).backupId;
+  t.match(await (await progress(`id=${second}&wait=30000`)).json(), { id: second, state: 'succeeded' }, 'a waiting request is answered once the operation has ended');
+  t.equal((await cli('delete', second)).code, 0);
   const listed = await cli('list', service, '--json');
   t.equal(listed.code, 0);
   t.match(JSON.parse(listed.stdout), [{ id, service, reason: 'manual', volumes: [{ mountPath: '/data' }] }]);

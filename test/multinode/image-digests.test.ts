@@ -1,6 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { connect as netConnect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { createInterface } from 'node:readline';
 import t from 'tap';
 import { defaultSteps } from '../../ts/chain-steps.ts';
@@ -17,45 +16,29 @@ import { cleanupCluster, load, testDoc, uniqueName, waitFor } from '../helpers/s
  * Image digests on the three-manager swarm: a global service's tag is pinned to a digest, so all
  * three nodes run the same bytes, and a re-pushed tag moves every node to the new bytes. Every
  * node's engine pulls from the host's private registry as 127.0.0.1:5000 through a relay in its
- * own network namespace (to a relay on the bridge address, to the registry on the host's loopback).
+ * own network namespace (to a relay on the bridge address, to the registry on the host's loopback):
+ * test/fixtures/tcp-relay.mjs, all four.
  */
 
 const relayScript = new URL('../fixtures/tcp-relay.mjs', import.meta.url).pathname;
 
-/** The host side: BRIDGE:<port> -> the registry on the host's loopback. */
-async function bridgeRelay(): Promise<{ port: number; close: () => Promise<void> }> {
-  const [host, port] = REGISTRY.split(':') as [string, string];
-  const open = new Set<Socket>();
-  const server = createServer((client) => {
-    const upstream = netConnect(Number(port), host);
-    for (const s of [client, upstream]) {
-      open.add(s);
-      s.on('close', () => open.delete(s));
-      s.on('error', () => (client.destroy(), upstream.destroy()));
-    }
-    client.pipe(upstream).pipe(client);
-  });
-  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, BRIDGE, () => resolve()));
-  const close = () =>
-    new Promise<void>((resolve) => {
-      for (const s of open) s.destroy();
-      server.close(() => resolve());
-    });
-  return { port: (server.address() as AddressInfo).port, close };
-}
-
-/** In node N's network namespace: 127.0.0.1:5000 -> BRIDGE:<port>. */
-async function nodeRelay(n: number, bridgePort: number): Promise<ChildProcess> {
-  const child = spawn('nsenter', [`--net=/var/run/netns/cfn${n}`, process.execPath, relayScript, REGISTRY, `${BRIDGE}:${bridgePort}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+/**
+ * tcp-relay.mjs listening on `listen` (in node N's network namespace when `n` is given), piping to
+ * `target`. Resolves with the relay and the port it listens on.
+ */
+async function startRelay(listen: string, target: string, n?: number): Promise<{ child: ChildProcess; port: number }> {
+  const args = [process.execPath, relayScript, listen, target];
+  const child = n === undefined ? spawn(args[0]!, args.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] }) : spawn('nsenter', [`--net=/var/run/netns/cfn${n}`, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let err = '';
   child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
   const lines = createInterface({ input: child.stdout! });
+  const failed = () => new Error(`the relay ${listen} -> ${target} exited: ${err}`);
   const ready = (async () => {
-    for await (const line of lines) if (line === 'listening') return;
-    throw new Error(`the relay in node ${n}'s namespace exited: ${err}`);
+    for await (const line of lines) if (line.startsWith('listening ')) return Number(line.slice('listening '.length));
+    throw failed();
   })();
-  await Promise.race([ready, once(child, 'exit').then(() => Promise.reject(new Error(`the relay in node ${n}'s namespace exited: ${err}`)))]);
-  return child;
+  const port = await Promise.race([ready, once(child, 'exit').then(() => Promise.reject(failed()))]);
+  return { child, port };
 }
 
 /** The image ID (config digest) each node's running task of `service` was started from. */
@@ -77,18 +60,17 @@ t.test('every node runs the same digest, before and after the tag is pushed agai
   const nodes = await connectNodes();
   const docker = nodes[0]!.docker;
   const creds = await registryCredentials();
-  const relay = await bridgeRelay();
-  const relays: ChildProcess[] = [];
+  const bridge = await startRelay(`${BRIDGE}:0`, REGISTRY);
+  const relays: ChildProcess[] = [bridge.child];
   const doc = testDoc('mndig');
   const cluster = doc.cluster.name;
   const ref = `${REGISTRY}/${uniqueName('cfmndigest')}:stable`;
   t.teardown(async () => {
     await cleanupCluster(docker, cluster);
     for (const r of relays) r.kill('SIGTERM');
-    await relay.close();
     for (const n of nodes) n.conn.close();
   });
-  for (const n of NODES) relays.push(await nodeRelay(n, relay.port));
+  for (const n of NODES) relays.push((await startRelay(REGISTRY, `${BRIDGE}:${bridge.port}`, n)).child);
 
   const digestA = await pushVariant(ref, `A ${cluster}`);
   const service = `${cluster}-app`;
@@ -105,10 +87,13 @@ t.test('every node runs the same digest, before and after the tag is pushed agai
   const first = await run('apply');
   t.equal(first.status, 'succeeded', `the first run succeeded ${JSON.stringify(first.steps.flatMap((s) => s.actions.filter((a) => a.error).map((a) => a.error)))}`);
   const id = (await docker.getService(service).inspect()).ID as string;
-  const onA = await waitFor('a task of A on every node', async () => {
-    const m = await imagesByNode(nodes, service);
-    return m.size === NODES.length && [...m.values()].every((x) => x.image === `${ref}@${digestA}`) && m;
-  }, 120_000, 500);
+  /** Image IDs of the running tasks, once every node runs a task of `digest`. */
+  const onEveryNode = (digest: string) =>
+    waitFor(`a task of ${digest} on every node`, async () => {
+      const m = await imagesByNode(nodes, service);
+      return m.size === NODES.length && [...m.values()].every((x) => x.image === `${ref}@${digest}`) && m;
+    }, 120_000, 500);
+  const onA = await onEveryNode(digestA);
   const idsA = new Set([...onA.values()].map((x) => x.imageId));
   t.equal(idsA.size, 1, 'the three nodes run one and the same image');
 
@@ -118,10 +103,7 @@ t.test('every node runs the same digest, before and after the tag is pushed agai
   const second = await run('image check');
   t.equal(second.status, 'succeeded', 'the check rolled the new digest out');
   t.equal((await docker.getService(service).inspect()).ID, id, 'updated in place: same service ID');
-  const onB = await waitFor('a task of B on every node', async () => {
-    const m = await imagesByNode(nodes, service);
-    return m.size === NODES.length && [...m.values()].every((x) => x.image === `${ref}@${digestB}`) && m;
-  }, 120_000, 500);
+  const onB = await onEveryNode(digestB);
   const idsB = new Set([...onB.values()].map((x) => x.imageId));
   t.equal(idsB.size, 1, 'after the re-push, again one and the same image on every node');
   t.not([...idsB][0], [...idsA][0], 'and it is the new one');

@@ -38,7 +38,7 @@ export interface BackupManagerOptions {
   holds: ServiceHolds;
   bus: EventBus;
   log: Logger;
-  /** The image of the job tasks (busybox, or sh, tar, du and node; see volume-job.ts). */
+  /** The image of the job tasks (busybox, or sh, tar, du and node; see job-scripts.ts). */
   image: () => Promise<string>;
   /** Why this agent may not run operations now (a standby of the lease), or undefined when it may. */
   notReady?: () => string | undefined;
