@@ -107,8 +107,22 @@ export function until(what: string, check: () => boolean, timeoutMs = 5000): Pro
  * service's version when its update completes, so version comparisons need a settled swarm.
  */
 export async function settled(docker: Docker, cluster: string): Promise<void> {
+  const filters = { label: [`${LABEL_CLUSTER}=${cluster}`] };
   await waitFor(`cluster ${cluster} settled`, async () => {
-    const list = await docker.listServices({ filters: { label: [`${LABEL_CLUSTER}=${cluster}`] } });
+    const list = await docker.listServices({ filters });
     return list.every((s) => !['updating', 'rollback_started'].includes(s.UpdateStatus?.State ?? ''));
-  }, 60_000);
+  }, 60_000).catch(async (err: Error) => {
+    throw new Error(`${err.message}; ${await rollingUpdates(docker, filters)}`);
+  });
+}
+
+/** What a stuck rolling update looks like: each updating service's status and its tasks' states. */
+async function rollingUpdates(docker: Docker, filters: { label: string[] }): Promise<string> {
+  const services = (await docker.listServices({ filters })).filter((s) => s.UpdateStatus?.State === 'updating' || s.UpdateStatus?.State === 'rollback_started');
+  const lines = await Promise.all(services.map(async (s) => {
+    const tasks = await docker.listTasks({ filters: { service: [s.ID!] } });
+    const states = tasks.map((x) => `${x.ID?.slice(0, 8)} v${x.Version?.Index} ${x.Status?.State}/${x.DesiredState}${x.Status?.Err ? ` (${x.Status.Err})` : ''} ${x.Status?.Message ?? ''}`);
+    return `${s.Spec?.Name} ${s.UpdateStatus?.State} (${s.UpdateStatus?.Message ?? ''}) since ${s.UpdateStatus?.StartedAt}: ${states.join('; ')}`;
+  }));
+  return lines.join(' | ') || 'no service updating any more';
 }
