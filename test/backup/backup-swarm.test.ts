@@ -257,6 +257,8 @@ t.test('with the agent\'s image (node, bash and GNU tar, no busybox) the jobs co
   const link = async (c: string) => (await exec('docker', ['exec', c, 'busybox', 'readlink', '/data/link'])).stdout.trim();
   t.equal(await owner(container), '123:45');
 
+  // The agent's image declares a VOLUME: a job container must not leave one behind.
+  const volumesBefore = new Set((await docker.listVolumes()).Volumes.map((v) => v.Name));
   const manifest = await (await manager.backup(service)).done;
   const listed = (await exec('tar', ['--numeric-owner', '-tvf', store.objectPath(manifest.volumes[0]!.digest)])).stdout;
   t.match(listed, /123\/45 .* \.\/hello\.txt/, 'the archive keeps the owner');
@@ -269,6 +271,8 @@ t.test('with the agent\'s image (node, bash and GNU tar, no busybox) the jobs co
   t.equal(await link(after), 'hello.txt', 'the link back');
   const jobsLeft = async () => (await docker.listContainers({ all: true, filters: { label: [`coreflow.backup-job`, `${LABEL_CLUSTER}=${cluster}`] } })).length;
   t.equal(await jobsLeft(), 0, 'no job container left');
+  const volumesAfter = (await docker.listVolumes()).Volumes.map((v) => v.Name).filter((v) => !volumesBefore.has(v));
+  t.same(volumesAfter, [], 'nor a volume of one');
 
   const unreachable = await managerWith({ image: async () => image, endpoint: async () => ({ host: '127.0.0.1', port: 1, network: 'host' }) }).backup(service);
   await t.rejects(unreachable.done, { code: 'COREFLOW_ERR_BACKUP_JOB', message: /exited with code 1/ }, 'a job that cannot reach the agent fails, with its exit code');

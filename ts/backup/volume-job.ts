@@ -114,7 +114,7 @@ export async function runLocalJob(docker: Docker, name: string, body: Record<str
       await pause(opts);
     }
   } finally {
-    await dockerRequest(docker, { method: 'DELETE', path: `/containers/${created.Id}`, query: { force: true }, signal: AbortSignal.timeout(30_000) }).catch(() => undefined);
+    await dockerRequest(docker, { method: 'DELETE', path: `/containers/${created.Id}`, query: { force: true, v: true }, signal: AbortSignal.timeout(30_000) }).catch(() => undefined);
   }
 }
 
@@ -147,7 +147,7 @@ export async function runJob(docker: Docker, spec: Record<string, unknown>, opts
     // A finished job's container outlives its service and keeps the volume in use: removed
     // here when it is on this node (on another node the lookup fails and it is left to Docker).
     for (const id of containers) {
-      await dockerRequest(docker, { method: 'DELETE', path: `/containers/${id}`, query: { force: true }, signal: AbortSignal.timeout(30_000) }).catch(() => undefined);
+      await dockerRequest(docker, { method: 'DELETE', path: `/containers/${id}`, query: { force: true, v: true }, signal: AbortSignal.timeout(30_000) }).catch(() => undefined);
     }
   }
 }
@@ -180,6 +180,6 @@ export async function removeJobs(docker: Docker, cluster: string, signal?: Abort
   const services = await dockerRequest<{ ID: string }[]>(docker, { method: 'GET', path: '/services', query: { filters }, ...s });
   for (const x of services) await dockerRequest(docker, { method: 'DELETE', path: `/services/${x.ID}`, ...s }).catch(() => undefined);
   const containers = await dockerRequest<{ Id: string }[]>(docker, { method: 'GET', path: '/containers/json', query: { all: true, filters }, ...s });
-  for (const x of containers) await dockerRequest(docker, { method: 'DELETE', path: `/containers/${x.Id}`, query: { force: true }, ...s }).catch(() => undefined);
+  for (const x of containers) await dockerRequest(docker, { method: 'DELETE', path: `/containers/${x.Id}`, query: { force: true, v: true }, ...s }).catch(() => undefined);
   return services.length + containers.length;
 }
