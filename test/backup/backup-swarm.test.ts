@@ -279,3 +279,37 @@ t.test('with the agent\'s image (node, bash and GNU tar, no busybox) the jobs co
   t.equal(await jobsLeft(), 0, 'and its container is removed');
   t.equal((await store.list(service)).length, 2, 'no backup recorded for it');
 });
+
+/** FILES' sha256 as read from `volume` by a throwaway container. */
+async function volumeHashes(volume: string): Promise<Record<string, string>> {
+  const { stdout } = await exec('docker', ['run', '--rm', '--log-driver', 'none', '-v', `${volume}:/data:ro`, TEST_IMAGE, 'busybox', 'sha256sum', ...FILES.map((f) => `/data/${f}`)]);
+  return Object.fromEntries(stdout.trim().split('\n').map((line) => [line.slice(line.indexOf('/data/') + 6), line.split(' ')[0]!]));
+}
+
+t.test('a restore into a new volume copies the backup beside the live data; a volume that holds data is refused, unchanged', async (t) => {
+  const { docker } = await connect();
+  const doc = testDoc('bkv');
+  const cluster = doc.cluster.name;
+  const service = `${cluster}-db`;
+  doc.services = [{ name: service, image: TEST_IMAGE, command: ['sh', '-c', SEED], volumes: [{ mountPath: '/data', driver: 'local', backup: true }], stopGracePeriod: '1s' }];
+  const { manager: managerWith } = await backupRig(t, docker, cluster);
+  const manager = managerWith();
+  t.equal((await runOnce(docker, doc)).status, 'succeeded');
+  const container = await runningContainer(docker, service);
+  const before = await waitFor('seeded files', async () => fileHashes(container).catch(() => undefined));
+  const manifest = await (await manager.backup(service)).done;
+  const live = derivedVolumeName(service, '/data');
+  await exec('docker', ['exec', container, 'sh', '-c', 'echo changed since > /data/hello.txt']);
+  const { Version } = await docker.getService(service).inspect();
+
+  const copy = `${cluster}-copy`;
+  await (await manager.restore(manifest.id, { toVolume: copy })).done;
+  t.same(await volumeHashes(copy), before, 'the new volume holds the backup, byte for byte');
+  t.equal((await docker.getService(service).inspect()).Version.Index, Version.Index, 'the service was not touched');
+  t.equal(await runningContainer(docker, service), container, 'its task still runs');
+  t.equal((await exec('docker', ['exec', container, 'cat', '/data/hello.txt'])).stdout, 'changed since\n', 'and its data is its own');
+
+  const refused = await manager.restore(manifest.id, { toVolume: live });
+  await t.rejects(refused.done, { code: 'COREFLOW_ERR_BACKUP_INVALID', message: new RegExp(`volume ${live} already holds data`) });
+  t.equal((await exec('docker', ['exec', container, 'cat', '/data/hello.txt'])).stdout, 'changed since\n', 'the volume that held data is unchanged');
+});

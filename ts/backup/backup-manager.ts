@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type Docker from 'dockerode';
-import { CoreflowError, errorCode, errorText, type ErrorCode } from '../errors.ts';
+import { CoreflowError, errorCode, errorText, isCoreflowError, type ErrorCode } from '../errors.ts';
 import { LABEL_MANAGED_BY, MANAGED_BY, LABEL_CLUSTER } from '../docker/labels.ts';
 import { LABEL_VOLUME_BACKUP, LABEL_VOLUME_SERVICE } from '../docker/volumes.ts';
 import type { EventBus } from '../observe/events.ts';
@@ -12,7 +12,7 @@ import { localNode, nodeOfService, ownedService, scaleService, type LiveMount } 
 import { snapshotIdFor, type BindingRef, type BindingSnapshots } from '../storage/corestore-snapshots.ts';
 import type { Replicator } from './replicator.ts';
 import type { Transfers } from './transfers.ts';
-import { RESTORE_SCRIPT, SNAPSHOT_SCRIPT } from './job-scripts.ts';
+import { EXIT_NOT_EMPTY, RESTORE_SCRIPT, SNAPSHOT_SCRIPT } from './job-scripts.ts';
 import { LABEL_BACKUP_JOB, removeJobs, runVolumeJob, type AgentEndpoint } from './volume-job.ts';
 
 export interface BackupOperation {
@@ -410,7 +410,7 @@ export class BackupManager {
       const node = live ? await nodeOfService(docker, live.id, opts.signal) : entries[0]?.node ?? '';
       if (opts.toVolume !== undefined) {
         const options = mounts.get(entries[0]!.volume)?.VolumeOptions;
-        await this.restoreVolume(op, id, entries[0]!, opts.toVolume, node, 0, options, opts.signal);
+        await this.restoreVolume(op, id, entries[0]!, { target: opts.toVolume, intoNew: true, ...(options ? { options } : {}) }, node, 0, opts.signal);
       } else {
         const current = entries.filter((e) => mounts.has(e.volume)).map((e) => ({ volume: e.volume, ...(e.mountPath ? { mountPath: e.mountPath } : {}) }));
         if (current.length > 0 && live) {
@@ -421,7 +421,7 @@ export class BackupManager {
         await this.withScaledDown(live?.replicas !== undefined, live?.id ?? '', manifest.service, `restore ${id}`, async () => {
           let base = 0;
           for (const e of entries) {
-            await this.restoreVolume(op, id, e, e.volume, node, base, undefined, opts.signal);
+            await this.restoreVolume(op, id, e, { target: e.volume }, node, base, opts.signal);
             base += e.size;
           }
           const owner = { cluster: manifest.cluster, service: manifest.service };
@@ -445,13 +445,23 @@ export class BackupManager {
     return { operation: op, done };
   }
 
-  private async restoreVolume(op: BackupOperation, id: string, archive: VolumeArchive, target: string, node: string, base: number, options: LiveMount['VolumeOptions'], signal?: AbortSignal): Promise<void> {
+  /**
+   * Unpacks one archive into `into.target` on `node`. `intoNew`: a restore into a new volume, which
+   * never overwrites data: a volume that already holds any is refused (COREFLOW_ERR_BACKUP_INVALID).
+   */
+  private async restoreVolume(op: BackupOperation, id: string, archive: VolumeArchive, into: { target: string; intoNew?: boolean; options?: LiveMount['VolumeOptions'] }, node: string, base: number, signal?: AbortSignal): Promise<void> {
+    const { target, intoNew, options } = into;
     const grant = this.opts.transfers.offerDownload({ digest: archive.digest, size: archive.size }, this.progress(op, base));
     try {
       const endpoint = await this.opts.endpoint();
       const volumeOptions = options ? { ...options, Labels: { ...(options.Labels ?? {}), [LABEL_VOLUME_SERVICE]: options.Labels?.[LABEL_VOLUME_SERVICE] ?? op.service } } : undefined;
-      const req = { name: this.jobName('restore'), image: await this.opts.image(), node, volume: target, endpoint, path: grant.path, token: grant.token, labels: this.jobLabels(id), ...(volumeOptions ? { volumeOptions } : {}) };
-      await runVolumeJob(this.opts.docker, req, RESTORE_SCRIPT, false, { timeoutMs: this.opts.jobTimeoutMs, ...(signal ? { signal } : {}) });
+      const req = { name: this.jobName('restore'), image: await this.opts.image(), node, volume: target, endpoint, path: grant.path, token: grant.token, labels: this.jobLabels(id), ...(volumeOptions ? { volumeOptions } : {}), ...(intoNew ? { intoNew } : {}) };
+      await runVolumeJob(this.opts.docker, req, RESTORE_SCRIPT, false, { timeoutMs: this.opts.jobTimeoutMs, ...(signal ? { signal } : {}) }).catch((err: unknown) => {
+        if (intoNew && isCoreflowError(err, 'COREFLOW_ERR_BACKUP_JOB') && err.params.exitCode === EXIT_NOT_EMPTY) {
+          throw new CoreflowError('COREFLOW_ERR_BACKUP_INVALID', { details: `toVolume: volume ${target} already holds data; a restore into a new volume never overwrites any (name a new volume, or restore in place)` });
+        }
+        throw err;
+      });
     } finally {
       grant.close();
     }

@@ -42,16 +42,26 @@ export const SNAPSHOT_SCRIPT = [
   'exit 1',
 ].join('\n');
 
+/** The restore job's exit code when it was to fill a new volume and found data in it. */
+export const EXIT_NOT_EMPTY = 3;
+
 /**
  * The restore task: the archive is fetched and unpacked into a staging folder inside the volume;
  * only once all of it is unpacked are the old contents moved aside and the new ones moved in
  * (renames within the volume), so a failed download or unpack leaves the previous data in place.
+ * With CF_INTO_NEW=1 (a restore into a new volume) it touches nothing and exits EXIT_NOT_EMPTY
+ * when the volume already holds anything.
  */
 export const RESTORE_SCRIPT = [
   'set -e -o pipefail',
   ...TOOLS,
   `if has_node; then fetch() { node -e '${NODE_FETCH}'; }; else fetch() { busybox wget -q -O - --header "Authorization: Bearer $CF_TOKEN" "http://$CF_HOST:$CF_PORT$CF_PATH"; }; fi`,
   `cd ${JOB_MOUNT}`,
+  'if [ "${CF_INTO_NEW:-}" = 1 ]; then',
+  '  for f in * .[!.]* ..?*; do',
+  `    if [ -e "$f" ] || [ -L "$f" ]; then echo "the volume is not empty" >&2; exit ${EXIT_NOT_EMPTY}; fi`,
+  '  done',
+  'fi',
   'stage=.coreflow-restore; old=.coreflow-previous',
   'bb rm -rf "$stage" "$old"; bb mkdir "$stage"',
   // GNU tar reads 10 KiB records by default: 128 KiB ones (-B: whole records from a pipe) unpack 1 GiB about a third faster.

@@ -31,6 +31,8 @@ export interface JobRequest {
   labels: Record<string, string>;
   /** Restore: labels and driver of the volume when the job creates it (a new volume). */
   volumeOptions?: { Labels?: Record<string, string>; DriverConfig?: { Name?: string; Options?: Record<string, string> } };
+  /** Restore: the volume must be new, or empty (CF_INTO_NEW in the job's script). */
+  intoNew?: boolean;
 }
 
 /** The container of a job, the same in a Swarm job and as a plain container. */
@@ -42,7 +44,7 @@ function jobContainer(req: JobRequest, script: string, readOnly: boolean) {
     // check of the image (the agent's own checks its server, which a job does not run).
     User: '0',
     Healthcheck: { Test: ['NONE'] },
-    Env: [`CF_HOST=${req.endpoint.host}`, `CF_PORT=${req.endpoint.port}`, `CF_PATH=${req.path}`, `CF_TOKEN=${req.token}`],
+    Env: [`CF_HOST=${req.endpoint.host}`, `CF_PORT=${req.endpoint.port}`, `CF_PATH=${req.path}`, `CF_TOKEN=${req.token}`, ...(req.intoNew ? ['CF_INTO_NEW=1'] : [])],
     Mounts: [{ Type: 'volume', Source: req.volume, Target: JOB_MOUNT, ...(readOnly ? { ReadOnly: true } : {}), ...(req.volumeOptions ? { VolumeOptions: req.volumeOptions } : {}) }],
     Labels: req.labels,
   };
@@ -109,7 +111,7 @@ export async function runLocalJob(docker: Docker, name: string, body: Record<str
       const { State } = await dockerRequest<{ State: { Status: string; ExitCode: number; Error?: string } }>(docker, { method: 'GET', path: `/containers/${created.Id}/json`, signal });
       if (State.Status === 'exited' || State.Status === 'dead') {
         if (State.ExitCode === 0) return;
-        throw new CoreflowError('COREFLOW_ERR_BACKUP_JOB', { job: name, details: `the container exited with code ${State.ExitCode}${State.Error ? `: ${State.Error}` : ''}` });
+        throw new CoreflowError('COREFLOW_ERR_BACKUP_JOB', { job: name, exitCode: State.ExitCode, details: `the container exited with code ${State.ExitCode}${State.Error ? `: ${State.Error}` : ''}` });
       }
       await pause(opts);
     }
@@ -139,7 +141,10 @@ export async function runJob(docker: Docker, spec: Record<string, unknown>, opts
       for (const task of tasks) if (task.Status.ContainerStatus?.ContainerID) containers.add(task.Status.ContainerStatus.ContainerID);
       if (tasks.some((t) => t.Status.State === 'complete')) return;
       const failed = tasks.find((t) => FAILED.has(t.Status.State));
-      if (failed) throw new CoreflowError('COREFLOW_ERR_BACKUP_JOB', { job: name, details: `task ${failed.Status.State}: ${failed.Status.Err ?? failed.Status.Message ?? 'no reason given'}` });
+      if (failed) {
+        const exitCode = failed.Status.ContainerStatus?.ExitCode;
+        throw new CoreflowError('COREFLOW_ERR_BACKUP_JOB', { job: name, ...(exitCode ? { exitCode } : {}), details: `task ${failed.Status.State}: ${failed.Status.Err ?? failed.Status.Message ?? 'no reason given'}` });
+      }
       await pause(opts);
     }
   } finally {

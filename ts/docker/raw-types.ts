@@ -48,7 +48,7 @@ export interface RawTask {
   Slot?: number;
   NodeID?: string;
   DesiredState: string;
-  Status: { State: string; Err?: string; Message?: string; Timestamp?: string; ContainerStatus?: { ContainerID?: string } };
+  Status: { State: string; Err?: string; Message?: string; Timestamp?: string; ContainerStatus?: { ContainerID?: string; ExitCode?: number } };
   NetworksAttachments?: { Network?: { ID?: string }; Addresses?: string[] }[];
 }
 
