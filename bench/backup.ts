@@ -1,8 +1,9 @@
 /**
- * `npx tsx bench/backup.ts [-- --mib 1024]`: a backup and a restore of one volume of N MiB
- * (default 1 GiB, 64 files of random data) through `coreflow agent` and `coreflow backup`, beside
- * plain `tar` on the same data on this machine (tar -c of the volume's folder to a file; tar -x of
- * that file into a new folder), with the agent's resident memory sampled every 100 ms
+ * `npx tsx bench/backup.ts [--mib 1024] [--job-image IMAGE]`: a backup and a restore of one volume
+ * of N MiB (default 1 GiB, 64 files of random data) through `coreflow agent` and `coreflow backup`,
+ * beside plain `tar` on the same data on this machine (tar -c of the volume's folder to a file; tar
+ * -x of that file into a new folder) and the Docker recipe an operator would otherwise run (tar in
+ * a `docker run` container, streamed to a file and back), with the agent's resident memory sampled every 100 ms
  * (/proc/PID/status VmRSS) during each. The jobs run the agent's image (what an agent running as a
  * Swarm service uses; built here when missing) or `--job-image IMAGE` (e.g. busybox). Needs
  * `npm run build` first. Removes what it creates.
@@ -78,6 +79,10 @@ try {
 
   await exec('sync');
   const tarC = await measured(async () => void (await exec('tar', ['-C', volume.Source, '-cf', join(dir, 'plain.tar'), '.'])));
+  // What an operator runs without coreflow: tar in a throwaway container, the stream through the
+  // Docker CLI to a file and back (logging off: json-file would also store the stream as the log).
+  const recipe = (mount: string, tar: string) => `docker run --rm -i --log-driver none -v ${mount} ${TEST_IMAGE} busybox tar -C /volume ${tar}`;
+  const dockerC = await measured(async () => void (await exec('sh', ['-c', `${recipe(`${volume.Name}:/volume:ro`, '-cf - .')} > ${join(dir, 'docker.tar')}`])));
   let id = '';
   const backup = await measured(async () => {
     id = /backup (bk-\S+) of/.exec(await cli('create', service))![1]!;
@@ -87,18 +92,24 @@ try {
   const tarX = await measured(async () => void (await exec('tar', ['-C', out, '-xf', join(dir, 'plain.tar')])));
   await rm(out, { recursive: true, force: true });
   await rm(join(dir, 'plain.tar'), { force: true });
+  const scratch = `${doc.cluster.name}-docker-x`;
+  const dockerX = await measured(async () => void (await exec('sh', ['-c', `${recipe(`${scratch}:/volume`, '-xf -')} < ${join(dir, 'docker.tar')}`])));
+  await docker.getVolume(scratch).remove().catch(() => undefined);
+  await rm(join(dir, 'docker.tar'), { force: true });
   const fresh = `${doc.cluster.name}-restored`;
   const toVolume = await measured(async () => void (await cli('restore', id, '--to-volume', fresh)));
   const inPlace = await measured(async () => void (await cli('restore', id)));
 
-  const row = (what: string, m: { s: number; peakMiB: number }, base?: { s: number }) =>
-    `${what.padEnd(58)} ${m.s.toFixed(1).padStart(6)} s${base ? `  (${(m.s / base.s).toFixed(2)}x tar)` : ''}  agent peak ${m.peakMiB.toFixed(0)} MiB`;
+  const row = (what: string, m: { s: number; peakMiB: number }, tar?: { s: number }, recipe?: { s: number }) =>
+    `${what.padEnd(58)} ${m.s.toFixed(1).padStart(6)} s${tar && recipe ? `  (${(m.s / tar.s).toFixed(2)}x tar, ${(m.s / recipe.s).toFixed(2)}x docker run)` : ''}  agent peak ${m.peakMiB.toFixed(0)} MiB`;
   const lines = [
     row('tar -cf (host, the volume folder to a file)', tarC),
-    row('coreflow backup create (job + stream + sha256 + manifest)', backup, tarC),
+    row('docker run ... tar -cf - > file (the usual recipe)', dockerC),
+    row('coreflow backup create (job + stream + sha256 + manifest)', backup, tarC, dockerC),
     row('tar -xf (host, into a new folder)', tarX),
-    row('coreflow backup restore --to-volume (verify + job + unpack)', toVolume, tarX),
-    row('coreflow backup restore in place (+ snapshot, scale 0/1)', inPlace, tarX),
+    row('docker run -i ... tar -xf - < file (into a new volume)', dockerX),
+    row('coreflow backup restore --to-volume (verify + job + unpack)', toVolume, tarX, dockerX),
+    row('coreflow backup restore in place (+ snapshot, scale 0/1)', inPlace, tarX, dockerX),
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
   await docker.getVolume(fresh).remove().catch(() => undefined);
