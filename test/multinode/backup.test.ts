@@ -7,6 +7,7 @@ import t from 'tap';
 import { ArchiveStore } from '../../ts/backup/archive-store.ts';
 import { BackupManager } from '../../ts/backup/backup-manager.ts';
 import { ServiceHolds } from '../../ts/backup/service-holds.ts';
+import { derivedVolumeName } from '../../ts/docker/volumes.ts';
 import { Transfers, TRANSFER_PATH } from '../../ts/backup/transfers.ts';
 import { EventBus } from '../../ts/observe/events.ts';
 import { silentLogger } from '../../ts/observe/logger.ts';
@@ -121,4 +122,10 @@ t.test('a volume on another node is backed up and restored on that node', async 
   const after = await runningTask();
   t.equal(after.node, volumeNode.id, 'the service runs on node 3 again');
   t.same(await fileHashes(after.container), hashes, 'every file back on node 3, byte for byte');
+
+  // A restore into a new volume never overwrites one that holds data; the refusal comes back from the Swarm job's exit code.
+  await onNode(['exec', after.container, 'busybox', 'rm', '-f', '/data/hello.txt']);
+  const refused = await manager.restore(manifest.id, { toVolume: derivedVolumeName(service, '/data') });
+  await t.rejects(refused.done, { code: 'COREFLOW_ERR_BACKUP_INVALID', message: /already holds data/ }, 'the live volume\'s name is refused as a new volume');
+  await t.rejects(onNode(['exec', after.container, 'busybox', 'test', '-e', '/data/hello.txt']), 'and nothing was written to it');
 });
