@@ -86,14 +86,17 @@ async function runningContainer(docker: Docker, service: string): Promise<string
   }, 60_000);
 }
 
-async function fileHashes(container: string): Promise<Record<string, string>> {
-  const out: Record<string, string> = {};
-  for (const f of FILES) {
-    const { stdout } = await exec('docker', ['exec', container, 'busybox', 'sha256sum', `/data/${f}`]);
-    out[f] = stdout.split(' ')[0]!;
-  }
-  return out;
+/** FILES' sha256 under /data, read by `docker ...dockerArgs busybox sha256sum`; rejects when one is missing. */
+async function sha256sums(dockerArgs: string[]): Promise<Record<string, string>> {
+  const { stdout } = await exec('docker', [...dockerArgs, 'busybox', 'sha256sum', ...FILES.map((f) => `/data/${f}`)]);
+  return Object.fromEntries(stdout.trim().split('\n').map((line) => [line.slice(line.indexOf('/data/') + 6), line.split(' ')[0]!]));
 }
+
+/** FILES' sha256 as a running container of the service reads them. */
+const fileHashes = (container: string) => sha256sums(['exec', container]);
+
+/** FILES' sha256 as read from `volume` by a throwaway container. */
+const volumeHashes = (volume: string) => sha256sums(['run', '--rm', '--log-driver', 'none', '-v', `${volume}:/data:ro`, TEST_IMAGE]);
 
 t.test('a volume backed up by a job on its node, the files deleted, restored byte for byte; bad input refused', async (t) => {
   const { docker } = await connect();
@@ -279,12 +282,6 @@ t.test('with the agent\'s image (node, bash and GNU tar, no busybox) the jobs co
   t.equal(await jobsLeft(), 0, 'and its container is removed');
   t.equal((await store.list(service)).length, 2, 'no backup recorded for it');
 });
-
-/** FILES' sha256 as read from `volume` by a throwaway container. */
-async function volumeHashes(volume: string): Promise<Record<string, string>> {
-  const { stdout } = await exec('docker', ['run', '--rm', '--log-driver', 'none', '-v', `${volume}:/data:ro`, TEST_IMAGE, 'busybox', 'sha256sum', ...FILES.map((f) => `/data/${f}`)]);
-  return Object.fromEntries(stdout.trim().split('\n').map((line) => [line.slice(line.indexOf('/data/') + 6), line.split(' ')[0]!]));
-}
 
 t.test('a restore into a new volume copies the backup beside the live data; a volume that holds data is refused, unchanged', async (t) => {
   const { docker } = await connect();

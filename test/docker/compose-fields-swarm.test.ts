@@ -124,6 +124,7 @@ t.test('a field changed in the spec updates the service in place; the plan names
 
 t.test('bad input: errors with their paths, nothing applied', async (t) => {
   const before = await inspect();
+  calls.reset();
   const bad = structuredClone(doc);
   Object.assign(bad.services[0], { placement: { constraints: ['node.labels.disk=ssd'] }, stopGracePeriod: '-10s', capAdd: ['NET_ADMIN', 'WARP_DRIVE'] });
   const err = await runOnce(docker, bad).then(() => undefined, (e: unknown) => e as { code?: string; params?: { details?: string } });
@@ -131,6 +132,7 @@ t.test('bad input: errors with their paths, nothing applied', async (t) => {
   t.match(err?.params?.details, /services\[0\]\.placement\.constraints\[0\]: expected a constraint/);
   t.match(err?.params?.details, /services\[0\]\.stopGracePeriod: expected a duration >= 0, not "-10s"/);
   t.match(err?.params?.details, /services\[0\]\.capAdd\[1\]: unknown capability "WARP_DRIVE"/);
+  t.equal(calls.writes(), 0, 'nothing written');
   t.same((await inspect()).Spec, before.Spec, 'the service is unchanged');
 });
 

@@ -75,6 +75,14 @@ export function jobContainerSpec(req: JobRequest, script: string, readOnly: bool
   return { ...rest, Entrypoint: Command, Cmd: [], HostConfig: { Mounts, NetworkMode: req.endpoint.network } };
 }
 
+/**
+ * Removes a job's container, running or not, with its anonymous volumes (an image may declare a
+ * VOLUME, as the agent's does; the job's named volume is never among them). Errors are ignored.
+ */
+async function removeJobContainer(docker: Docker, id: string, signal?: AbortSignal): Promise<void> {
+  await dockerRequest(docker, { method: 'DELETE', path: `/containers/${id}`, query: { force: true, v: true }, ...(signal ? { signal } : {}) }).catch(() => undefined);
+}
+
 const FAILED = new Set(['failed', 'rejected', 'shutdown', 'orphaned', 'remove']);
 
 export interface JobOptions {
@@ -116,7 +124,7 @@ export async function runLocalJob(docker: Docker, name: string, body: Record<str
       await pause(opts);
     }
   } finally {
-    await dockerRequest(docker, { method: 'DELETE', path: `/containers/${created.Id}`, query: { force: true, v: true }, signal: AbortSignal.timeout(30_000) }).catch(() => undefined);
+    await removeJobContainer(docker, created.Id, AbortSignal.timeout(30_000));
   }
 }
 
@@ -152,7 +160,7 @@ export async function runJob(docker: Docker, spec: Record<string, unknown>, opts
     // A finished job's container outlives its service and keeps the volume in use: removed
     // here when it is on this node (on another node the lookup fails and it is left to Docker).
     for (const id of containers) {
-      await dockerRequest(docker, { method: 'DELETE', path: `/containers/${id}`, query: { force: true, v: true }, signal: AbortSignal.timeout(30_000) }).catch(() => undefined);
+      await removeJobContainer(docker, id, AbortSignal.timeout(30_000));
     }
   }
 }
@@ -185,6 +193,6 @@ export async function removeJobs(docker: Docker, cluster: string, signal?: Abort
   const services = await dockerRequest<{ ID: string }[]>(docker, { method: 'GET', path: '/services', query: { filters }, ...s });
   for (const x of services) await dockerRequest(docker, { method: 'DELETE', path: `/services/${x.ID}`, ...s }).catch(() => undefined);
   const containers = await dockerRequest<{ Id: string }[]>(docker, { method: 'GET', path: '/containers/json', query: { all: true, filters }, ...s });
-  for (const x of containers) await dockerRequest(docker, { method: 'DELETE', path: `/containers/${x.Id}`, query: { force: true, v: true }, ...s }).catch(() => undefined);
+  for (const x of containers) await removeJobContainer(docker, x.Id, signal);
   return services.length + containers.length;
 }
