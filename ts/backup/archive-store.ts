@@ -1,11 +1,13 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { CoreflowError, errorText } from '../errors.ts';
 import { writeFileAtomic } from '../fs/atomic-file.ts';
+import { durableWriteStream } from '../fs/durable-write-stream.ts';
+import { fsyncDir } from '../fs/fsync.ts';
 import { backupManifestSchema, type BackupManifest } from './manifest.ts';
 
 /**
@@ -87,13 +89,16 @@ export class ArchiveStore {
     const tmp = join(this.dir, 'incoming', `${randomBytes(8).toString('hex')}.part`);
     const hasher = new Hasher(opts.onBytes);
     try {
-      await pipeline(source, hasher, createWriteStream(tmp, { mode: 0o600, highWaterMark: BUFFER_BYTES }), opts.signal ? { signal: opts.signal } : {});
+      await pipeline(source, hasher, await durableWriteStream(tmp, { mode: 0o600, highWaterMark: BUFFER_BYTES }), opts.signal ? { signal: opts.signal } : {});
       if (hasher.size < TAR_END || hasher.tail.some((b) => b !== 0)) {
         throw new Error(`the archive ends after ${hasher.size} bytes without the end-of-archive blocks (cut short?)`);
       }
       const digest = `sha256:${hasher.hash.digest('hex')}`;
       this.pending.add(digest);
+      // The archive is on disk (the stream's end), and so is its name, before it is called stored:
+      // a manifest (written durably) must never name an archive that a power loss could lose.
       await rename(tmp, this.objectPath(digest));
+      await fsyncDir(this.objects);
       return { digest, size: hasher.size };
     } catch (err) {
       await rm(tmp, { force: true });

@@ -49,7 +49,8 @@ export const EXIT_NOT_EMPTY = 3;
 /**
  * The restore task: the archive is fetched and unpacked into a staging folder inside the volume;
  * only once all of it is unpacked are the old contents moved aside and the new ones moved in
- * (renames within the volume), so a failed download or unpack leaves the previous data in place.
+ * (renames within the volume), so a failed download or unpack leaves the previous data in place;
+ * the data is flushed to disk before the swap and the swap before the job ends.
  * With CF_INTO_NEW=1 (a restore into a new volume) it touches nothing and exits EXIT_NOT_EMPTY
  * when the volume already holds anything.
  */
@@ -70,6 +71,8 @@ export const RESTORE_SCRIPT = [
   'if ! fetch | untar "$stage"; then',
   '  bb rm -rf "$stage"; echo "cannot fetch or unpack the archive" >&2; exit 1',
   'fi',
+  // The unpacked data is on disk before the old is moved aside, and the swap before the job reports success.
+  'bb sync',
   'bb mkdir "$old"',
   'for f in * .[!.]* ..?*; do',
   '  case "$f" in "$stage"|"$old") continue;; esac',
@@ -79,6 +82,7 @@ export const RESTORE_SCRIPT = [
   '  if [ -e "$f" ] || [ -L "$f" ]; then bb mv "$f" .; fi',
   'done',
   'bb rmdir "$stage"; bb rm -rf "$old"',
+  'bb sync',
 ].join('\n');
 
 /**

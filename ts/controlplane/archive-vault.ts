@@ -5,6 +5,7 @@ import type { IncomingMessage } from 'node:http';
 import { basename, dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { writeFileAtomic } from '../fs/atomic-file.ts';
+import { fsyncDir, fsyncFile } from '../fs/fsync.ts';
 import { bearerMatches } from '../server/bearer-auth.ts';
 import { HttpError, readJson, sendJson, type Router } from '../server/http-router.ts';
 
@@ -80,7 +81,9 @@ export function addArchiveVault(router: Router, opts: { token: string; dir: stri
       sendJson(res, 422, { error: `the archive received (${now} bytes) does not match sha256:${hex} and ${total} bytes; it was discarded`, code: 'COREFLOW_ERR_BACKUP_DIGEST' });
       return;
     }
+    await fsyncFile(partial(hex));
     await rename(partial(hex), complete(hex));
+    await fsyncDir(opts.dir);
     sendJson(res, 201, { complete: true, received: now });
   });
 

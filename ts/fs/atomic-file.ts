@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { CoreflowError, errorText } from '../errors.ts';
+import { fsyncDir } from './fsync.ts';
 
 /**
  * Replaces `path` with `text` so that a crash at any moment leaves either the old or the new
@@ -22,14 +23,7 @@ export async function writeFileAtomic(path: string, text: string, mode = 0o600):
       await fh.close();
     }
     await rename(tmp, path);
-    const dh = await open(dir, 'r');
-    try {
-      await dh.sync();
-    } catch {
-      // Some filesystems cannot fsync a directory; the rename is still atomic.
-    } finally {
-      await dh.close();
-    }
+    await fsyncDir(dir);
   } catch (err) {
     await rm(tmp, { force: true }).catch(() => undefined);
     throw new CoreflowError('COREFLOW_ERR_STATE_WRITE', { path, details: errorText(err) }, { cause: err });
