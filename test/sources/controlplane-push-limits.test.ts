@@ -28,7 +28,7 @@ t.test('pushed documents are validated off the main thread, within the agent\'s 
     peers.push(peer);
   });
   const stateDir = await mkdtemp(join(tmpdir(), 'coreflow-push-limits-'));
-  const parser = new OffThreadParser({ limits: { ...DEFAULT_SPEC_LIMITS, maxServices: 2, maxDepth: 8 }, timeoutMs: 30_000, log: silentLogger() });
+  const parser = new OffThreadParser({ limits: { ...DEFAULT_SPEC_LIMITS, maxServices: 2, maxDepth: 8 }, timeoutMs: 30_000, log: silentLogger(), idleMs: 60_000 });
   const desired = new DesiredState(parser);
   const url = `ws://127.0.0.1:${(wss.address() as AddressInfo).port}`;
   const source = new ControlPlaneSource({ url, token: 'secret-token-1234', stateDir, desired, log: silentLogger(), reconnectMaxMs: 1000, pingIntervalMs: 60_000, authRetryMs: 1000 });

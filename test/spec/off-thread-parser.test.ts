@@ -27,7 +27,7 @@ async function heavyFile(name: string, bytes: number): Promise<string> {
 }
 
 t.test('files and documents come back as the calling thread would have parsed them, from one reused worker', async (t) => {
-  const parser = new OffThreadParser({ limits: DEFAULT_SPEC_LIMITS, timeoutMs: 30_000, log: silentLogger() });
+  const parser = new OffThreadParser({ limits: DEFAULT_SPEC_LIMITS, timeoutMs: 30_000, log: silentLogger(), idleMs: 60_000 });
   t.teardown(() => parser.close());
   const fromFile = await parser.loadFile(example);
   t.same(fromFile, await loadSpecFile(example), 'same spec and hash as on this thread');
@@ -47,7 +47,7 @@ t.test('files and documents come back as the calling thread would have parsed th
 });
 
 t.test('a parse over its deadline stops the worker and is rejected; the next one gets a new worker', async (t) => {
-  const parser = new OffThreadParser({ limits: DEFAULT_SPEC_LIMITS, timeoutMs: 500, log: silentLogger() });
+  const parser = new OffThreadParser({ limits: DEFAULT_SPEC_LIMITS, timeoutMs: 500, log: silentLogger(), idleMs: 60_000 });
   t.teardown(() => parser.close());
   await parser.loadFile(example); // the worker is up: the deadline below is the parse's alone
   const heavy = await heavyFile('heavy.yaml', 3_000_000);
@@ -59,7 +59,7 @@ t.test('a parse over its deadline stops the worker and is rejected; the next one
 });
 
 t.test('a worker that runs out of memory rejects that document only', async (t) => {
-  const parser = new OffThreadParser({ limits: DEFAULT_SPEC_LIMITS, timeoutMs: 60_000, log: silentLogger(), maxHeapMb: 96 });
+  const parser = new OffThreadParser({ limits: DEFAULT_SPEC_LIMITS, timeoutMs: 60_000, log: silentLogger(), maxHeapMb: 96, idleMs: 60_000 });
   t.teardown(() => parser.close());
   const heavy = await heavyFile('oom.yaml', 4_000_000);
   const err = await refusalOf(parser.loadFile(heavy));

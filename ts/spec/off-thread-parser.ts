@@ -32,10 +32,11 @@ export interface OffThreadParserOptions {
 }
 
 /**
- * A worker with nothing to parse for this long (10 s) is stopped: its isolate holds tens of MB, and an
- * agent parses rarely (a changed file, a push). The next document starts a new one.
+ * A worker with nothing to parse for this long (1 s) is stopped: its isolate holds about 20 MB, and
+ * an agent parses rarely (a changed file, a push). The next document starts a new one (about 0.15 s
+ * on the worker's own thread); a burst of documents shares one.
  */
-const IDLE_MS = 10_000;
+const IDLE_MS = 1_000;
 
 /** A worker not ready after this long (or timeoutMs, when longer) is stopped and the document rejected. */
 const WORKER_START_MS = 30_000;
