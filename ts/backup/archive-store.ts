@@ -1,13 +1,13 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Transform, type Readable } from 'node:stream';
+import { Transform, type Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { CoreflowError, errorText } from '../errors.ts';
 import { writeFileAtomic } from '../fs/atomic-file.ts';
 import { durableWriteStream } from '../fs/durable-write-stream.ts';
 import { fsyncDir } from '../fs/fsync.ts';
+import { sendFile } from '../fs/send-file.ts';
 import { backupManifestSchema, type BackupManifest } from './manifest.ts';
 
 /**
@@ -15,8 +15,6 @@ import { backupManifestSchema, type BackupManifest } from './manifest.ts';
  * pauses the socket after nearly every chunk; 1 MiB keeps it flowing, and bounds memory per stream.
  */
 const BUFFER_BYTES = 1024 * 1024;
-/** Reads of an archive served: half as many as with the default 64 KiB, few enough bytes per read not to pile up unreleased buffers (1 MiB ones raised the peak by 20 MiB). */
-const READ_BYTES = 128 * 1024;
 
 /** A tar archive ends with two 512-byte blocks of zeros; a stream cut short does not. */
 const TAR_END = 1024;
@@ -73,9 +71,9 @@ export class ArchiveStore {
     return join(this.objects, `${digest.replace(/^sha256:/, '')}.tar`);
   }
 
-  /** The stored archive's bytes, in READ_BYTES chunks. */
-  read(digest: string): Readable {
-    return createReadStream(this.objectPath(digest), { highWaterMark: READ_BYTES });
+  /** Writes the stored archive to `out` (not ended); fails unless it has `size` bytes. */
+  send(digest: string, size: number, out: Writable, opts: { signal?: AbortSignal; onBytes?: (n: number) => void } = {}): Promise<void> {
+    return sendFile(this.objectPath(digest), out, { bytes: size, ...opts });
   }
 
   /**

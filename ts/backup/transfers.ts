@@ -1,8 +1,6 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Duplex } from 'node:stream';
-import { Transform, type Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import type { Duplex, Readable } from 'node:stream';
 import { CoreflowError } from '../errors.ts';
 import { bearerMatches } from '../server/bearer-auth.ts';
 import { HttpError, type Router } from '../server/http-router.ts';
@@ -39,9 +37,9 @@ export interface TransferGrant {
 /**
  * Per-transfer grants on the agent's internal server. Each grant is one URL with a random id and
  * a random bearer token, valid for one transfer, until it is closed. Uploads are streamed to the
- * archive store (never buffered); downloads are streamed from it, and their last chunk is only
- * sent once the bytes read match the archive's digest, so a reader never gets a complete archive
- * that differs from the one recorded.
+ * archive store (never buffered); downloads are sent from it with their recorded length (a file
+ * of another size is cut short). A download's digest is the restore's to check, before it offers
+ * the grant: archives are written once, under their digest.
  */
 export class Transfers {
   private readonly grants = new Map<string, GrantState>();
@@ -128,26 +126,18 @@ export class Transfers {
     const t = this.take(req, 'download');
     if (!t?.archive) throw new HttpError(401, 'unknown, used or closed transfer, or a wrong token');
     const { digest, size } = t.archive;
-    const hash = createHash('sha256');
-    let done = 0;
-    let held: Buffer | undefined;
-    // Holds one chunk back; the last one is sent only when the digest matches.
-    const check = new Transform({
-      transform(chunk: Buffer, _enc, cb) {
-        hash.update(chunk);
-        done += chunk.length;
-        t.onBytes(done, size);
-        const out = held;
-        held = chunk;
-        cb(null, out);
-      },
-      flush(cb) {
-        const actual = `sha256:${hash.digest('hex')}`;
-        if (actual !== digest) cb(new CoreflowError('COREFLOW_ERR_BACKUP_DIGEST', { path: 'download', expected: digest, actual }));
-        else cb(null, held);
-      },
-    });
     res.writeHead(200, { 'content-type': 'application/x-tar', 'content-length': size });
-    await pipeline(this.store.read(digest), check, res, { signal: t.abort.signal }).catch(() => res.destroy());
+    // A closed grant cuts the response, even one waiting on a reader that stopped reading.
+    const cut = () => res.destroy();
+    t.abort.signal.addEventListener('abort', cut, { once: true });
+    try {
+      await this.store.send(digest, size, res, { signal: t.abort.signal, onBytes: (n) => t.onBytes(n, size) });
+      res.end();
+    } catch {
+      // The reader sees the response end before its length: a failed transfer, never a short archive.
+      res.destroy();
+    } finally {
+      t.abort.signal.removeEventListener('abort', cut);
+    }
   }
 }
