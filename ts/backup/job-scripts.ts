@@ -43,6 +43,34 @@ export const SNAPSHOT_SCRIPT = [
   'exit 1',
 ].join('\n');
 
+/**
+ * `fetch_into DIR`: the archive unpacked into DIR. Under bash without busybox (the agent's image),
+ * bash opens the connection itself (/dev/tcp) and tar reads the body from it through dd, which
+ * counts it: GNU tar ends without an error on an archive cut at a member boundary, so a body
+ * shorter than its Content-Length fails here. Piping the body through node instead took three
+ * times as long for 1 GiB (2.2 s against 0.8 s). Elsewhere, or when bash cannot open the
+ * connection, `fetch` (node or busybox wget) pipes it to tar.
+ */
+const TCP_FETCH = [
+  'fetch_into() {',
+  '  if [ -n "${BASH_VERSION:-}" ] && ! has_busybox && exec 3<>"/dev/tcp/$CF_HOST/$CF_PORT"; then',
+  "    printf 'GET %s HTTP/1.1\\r\\nHost: %s\\r\\nAuthorization: Bearer %s\\r\\nConnection: close\\r\\n\\r\\n' \"$CF_PATH\" \"$CF_HOST\" \"$CF_TOKEN\" >&3",
+  '    cr=$(printf "\\r"); status=; len=',
+  '    IFS= read -r status <&3 || true',
+  '    case "$status" in "HTTP/1.1 200"*) ;; *) echo "the agent answered: ${status%"$cr"}" >&2; return 1;; esac',
+  '    while IFS= read -r line <&3; do',
+  '      line=${line%"$cr"}; [ -z "$line" ] && break',
+  '      case "$line" in [Cc]ontent-[Ll]ength:*) len=${line#*:}; len=${len# };; esac',
+  '    done',
+  '    LC_ALL=C dd bs=1M <&3 2>/tmp/coreflow-fetch.log | untar "$1" || return 1',
+  "    got=$(sed -n 's/^\\([0-9]*\\) bytes.*/\\1/p' /tmp/coreflow-fetch.log)",
+  '    [ -n "$len" ] && [ "$got" = "$len" ] || { echo "the archive arrived short: ${got:-0} of ${len:-?} bytes" >&2; return 1; }',
+  '  else',
+  '    fetch | untar "$1"',
+  '  fi',
+  '}',
+];
+
 /** The restore job's exit code when it was to fill a new volume and found data in it. */
 export const EXIT_NOT_EMPTY = 3;
 
@@ -58,6 +86,7 @@ export const RESTORE_SCRIPT = [
   'set -e -o pipefail',
   ...TOOLS,
   `if has_node; then fetch() { node -e '${NODE_FETCH}'; }; else fetch() { busybox wget -q -O - --header "Authorization: Bearer $CF_TOKEN" "http://$CF_HOST:$CF_PORT$CF_PATH"; }; fi`,
+  ...TCP_FETCH,
   `cd ${JOB_MOUNT}`,
   'if [ "${CF_INTO_NEW:-}" = 1 ]; then',
   '  for f in * .[!.]* ..?*; do',
@@ -68,7 +97,7 @@ export const RESTORE_SCRIPT = [
   'bb rm -rf "$stage" "$old"; bb mkdir "$stage"',
   // GNU tar reads 10 KiB records by default: 128 KiB ones (-B: whole records from a pipe) unpack 1 GiB about a third faster.
   'untar() { if has_busybox; then busybox tar -x -C "$1"; else tar -x -B -b 256 -C "$1"; fi; }',
-  'if ! fetch | untar "$stage"; then',
+  'if ! fetch_into "$stage"; then',
   '  bb rm -rf "$stage"; echo "cannot fetch or unpack the archive" >&2; exit 1',
   'fi',
   // The unpacked data is on disk before the old is moved aside, and the swap before the job reports success.
