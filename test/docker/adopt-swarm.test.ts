@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import { parse } from 'yaml';
 import { LABEL_CLUSTER, LABEL_HASH, LABEL_MANAGED_BY } from '../../ts/docker/labels.ts';
-import { parseSpec } from '../../ts/spec/parse.ts';
+import { parseSpec } from '../../ts/spec/spec-text.ts';
 import { runProcess } from '../helpers/run-process.ts';
 import { connect, TEST_IMAGE, uniqueName, waitFor } from '../helpers/swarm.ts';
 

@@ -2,7 +2,8 @@ import { readFile } from 'node:fs/promises';
 import t from 'tap';
 import { serviceDiff } from '../../ts/docker/service-plan.ts';
 import { desiredWorkloads } from '../../ts/docker/workload.ts';
-import { parseSpec, validateSpec } from '../../ts/spec/parse.ts';
+import { validateSpec } from '../../ts/spec/parse.ts';
+import { parseSpec } from '../../ts/spec/spec-text.ts';
 import { EVERY_COMPOSE_FIELD } from '../helpers/compose-fields.ts';
 
 const doc = (service: Record<string, unknown>) => ({ apiVersion: 'coreflow/v1', cluster: { name: 'demo' }, services: [{ name: 'a', image: 'x:1', ...service }] });

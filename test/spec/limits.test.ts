@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import t from 'tap';
 import { loadConfig } from '../../ts/config/config.ts';
 import { DEFAULT_SPEC_LIMITS, specLimits } from '../../ts/spec/limits.ts';
-import { loadSpecFile, MAX_LISTED_PROBLEMS, parseSpec, specErrors, validateSpec } from '../../ts/spec/parse.ts';
+import { loadSpecFile, MAX_LISTED_PROBLEMS, specErrors, validateSpec } from '../../ts/spec/parse.ts';
+import { parseSpec } from '../../ts/spec/spec-text.ts';
 import { refusal, refusalOf } from '../helpers/refusal.ts';
 
 const minimal = { apiVersion: 'coreflow/v1', cluster: { name: 'demo' } };

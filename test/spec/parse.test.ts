@@ -1,7 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import t from 'tap';
 import { CoreflowError } from '../../ts/errors.ts';
-import { parseSpec, specErrors, validateSpec } from '../../ts/spec/parse.ts';
+import { specErrors, validateSpec } from '../../ts/spec/parse.ts';
+import { parseSpec } from '../../ts/spec/spec-text.ts';
 
 const minimal = { apiVersion: 'coreflow/v1', cluster: { name: 'demo' } };
 

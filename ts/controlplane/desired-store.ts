@@ -6,7 +6,8 @@ import { writeFileAtomic } from '../fs/atomic-file.ts';
 import { SerialQueue } from '../serial-queue.ts';
 import { MAX_DOCUMENT_BYTES } from '../protocol/envelope.ts';
 import { DEFAULT_SPEC_LIMITS, type SpecLimits } from '../spec/limits.ts';
-import { parseSpecText, readSpecFile, specErrors, validateSpec, type LoadedSpec } from '../spec/parse.ts';
+import { readSpecFile, specErrors, validateSpec, type LoadedSpec } from '../spec/parse.ts';
+import { parseSpecText } from '../spec/spec-text.ts';
 
 export type UpdateOutcome =
   | { ok: true; changed: boolean; specHash: string }

@@ -1,7 +1,8 @@
 import { parentPort } from 'node:worker_threads';
 import { errorText, isCoreflowError, type ErrorCode, type ErrorParams } from '../errors.ts';
 import type { SpecLimits } from './limits.ts';
-import { loadSpecFile, parseSpec, validateSpec, type LoadedSpec } from './parse.ts';
+import { loadSpecFile, validateSpec, type LoadedSpec } from './parse.ts';
+import { parseSpec } from './spec-text.ts';
 import { API_VERSION } from './schema.ts';
 
 /**
