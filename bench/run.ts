@@ -5,6 +5,7 @@
  *   - `coreflow apply` vs `docker stack deploy --detach=true --resolve-image never` of the same N
  *     services (default 500, 0 replicas): creating them from nothing, then a no-op;
  *   - one in-process no-op run at N services: Docker API calls and writes;
+ *   - the engine alone: the same N creates from a bare HTTP client (what no client can go under);
  *   - `coreflow agent` after converging M services (default 1,000): resident memory and its peak;
  *   - the agent image: its size, and from `docker start` to 200 on /readyz (a spec with no services).
  * Usage: npm run bench [-- --services 500 --agent-services 1000 --no-image]. Removes everything it
@@ -14,12 +15,14 @@ import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, statSync } from 'node:fs';
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { request } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs, promisify } from 'node:util';
 import { stringify } from 'yaml';
+import { LABEL_CLUSTER } from '../ts/docker/labels.ts';
 import { buildAgentImage } from '../test/helpers/image.ts';
 import { cleanupCluster, connect, runOnce, TEST_IMAGE, testDoc } from '../test/helpers/swarm.ts';
 
@@ -113,10 +116,40 @@ if (!existsSync('/usr/bin/time')) throw new Error('the bench needs GNU time (/us
     const t0 = performance.now();
     const result = await runOnce(docker, doc);
     print(`  in-process no-op run at ${n}: ${calls.total()} Docker API calls, ${calls.writes()} writes, ${result.summary.unchanged} unchanged, ${sec(performance.now() - t0)}`);
+    // The floor of any client: coreflow's services removed and their specs created again, bare.
+    const owned = await docker.listServices({ filters: { label: [`${LABEL_CLUSTER}=${doc.cluster.name}`] } });
+    for (const s of owned) await docker.getService(s.ID).remove();
+    const floor = await engineCreates(owned.map((s) => s.Spec));
+    print(`  the engine alone: the same ${owned.length} creates from a bare HTTP client, 8 in flight, ${sec(floor)} (coreflow apply ${sec(cfCreate.ms - floor)} more, docker stack deploy ${sec(dkCreate.ms - floor)} more)`);
   } finally {
     await cleanupCluster(docker, doc.cluster.name);
     await exec('docker', ['stack', 'rm', stack]).catch(() => undefined);
   }
+}
+
+/**
+ * What the engine alone needs for these creates: POST /services/create of each spec from a bare
+ * HTTP client on the socket, `inFlight` at a time (no Docker client library, no process start).
+ */
+async function engineCreates(specs: unknown[], inFlight = 8): Promise<number> {
+  const socketPath = process.env.DOCKER_HOST?.replace(/^unix:\/\//, '') || '/var/run/docker.sock';
+  const create = (spec: unknown) =>
+    new Promise<void>((resolve, reject) => {
+      const body = JSON.stringify(spec);
+      const req = request({ socketPath, method: 'POST', path: '/v1.41/services/create', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
+        let text = '';
+        res.on('data', (c: Buffer) => (text += c));
+        res.on('end', () => (res.statusCode === 201 ? resolve() : reject(new Error(`create: ${res.statusCode} ${text}`))));
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+  const t0 = performance.now();
+  let next = 0;
+  await Promise.all(Array.from({ length: inFlight }, async () => {
+    while (next < specs.length) await create(specs[next++]);
+  }));
+  return performance.now() - t0;
 }
 
 /** Resolves with the agent's first log line matching `pred`. */
