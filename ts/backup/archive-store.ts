@@ -99,6 +99,8 @@ export class ArchiveStore {
       await fsyncDir(this.objects);
       return { digest, size: hasher.size };
     } catch (err) {
+      // Also when the file could not even be opened: the sender must not wait on a reader that is gone.
+      source.destroy();
       await rm(tmp, { force: true });
       throw err instanceof CoreflowError ? err : new CoreflowError('COREFLOW_ERR_BACKUP_TRANSFER', { details: errorText(err) }, { cause: err });
     }
