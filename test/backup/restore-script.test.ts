@@ -36,7 +36,7 @@ async function serve(t: Teardown, length: number, body: Buffer, status = 200): P
   return (server.address() as AddressInfo).port;
 }
 
-/** Runs the restore script in `image` on a new volume that holds keep.txt; its exit code, stderr and the volume's files after. */
+/** Runs the restore script in `image` on a new volume that holds keep.txt; its exit code, stderr and the volume's files (with their content) after. */
 async function restore(t: Teardown, image: string, port: number): Promise<{ code: number; stderr: string; files: string }> {
   const volume = uniqueName('cf-restore-script');
   t.teardown(() => exec('docker', ['volume', 'rm', '-f', volume]).then(() => undefined, () => undefined));
@@ -48,7 +48,8 @@ async function restore(t: Teardown, image: string, port: number): Promise<{ code
     (r) => ({ code: 0, stderr: r.stderr }),
     (err: { code: number; stderr: string }) => ({ code: err.code, stderr: err.stderr }),
   );
-  const { stdout } = await exec('docker', ['run', '--rm', ...mount, TEST_IMAGE, 'busybox', 'sh', '-c', 'cd /volume && busybox ls -A']);
+  // Every entry with its content: `name=content`, in order.
+  const { stdout } = await exec('docker', ['run', '--rm', ...mount, TEST_IMAGE, 'busybox', 'sh', '-c', 'cd /volume && for f in $(busybox ls -A); do echo "$f=$(busybox cat "$f")"; done']);
   return { ...run, files: stdout.trim().split('\n').join(' ') };
 }
 
@@ -57,12 +58,12 @@ for (const [kind, image] of [['the agent\'s image (bash, GNU tar, dd)', await ag
     const { tar, firstMember } = await archive();
     const cut = await restore(t, image, await serve(t, tar.length, tar.subarray(0, firstMember)));
     t.not(cut.code, 0, 'the job fails');
-    t.equal(cut.files, 'keep.txt', 'the previous data is in place, nothing staged is left');
+    t.equal(cut.files, 'keep.txt=kept', 'the previous data is in place, nothing staged is left');
     const refused = await restore(t, image, await serve(t, tar.length, tar, 401));
     t.not(refused.code, 0, 'an answer other than 200 fails the job');
-    t.equal(refused.files, 'keep.txt');
+    t.equal(refused.files, 'keep.txt=kept');
     const whole = await restore(t, image, await serve(t, tar.length, tar));
     t.equal(whole.code, 0, whole.stderr);
-    t.equal(whole.files, 'a.txt b.txt', 'the archive\'s files, the old ones gone');
+    t.equal(whole.files, 'a.txt=first file b.txt=second file', 'the archive\'s files, byte for byte, the old ones gone');
   });
 }

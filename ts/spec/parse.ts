@@ -128,6 +128,6 @@ export async function readSpecFile(path: string, limits: SpecLimits = DEFAULT_SP
  */
 export async function loadSpecFile(path: string, limits: SpecLimits = DEFAULT_SPEC_LIMITS): Promise<LoadedSpec> {
   const text = await readSpecFile(path, limits);
-  const json = parseJsonObjectText(text, path, limits.maxDepth);
-  return validateSpec(json ?? (await import('./spec-text.ts')).parseSpecText(text, path, limits), limits);
+  const doc = parseJsonObjectText(text, path, limits.maxDepth) ?? (await import('./spec-text.ts')).parseYamlDocument(text, path, limits);
+  return validateSpec(doc, limits);
 }

@@ -12,7 +12,12 @@ import { parseYamlText } from './yaml-text.ts';
 export function parseSpecText(text: string, source = 'spec', limits: SpecLimits = DEFAULT_SPEC_LIMITS): unknown {
   const bytes = Buffer.byteLength(text);
   if (bytes > limits.maxBytes) throw sizeError(source, bytes, limits);
-  const doc = parseJsonObjectText(text, source, limits.maxDepth) ?? parseYamlText(text, source, limits);
+  return parseJsonObjectText(text, source, limits.maxDepth) ?? parseYamlDocument(text, source, limits);
+}
+
+/** YAML text (already within the size limit) to the plain document; an empty one is refused. */
+export function parseYamlDocument(text: string, source: string, limits: SpecLimits): unknown {
+  const doc = parseYamlText(text, source, limits);
   if (doc === null || doc === undefined) {
     throw new CoreflowError('COREFLOW_ERR_SPEC_PARSE', { source, details: 'the document is empty' });
   }
