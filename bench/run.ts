@@ -3,12 +3,13 @@
  * processes of the built CLI, not asserted in tests), against the local swarm:
  *   - `coreflow plan` on a 1-service spec: wall time (median of 5) and peak memory (max RSS);
  *   - `coreflow apply` vs `docker stack deploy --detach=true --resolve-image never` of the same N
- *     services (default 500, 0 replicas): creating them from nothing, then a no-op;
+ *     services (default 500, 0 replicas): creating them from nothing, then a no-op; medians of
+ *     rounds (default 3) in which the two take turns going first;
  *   - one in-process no-op run at N services: Docker API calls and writes;
  *   - the engine alone: the same N creates from a bare HTTP client (what no client can go under);
  *   - `coreflow agent` after converging M services (default 1,000): resident memory and its peak;
  *   - the agent image: its size, and from `docker start` to 200 on /readyz (a spec with no services).
- * Usage: npm run bench [-- --services 500 --agent-services 1000 --no-image]. Removes everything it
+ * Usage: npm run bench [-- --services 500 --rounds 3 --agent-services 1000 --no-image]. Removes everything it
  * creates (services, networks, the stack, the container and the image tag).
  */
 import { execFile, spawn } from 'node:child_process';
@@ -29,9 +30,10 @@ import { cleanupCluster, connect, runOnce, TEST_IMAGE, testDoc } from '../test/h
 const exec = promisify(execFile);
 const root = new URL('..', import.meta.url).pathname;
 const { values } = parseArgs({
-  options: { services: { type: 'string', default: '500' }, 'agent-services': { type: 'string', default: '1000' }, 'no-image': { type: 'boolean', default: false } },
+  options: { services: { type: 'string', default: '500' }, rounds: { type: 'string', default: '3' }, 'agent-services': { type: 'string', default: '1000' }, 'no-image': { type: 'boolean', default: false } },
 });
 const n = Number(values.services);
+const rounds = Number(values.rounds);
 const agentN = Number(values['agent-services']);
 const { docker, calls } = await connect();
 const dir = await mkdtemp(join(tmpdir(), 'cf-bench-'));
@@ -90,7 +92,8 @@ if (!existsSync('/usr/bin/time')) throw new Error('the bench needs GNU time (/us
   print(`  for scale: bare node ${sec(bare.ms)}, ${mib(bare.maxRssKb)}`);
 }
 
-// 2. N services: coreflow apply vs docker stack deploy, whole processes, create then no-op.
+// 2. N services: coreflow apply vs docker stack deploy, whole processes, create then no-op, in
+// rounds; which of the two goes first alternates, so neither always meets the engine fresh.
 {
   const doc = docWith(n, `bench${n}`);
   const file = await specFile(doc, `apply${n}.json`);
@@ -104,14 +107,34 @@ if (!existsSync('/usr/bin/time')) throw new Error('the bench needs GNU time (/us
   const stackFile = join(dir, 'stack.yml');
   await writeFile(stackFile, stringify(compose));
   const deploy = () => timed('docker', ['stack', 'deploy', '--detach=true', '--resolve-image', 'never', '-c', stackFile, stack]);
+  const removeStack = async () => {
+    await exec('docker', ['stack', 'rm', stack]).catch(() => undefined);
+    for (let i = 0; i < 40 && (await docker.listNetworks({ filters: { label: [`com.docker.stack.namespace=${stack}`] } })).length > 0; i++) await new Promise((r) => setTimeout(r, 250));
+  };
+  const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}x`;
+  const seen = { cfCreate: [] as number[], dkCreate: [] as number[], cfNoop: [] as number[], dkNoop: [] as number[], cfNoopKb: 0 };
   try {
-    const cfCreate = await coreflow(['apply', '--spec', file]);
-    const dkCreate = await deploy();
-    const cfNoop = await coreflow(['apply', '--spec', file]);
-    const dkNoop = await deploy();
-    const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}x`;
-    print(`create ${n} services: coreflow apply ${sec(cfCreate.ms)}, docker stack deploy ${sec(dkCreate.ms)} (${ratio(cfCreate.ms, dkCreate.ms)})`);
-    print(`no-op at ${n} services: coreflow apply ${sec(cfNoop.ms)}, docker stack deploy ${sec(dkNoop.ms)} (${ratio(cfNoop.ms, dkNoop.ms)}); coreflow apply peak memory ${mib(cfNoop.maxRssKb)}`);
+    for (let round = 0; round < rounds; round++) {
+      const both = [
+        async () => {
+          seen.cfCreate.push((await coreflow(['apply', '--spec', file])).ms);
+          const noop = await coreflow(['apply', '--spec', file]);
+          seen.cfNoop.push(noop.ms);
+          seen.cfNoopKb = Math.max(seen.cfNoopKb, noop.maxRssKb);
+        },
+        async () => {
+          seen.dkCreate.push((await deploy()).ms);
+          seen.dkNoop.push((await deploy()).ms);
+        },
+      ];
+      for (const measure of round % 2 === 0 ? both : both.reverse()) await measure();
+      const last = (xs: number[]) => sec(xs.at(-1)!);
+      process.stderr.write(`round ${round + 1} of ${rounds} (${round % 2 === 0 ? 'coreflow' : 'docker'} first): create ${last(seen.cfCreate)} vs ${last(seen.dkCreate)}, no-op ${last(seen.cfNoop)} vs ${last(seen.dkNoop)}\n`);
+      if (round < rounds - 1) await Promise.all([cleanupCluster(docker, doc.cluster.name), removeStack()]);
+    }
+    const [cfCreate, dkCreate, cfNoop, dkNoop] = [seen.cfCreate, seen.dkCreate, seen.cfNoop, seen.dkNoop].map(median) as [number, number, number, number];
+    print(`create ${n} services (median of ${rounds}): coreflow apply ${sec(cfCreate)}, docker stack deploy ${sec(dkCreate)} (${ratio(cfCreate, dkCreate)})`);
+    print(`no-op at ${n} services (median of ${rounds}): coreflow apply ${sec(cfNoop)}, docker stack deploy ${sec(dkNoop)} (${ratio(cfNoop, dkNoop)}); coreflow apply peak memory ${mib(seen.cfNoopKb)}`);
     calls.reset();
     const t0 = performance.now();
     const result = await runOnce(docker, doc);
@@ -120,10 +143,10 @@ if (!existsSync('/usr/bin/time')) throw new Error('the bench needs GNU time (/us
     const owned = await docker.listServices({ filters: { label: [`${LABEL_CLUSTER}=${doc.cluster.name}`] } });
     for (const s of owned) await docker.getService(s.ID).remove();
     const floor = await engineCreates(owned.map((s) => s.Spec));
-    print(`  the engine alone: the same ${owned.length} creates from a bare HTTP client, 8 in flight, ${sec(floor)} (coreflow apply ${sec(cfCreate.ms - floor)} more, docker stack deploy ${sec(dkCreate.ms - floor)} more)`);
+    print(`  the engine alone: the same ${owned.length} creates from a bare HTTP client, 8 in flight, ${sec(floor)} (coreflow apply ${sec(cfCreate - floor)} more, docker stack deploy ${sec(dkCreate - floor)} more)`);
   } finally {
     await cleanupCluster(docker, doc.cluster.name);
-    await exec('docker', ['stack', 'rm', stack]).catch(() => undefined);
+    await removeStack();
   }
 }
 

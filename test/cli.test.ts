@@ -34,12 +34,14 @@ t.test('plan: exit 2 with a readable diff when something would change, and chang
   t.equal(svcs.length, 0, 'plan created nothing');
 });
 
-t.test('apply, then plan exits 0; --json gives the typed result', async (t) => {
+t.test('apply prints its result and no log lines, then plan exits 0; --json gives the typed result', async (t) => {
   const applied = await coreflow(['apply', '--spec', file]);
   t.equal(applied.code, 0, applied.stderr);
   t.match(applied.stdout, 'Applied: 4 created');
-  const plan = await coreflow(['plan', '--spec', file, '--json']);
+  t.equal(applied.stderr, '', 'no log lines by default: the result is the output');
+  const plan = await coreflow(['plan', '--spec', file, '--json', '--log-level', 'info']);
   t.equal(plan.code, 0, plan.stderr);
+  t.match(plan.stderr, '"msg":"run finished"', '--log-level info adds the log');
   const result = JSON.parse(plan.stdout);
   t.equal(result.dryRun, true);
   t.equal(result.status, 'succeeded');

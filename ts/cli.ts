@@ -1,4 +1,4 @@
-import { commands } from './cli/commands.ts';
+import { commands, defaultLogLevel } from './cli/commands.ts';
 import { parseFlags } from './cli/flags.ts';
 import { errorText, isCoreflowError } from './errors.ts';
 import { createLogger, type Logger } from './observe/logger.ts';
@@ -41,7 +41,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     const flags = parseFlags(argv.slice(name.split(' ').length), entry.extra);
     const level = flags.settings.logLevel ?? process.env.COREFLOW_LOG_LEVEL;
-    log = createLogger(typeof level === 'string' ? { level } : {});
+    log = createLogger({ level: typeof level === 'string' ? level : defaultLogLevel(entry) });
     const run = await entry.load();
     return await run(flags, log);
   } catch (err) {

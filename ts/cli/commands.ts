@@ -9,6 +9,16 @@ export interface CommandEntry {
   extra?: Record<string, { type: 'string' | 'boolean'; multiple?: boolean }>;
   /** Loaded on use, so `--help` and small commands start fast. */
   load: () => Promise<Command>;
+  /**
+   * A process that runs until stopped (agent, control plane): it logs at info by default. Other
+   * commands print their result, so their default level is warn (a run's actions are in it).
+   */
+  daemon?: true;
+}
+
+/** The log level of a command without COREFLOW_LOG_LEVEL or --log-level. */
+export function defaultLogLevel(entry: CommandEntry): 'info' | 'warn' {
+  return entry.daemon ? 'info' : 'warn';
 }
 
 /** Every command, by its words ("controller watch" has two). */
@@ -26,11 +36,13 @@ export const commands: Record<string, CommandEntry> = {
   agent: {
     summary: 'run continuously (standalone mode with --spec; control-plane mode with CLOUDLY_URL + JUMPCODE)',
     load: async () => (await import('./agent-command.ts')).agentCommand,
+    daemon: true,
   },
   controlplane: {
     summary: 'the reference control plane: --spec FILE --addr HOST:PORT --token-file FILE',
     extra: { addr: { type: 'string' }, 'token-file': { type: 'string' } },
     load: async () => (await import('./controlplane-command.ts')).controlplaneCommand,
+    daemon: true,
   },
   'controller watch': {
     summary: "follow a control plane's events: --controller HOST:PORT [--token-file FILE]",

@@ -17,7 +17,7 @@ export const settings = {
   dockerHost: { env: 'DOCKER_HOST', flag: 'docker-host', default: undefined, doc: 'Docker Engine: unix:///path, /path or tcp://host:port (default /var/run/docker.sock)' },
   stateDir: { env: 'COREFLOW_STATE_DIR', flag: 'state-dir', default: '/var/lib/coreflow', doc: 'Where the agent keeps its state (last good config, state file, event log)' },
   resyncCron: { env: 'COREFLOW_RESYNC_CRON', flag: 'resync-cron', default: '0 0 * * * *', doc: 'Full resync schedule (node-cron, with seconds); hourly by default' },
-  logLevel: { env: 'COREFLOW_LOG_LEVEL', flag: 'log-level', default: 'info', doc: 'trace, debug, info, warn, error or fatal' },
+  logLevel: { env: 'COREFLOW_LOG_LEVEL', flag: 'log-level', default: 'info', doc: 'trace, debug, info, warn, error or fatal; info is the default of agent and controlplane, warn that of the commands that print a result' },
   runTimeoutMs: { env: 'COREFLOW_RUN_TIMEOUT_MS', flag: 'run-timeout-ms', default: '600000', doc: 'A run still going after this long is stopped between actions' },
   host: { env: 'COREFLOW_HOST', flag: 'host', default: '0.0.0.0', doc: 'Address the internal server listens on' },
   port: { env: 'COREFLOW_PORT', flag: 'port', default: '3000', doc: 'Port of the internal server (health, metrics, status, events, edge proxies); 0 picks a free one' },
