@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
@@ -8,6 +8,7 @@ import { cleanupCluster, connect, TEST_IMAGE, testDoc, waitFor, WEB_COMMAND } fr
 
 const { docker } = await connect();
 const dir = await mkdtemp(join(tmpdir(), 'cf-cli-'));
+const root = new URL('..', import.meta.url).pathname;
 
 /** `node bin/coreflow.js ARGS` with extra environment variables. */
 function coreflow(args: string[], env: Record<string, string> = {}): Promise<ProcessOutput> {
@@ -42,6 +43,14 @@ t.test('apply prints its result and no log lines, then plan exits 0; --json give
   const plan = await coreflow(['plan', '--spec', file, '--json', '--log-level', 'info']);
   t.equal(plan.code, 0, plan.stderr);
   t.match(plan.stderr, '"msg":"run finished"', '--log-level info adds the log');
+  // The level from the local overlay, as the readme's example sets it.
+  const cwd = await mkdtemp(join(tmpdir(), 'cf-cli-overlay-'));
+  await mkdir(join(cwd, '.nogit'));
+  await writeFile(join(cwd, '.nogit', 'env.json'), JSON.stringify({ COREFLOW_LOG_LEVEL: 'info' }));
+  const { COREFLOW_LOG_LEVEL: _unset, ...env } = process.env;
+  const overlaid = await runProcess('node', [join(root, 'bin/coreflow.js'), 'plan', '--spec', file], { cwd, env });
+  t.equal(overlaid.code, 0, overlaid.stderr);
+  t.match(overlaid.stderr, '"msg":"run finished"', 'the level of .nogit/env.json');
   const result = JSON.parse(plan.stdout);
   t.equal(result.dryRun, true);
   t.equal(result.status, 'succeeded');
@@ -68,6 +77,9 @@ t.test('errors: exit 1 with the error code; bad flags, missing spec, unreachable
   t.match(worker.stderr, 'is not a swarm manager (swarm state: inactive)');
   t.match(worker.stderr, '`docker swarm init`');
   t.match(worker.stderr, 'COREFLOW_ERR_NOT_SWARM_MANAGER');
+  const badLevel = await coreflow(['plan', '--spec', file], { COREFLOW_LOG_LEVEL: 'loud' });
+  t.equal(badLevel.code, 1);
+  t.match(badLevel.stderr, 'COREFLOW_LOG_LEVEL (--log-level): Invalid option');
   const badEnv = await coreflow(['plan', '--spec', file], { COREFLOW_RUN_TIMEOUT_MS: 'soon' });
   t.equal(badEnv.code, 1);
   t.match(badEnv.stderr, 'COREFLOW_RUN_TIMEOUT_MS (--run-timeout-ms): expected milliseconds');

@@ -1,7 +1,9 @@
 import { commands, defaultLogLevel } from './cli/commands.ts';
 import { parseFlags } from './cli/flags.ts';
+import { readEnv } from './config/env.ts';
+import { settings } from './config/config.ts';
 import { errorText, isCoreflowError } from './errors.ts';
-import { createLogger, type Logger } from './observe/logger.ts';
+import { createLogger, isLogLevel, type Logger } from './observe/logger.ts';
 
 const USAGE = `usage: coreflow <command> [flags]
 
@@ -40,8 +42,10 @@ export async function main(argv: string[]): Promise<number> {
   let log: Logger | undefined;
   try {
     const flags = parseFlags(argv.slice(name.split(' ').length), entry.extra);
-    const level = flags.settings.logLevel ?? process.env.COREFLOW_LOG_LEVEL;
-    log = createLogger({ level: typeof level === 'string' ? level : defaultLogLevel(entry) });
+    // As the config reads it (flag, environment, then the overlay); a bad value is left to the
+    // config's validation to name.
+    const level = flags.settings.logLevel ?? (await readEnv([settings.logLevel.env])).COREFLOW_LOG_LEVEL;
+    log = createLogger({ level: isLogLevel(level) ? level : defaultLogLevel(entry) });
     const run = await entry.load();
     return await run(flags, log);
   } catch (err) {

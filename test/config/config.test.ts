@@ -2,7 +2,8 @@ import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { hasEnvOverlay, loadConfig } from '../../ts/config/config.ts';
+import { loadConfig } from '../../ts/config/config.ts';
+import { hasEnvOverlay } from '../../ts/config/env.ts';
 import { CoreflowError } from '../../ts/errors.ts';
 
 async function dirWith(env: Record<string, string>): Promise<string> {

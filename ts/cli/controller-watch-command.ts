@@ -1,6 +1,6 @@
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { readEnv } from '../config/config.ts';
+import { readEnv } from '../config/env.ts';
 import { readTokenFile } from '../controlplane/token.ts';
 import { CoreflowError, errorText } from '../errors.ts';
 import type { Logger } from '../observe/logger.ts';

@@ -1,8 +1,8 @@
-import { existsSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { z } from 'zod';
 import { CoreflowError } from '../errors.ts';
 import { parseDurationNs } from '../duration.ts';
+import { LOG_LEVELS } from '../observe/logger.ts';
+import { readEnv } from './env.ts';
 
 /**
  * Every setting of coreflow: its environment variable, its flag and its default. The readme's
@@ -85,7 +85,7 @@ const configSchema = z.strictObject({
   dockerHost: z.string().min(1).optional(),
   stateDir: z.string().min(1),
   resyncCron: z.string().regex(/^(\S+\s+){4,5}\S+$/, { error: 'expected a cron expression with 5 or 6 fields' }),
-  logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']),
+  logLevel: z.enum(LOG_LEVELS),
   runTimeoutMs: z.coerce.number({ error: 'expected milliseconds' }).int().min(1000, { error: 'expected at least 1000 ms' }),
   host: z.string().min(1),
   port: z.coerce.number({ error: 'expected a port number' }).int().min(0).max(65535, { error: 'expected a port number' }),
@@ -176,39 +176,6 @@ function modeIssues(config: z.output<typeof configSchema>): string[] {
 }
 
 export type CoreflowConfig = Readonly<z.output<typeof configSchema>>;
-
-/**
- * Whether a source beside the process environment that qenv reads exists: .nogit/env.json,
- * env.yml or env.yaml, a qenv.yml in `cwd`, or a Docker secret named like one of `names` (or a
- * *secret.json*) under `secretsDir`. Cheap checks, so a process without an overlay never loads qenv.
- */
-export function hasEnvOverlay(names: readonly string[], cwd: string, secretsDir = '/run/secrets'): boolean {
-  const files = ['.nogit/env.json', '.nogit/env.yml', '.nogit/env.yaml', 'qenv.yml'];
-  if (files.some((f) => existsSync(join(cwd, f)))) return true;
-  let secrets: string[];
-  try {
-    secrets = readdirSync(secretsDir);
-  } catch {
-    return false;
-  }
-  return secrets.some((s) => names.includes(s) || s.includes('secret.json'));
-}
-
-/**
- * Reads variables from the environment and, where one exists, the overlays qenv reads (see
- * hasEnvOverlay). qenv is loaded only then: its dependency tree costs about a second of start-up.
- */
-export async function readEnv(names: readonly string[], cwd = process.cwd()): Promise<Record<string, string | undefined>> {
-  const out: Record<string, string | undefined> = {};
-  if (!hasEnvOverlay(names, cwd)) {
-    for (const name of names) out[name] = process.env[name];
-    return out;
-  }
-  const { Qenv } = await import('@push.rocks/qenv');
-  const qenv = new Qenv(cwd, `${cwd}/.nogit`, false);
-  for (const name of names) out[name] = await qenv.getEnvVarOnDemand(name);
-  return out;
-}
 
 /**
  * Builds the one validated, frozen config. Flags win over the environment. Every problem is

@@ -14,6 +14,14 @@ export const redactPaths = [
   'privateKey', '*.privateKey', '*.*.privateKey', 'X-Registry-Auth', '*.X-Registry-Auth',
 ];
 
+/** The levels a logger takes, most verbose first ('silent' logs nothing). */
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export function isLogLevel(value: unknown): value is LogLevel {
+  return LOG_LEVELS.includes(value as LogLevel);
+}
+
 export interface LoggerSettings {
   level?: string;
   /** Where log lines go; defaults to stderr so command output on stdout stays clean. */
