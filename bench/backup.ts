@@ -11,14 +11,14 @@
  * `npm run build` first. Removes what it creates.
  */
 import { execFile, spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
-import { writeFile } from 'node:fs/promises';
 import { stringify } from 'yaml';
 import { agentTestImage } from '../test/helpers/image.ts';
 import { cleanupCluster, connect, TEST_IMAGE, testDoc, waitFor } from '../test/helpers/swarm.ts';
+import { median } from './stats.ts';
 
 const exec = promisify(execFile);
 const { values } = parseArgs({ options: { mib: { type: 'string', default: '1024' }, 'job-image': { type: 'string' }, runs: { type: 'string', default: '3' } } });
@@ -128,10 +128,7 @@ try {
   }
   // Per row, the median of the rounds (the first write into fresh space of the filesystem can take
   // twice as long as the next), and the highest agent peak of any round.
-  const med = (key: string): Sample => {
-    const xs = rounds.map((r) => r[key]!.s).sort((a, b) => a - b);
-    return { s: xs[Math.floor(xs.length / 2)]!, peakMiB: Math.max(...rounds.map((r) => r[key]!.peakMiB)) };
-  };
+  const med = (key: string): Sample => ({ s: median(rounds.map((r) => r[key]!.s)), peakMiB: Math.max(...rounds.map((r) => r[key]!.peakMiB)) });
   const ratio = (m: Sample, base: Sample, name: string) => `${(m.s / base.s).toFixed(2)}x ${name}`;
   const row = (what: string, m: Sample, ...vs: string[]) =>
     `${what.padEnd(58)} ${m.s.toFixed(1).padStart(6)} s${vs.length ? `  (${vs.join(', ')})` : ''}  agent peak ${m.peakMiB.toFixed(0)} MiB`;

@@ -13,6 +13,7 @@ import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
 import { boundPort, followEvents, httpJson, startCoreflow, type CoreflowProc } from '../test/helpers/controlplane-procs.ts';
 import { cleanupCluster, connect, TEST_IMAGE, testDoc } from '../test/helpers/swarm.ts';
+import { median } from './stats.ts';
 
 const { values } = parseArgs({ options: { changes: { type: 'string', default: '10' } } });
 const changes = Number(values.changes);
@@ -29,7 +30,6 @@ const start = (args: string[], env: Record<string, string> = {}) => {
   procs.push(p);
   return p;
 };
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const max = (xs: number[]) => Math.max(...xs);
 
 try {

@@ -26,6 +26,7 @@ import { stringify } from 'yaml';
 import { LABEL_CLUSTER } from '../ts/docker/labels.ts';
 import { buildAgentImage } from '../test/helpers/image.ts';
 import { cleanupCluster, connect, runOnce, TEST_IMAGE, testDoc } from '../test/helpers/swarm.ts';
+import { median } from './stats.ts';
 
 const exec = promisify(execFile);
 const root = new URL('..', import.meta.url).pathname;
@@ -77,7 +78,6 @@ async function timed(cmd: string, args: string[]): Promise<{ ms: number; maxRssK
   return { ms, maxRssKb, code };
 }
 const coreflow = (args: string[]) => timed(process.execPath, ['bin/coreflow.js', ...args]);
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 if (!existsSync('/usr/bin/time')) throw new Error('the bench needs GNU time (/usr/bin/time; Debian package "time")');
 

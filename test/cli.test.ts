@@ -43,19 +43,21 @@ t.test('apply prints its result and no log lines, then plan exits 0; --json give
   const plan = await coreflow(['plan', '--spec', file, '--json', '--log-level', 'info']);
   t.equal(plan.code, 0, plan.stderr);
   t.match(plan.stderr, '"msg":"run finished"', '--log-level info adds the log');
-  // The level from the local overlay, as the readme's example sets it.
-  const cwd = await mkdtemp(join(tmpdir(), 'cf-cli-overlay-'));
-  await mkdir(join(cwd, '.nogit'));
-  await writeFile(join(cwd, '.nogit', 'env.json'), JSON.stringify({ COREFLOW_LOG_LEVEL: 'info' }));
-  const { COREFLOW_LOG_LEVEL: _unset, ...env } = process.env;
-  const overlaid = await runProcess('node', [join(root, 'bin/coreflow.js'), 'plan', '--spec', file], { cwd, env });
-  t.equal(overlaid.code, 0, overlaid.stderr);
-  t.match(overlaid.stderr, '"msg":"run finished"', 'the level of .nogit/env.json');
   const result = JSON.parse(plan.stdout);
   t.equal(result.dryRun, true);
   t.equal(result.status, 'succeeded');
   t.same(result.summary, { creates: 0, updates: 0, deletes: 0, unchanged: 4, failed: 0, blocked: 0 });
   t.ok(result.steps.every((s: { actions: { durationMs: number }[] }) => s.actions.every((a) => typeof a.durationMs === 'number')));
+});
+
+t.test('the log level of .nogit/env.json applies, as the readme\'s example sets it', async (t) => {
+  const cwd = await mkdtemp(join(tmpdir(), 'cf-cli-overlay-'));
+  await mkdir(join(cwd, '.nogit'));
+  await writeFile(join(cwd, '.nogit', 'env.json'), JSON.stringify({ COREFLOW_LOG_LEVEL: 'info' }));
+  const { COREFLOW_LOG_LEVEL: _unset, ...env } = process.env;
+  const out = await runProcess('node', [join(root, 'bin/coreflow.js'), 'plan', '--spec', file], { cwd, env });
+  t.equal(out.code, 0, out.stderr);
+  t.match(out.stderr, '"msg":"run finished"', 'info lines, where a plan logs none by default');
 });
 
 t.test('errors: exit 1 with the error code; bad flags, missing spec, unreachable Docker', async (t) => {

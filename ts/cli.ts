@@ -44,7 +44,8 @@ export async function main(argv: string[]): Promise<number> {
     const flags = parseFlags(argv.slice(name.split(' ').length), entry.extra);
     // As the config reads it (flag, environment, then the overlay); a bad value is left to the
     // config's validation to name.
-    const level = flags.settings.logLevel ?? (await readEnv([settings.logLevel.env])).COREFLOW_LOG_LEVEL;
+    const { env } = settings.logLevel;
+    const level = flags.settings.logLevel ?? (await readEnv([env]))[env];
     log = createLogger({ level: isLogLevel(level) ? level : defaultLogLevel(entry) });
     const run = await entry.load();
     return await run(flags, log);
