@@ -16,6 +16,7 @@
 //     They are replaced by a module that throws when used.
 // Patched while bundling: docker-modem formats every request with util.inspect (every header,
 // the abort signal) for its debug log even when that log is off; the call is made conditional.
+// zod's locales but English are left out (370 KB that every start would compile).
 // Type checking is `npm run typecheck` (tsc); esbuild only strips types.
 import { build } from 'esbuild';
 import { readFileSync, readdirSync, renameSync, rmSync } from 'node:fs';
@@ -45,6 +46,20 @@ const modemDebugOnlyWhenEnabled = {
   },
 };
 
+/**
+ * zod's namespace export `locales` holds the messages of 40-odd languages (370 KB of the 760 KB
+ * zod adds to every start); coreflow reports in English, the locale zod configures by default.
+ */
+const zodEnglishOnly = {
+  name: 'zod-english-only',
+  setup(b) {
+    b.onLoad({ filter: /[\\/]zod[\\/]v4[\\/]locales[\\/]index\.js$/ }, (args) => {
+      if (!readFileSync(args.path, 'utf8').includes('default as en }')) throw new Error(`${args.path}: no English locale to keep; update scripts/build.mjs`);
+      return { contents: 'export { default as en } from "./en.js";\n', loader: 'js' };
+    });
+  },
+};
+
 /** Builds dist/: built beside it and swapped in, so a process running from dist/ meanwhile sees a whole build. */
 async function buildDist() {
   const next = `dist.next-${process.pid}`;
@@ -64,7 +79,7 @@ async function buildDist() {
     alias: Object.fromEntries(['ssh2', '@grpc/grpc-js', '@grpc/proto-loader', 'protobufjs', 'tar-fs', '@balena/dockerignore'].map((p) => [p, unused])),
     // Bundled CommonJS packages call require() for Node's built-in modules.
     banner: { js: "import { createRequire as __coreflowRequire } from 'node:module'; const require = __coreflowRequire(import.meta.url);" },
-    plugins: [modemDebugOnlyWhenEnabled],
+    plugins: [modemDebugOnlyWhenEnabled, zodEnglishOnly],
     logLevel: 'warning',
   });
   rmSync(`${root}dist`, { recursive: true, force: true });

@@ -92,10 +92,14 @@ export async function connectDocker(opts: ConnectOptions = {}): Promise<DockerCo
   const docker = new Docker(options);
   const calls = new ApiCallCounter();
   const close = instrument(docker, calls, endpoint, opts.timeoutMs ?? DEFAULT_DOCKER_TIMEOUT_MS);
+  // Both at once, unversioned (the engine answers /info in its own version): the swarm fields read
+  // here are the same in every version coreflow supports.
   let engineVersion: string;
+  let info: { Swarm?: { LocalNodeState?: string; ControlAvailable?: boolean } };
   try {
-    const v = await docker.version();
+    const [v, i] = await Promise.all([docker.version(), docker.info()]);
     engineVersion = v.ApiVersion;
+    info = i;
   } catch (err) {
     if (err instanceof CoreflowError) throw err;
     throw new CoreflowError('COREFLOW_ERR_DOCKER_UNREACHABLE', { endpoint, details: errorText(err) }, { cause: err });
@@ -108,7 +112,6 @@ export async function connectDocker(opts: ConnectOptions = {}): Promise<DockerCo
   }
   const apiVersion = compareVersions(engineVersion, MAX_API_VERSION) > 0 ? MAX_API_VERSION : engineVersion;
   (docker.modem as unknown as { version: string }).version = `v${apiVersion}`;
-  const info = (await docker.info()) as { Swarm?: { LocalNodeState?: string; ControlAvailable?: boolean } };
   const state = info.Swarm?.LocalNodeState ?? 'unknown';
   if (state !== 'active' || info.Swarm?.ControlAvailable !== true) {
     throw new CoreflowError('COREFLOW_ERR_NOT_SWARM_MANAGER', { endpoint, state: state === 'active' ? 'active, worker' : state });
