@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Transform, type Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -8,6 +8,7 @@ import { writeFileAtomic } from '../fs/atomic-file.ts';
 import { durableWriteStream } from '../fs/durable-write-stream.ts';
 import { fsyncDir } from '../fs/fsync.ts';
 import { sendFile } from '../fs/send-file.ts';
+import { sha256OfFile } from '../fs/file-sha256.ts';
 import { backupManifestSchema, type BackupManifest } from './manifest.ts';
 
 /**
@@ -113,21 +114,7 @@ export class ArchiveStore {
   async verify(digest: string, signal?: AbortSignal): Promise<void> {
     const path = this.objectPath(digest);
     if (!(await this.has(digest))) throw new CoreflowError('COREFLOW_ERR_BACKUP_ARCHIVE_MISSING', { digest, path });
-    const hash = createHash('sha256');
-    // One buffer, read into again and again: 1 GiB hashed leaves no garbage behind.
-    const buffer = Buffer.allocUnsafe(BUFFER_BYTES);
-    const file = await open(path, 'r');
-    try {
-      for (;;) {
-        signal?.throwIfAborted();
-        const { bytesRead } = await file.read(buffer, 0, buffer.length);
-        if (bytesRead === 0) break;
-        hash.update(buffer.subarray(0, bytesRead));
-      }
-    } finally {
-      await file.close();
-    }
-    const actual = `sha256:${hash.digest('hex')}`;
+    const actual = `sha256:${await sha256OfFile(path, signal)}`;
     if (actual !== digest) throw new CoreflowError('COREFLOW_ERR_BACKUP_DIGEST', { path, expected: digest, actual });
   }
 

@@ -1,10 +1,10 @@
-import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
 import { basename, dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { writeFileAtomic } from '../fs/atomic-file.ts';
+import { sha256OfFile } from '../fs/file-sha256.ts';
 import { fsyncDir, fsyncFile } from '../fs/fsync.ts';
 import { bearerMatches } from '../server/bearer-auth.ts';
 import { HttpError, readJson, sendJson, type Router } from '../server/http-router.ts';
@@ -72,11 +72,7 @@ export function addArchiveVault(router: Router, opts: { token: string; dir: stri
       sendJson(res, 200, { complete: false, received: now });
       return;
     }
-    const hash = createHash('sha256');
-    await pipeline(createReadStream(partial(hex)), async function* (chunks: AsyncIterable<Buffer>) {
-      for await (const c of chunks) hash.update(c);
-    });
-    if (now !== total || hash.digest('hex') !== hex) {
+    if (now !== total || (await sha256OfFile(partial(hex))) !== hex) {
       await rm(partial(hex), { force: true });
       sendJson(res, 422, { error: `the archive received (${now} bytes) does not match sha256:${hex} and ${total} bytes; it was discarded`, code: 'COREFLOW_ERR_BACKUP_DIGEST' });
       return;
