@@ -170,6 +170,7 @@ t.test('a volume backed up by a job on its node, the files deleted, restored byt
   t.match(corestore.restores.get(`database/${cluster}-orders`), [{ snapshotId: manifest.bindings[0]!.snapshotId, state: 'ready' }], 'the database restored from its snapshot');
   const all = await store.list(service);
   t.same(all.map((m) => m.reason), ['manual', 'before-restore'], 'a snapshot was taken before the restore overwrote the volume');
+  t.equal(all[1]!.consistency, 'stop', 'taken with the service stopped: it holds every write up to the restore');
   t.ok(events.includes(`backup.complete ${service}`) && events.includes(`restore.complete ${service}`), 'events');
 
   // A damaged archive: refused, nothing changes.

@@ -413,12 +413,15 @@ export class BackupManager {
         await this.restoreVolume(op, id, entries[0]!, { target: opts.toVolume, intoNew: true, ...(options ? { options } : {}) }, node, 0, opts.signal);
       } else {
         const current = entries.filter((e) => mounts.has(e.volume)).map((e) => ({ volume: e.volume, ...(e.mountPath ? { mountPath: e.mountPath } : {}) }));
-        if (current.length > 0 && live) {
-          const safety = this.newId();
-          const archives = await this.takeSnapshots(undefined, safety, current, node, opts.signal);
-          await store.save(this.manifest(safety, manifest.service, live.id, 'before-restore', 'live', archives, this.now()));
-        }
-        await this.withScaledDown(live?.replicas !== undefined, live?.id ?? '', manifest.service, `restore ${id}`, async () => {
+        const stop = live?.replicas !== undefined;
+        await this.withScaledDown(stop, live?.id ?? '', manifest.service, `restore ${id}`, async () => {
+          // The data about to be overwritten, taken once nothing writes to it any more: the
+          // snapshot holds every write up to the restore.
+          if (current.length > 0 && live) {
+            const safety = this.newId();
+            const archives = await this.takeSnapshots(undefined, safety, current, node, opts.signal);
+            await store.save(this.manifest(safety, manifest.service, live.id, 'before-restore', stop ? 'stop' : 'live', archives, this.now()));
+          }
           let base = 0;
           for (const e of entries) {
             await this.restoreVolume(op, id, e, { target: e.volume }, node, base, opts.signal);
