@@ -193,6 +193,13 @@ export class Agent implements Lifecycle {
     }
   }
 
+  /** Every wake-up of the chain passes here: only the lease holder reconciles. */
+  private readonly trigger = (reason: string) => void this.gatedRun(reason);
+
+  /**
+   * The order matters: nothing writes to Docker or to an edge before the lease is held; the
+   * sources load the desired state before the first run; the controllers start last.
+   */
   private async startAll(): Promise<void> {
     const { log } = this;
     if (!this.config.spec && !this.config.cloudlyUrl) {
@@ -207,9 +214,8 @@ export class Agent implements Lifecycle {
     const docker = await connectDocker({ ...(config.dockerHost ? { host: config.dockerHost } : {}), timeoutMs: config.dockerTimeoutMs });
     log.info({ endpoint: docker.endpoint, apiVersion: docker.apiVersion }, 'connected to Docker');
     const offCalls = docker.calls.onCall((c) => this.metrics.recordDockerCall(c));
+    await this.startPart({ name: 'docker-call-metrics', start: async () => undefined, stop: async () => offCalls() });
     const dockerEvents = new DockerEventStream(docker.docker, { types: [...new Set([...DRIFT_EVENT_TYPES, ...ROUTING_EVENT_TYPES])], log: log.child({ component: 'docker-events' }) });
-
-    // The engine: the chain, its retries with backoff and its state file.
     let self: Promise<SelfTask | undefined> | undefined;
     const selfTask = () => (self ??= discoverSelfTask(docker.docker));
     const backups = agentBackups({
@@ -228,7 +234,32 @@ export class Agent implements Lifecycle {
     if (state) log.info({ lineage: state.lineage, serial: state.serial, resources: state.resources.length }, 'state file loaded');
     const loadError = await this.suspensions.load();
     if (loadError) log.error({ path: this.suspensions.path, err: loadError }, 'cannot read the suspensions; none are in force');
-    const edge = await this.edgeAccess(config, selfTask);
+    await this.startEngine(config, docker, dockerEvents, backups, await this.edgeAccess(config, selfTask));
+    await this.startPart(dockerEvents);
+    await this.startSource(config, backups);
+
+    // One agent per cluster reconciles: a standby waits here (serving /healthz, /readyz, /v1/status)
+    // until it holds the lease; nothing below writes to Docker or to an edge before that.
+    const lease = await this.startLease(config, docker);
+    await lease.acquired();
+    const leftover = await backups.removeLeftoverJobs().catch((err: unknown) => (log.warn(errorLogFields(err), 'cannot look for backup jobs left by an earlier agent'), 0));
+    if (leftover > 0) log.warn({ removed: leftover }, 'removed backup jobs an earlier agent left unfinished');
+    // A new state dir (the agent moved to another node) continues the history the lease carries.
+    if (!state && lease.inherited) {
+      this.stateFile.adopt(lease.inherited);
+      log.info({ lineage: lease.inherited.lineage, serial: lease.inherited.serial }, 'no state file here; continuing the lineage of the previous lease holder');
+    }
+    await this.startRouting(config, docker, dockerEvents);
+    // Subscribed after the first load: the start trigger below covers it.
+    this.desired.onChange((_l, origin) => this.trigger(`desired state changed (${origin})`));
+    await this.startSchedules(config, backups);
+    await this.startPart(this.controllers);
+    await this.gatedRun('start');
+  }
+
+  /** The engine: the chain and its retries with backoff; the background controllers are registered here and started last. */
+  private async startEngine(config: CoreflowConfig, docker: DockerConnection, dockerEvents: DockerEventSource, backups: BackupManager, edge: EdgeAccess): Promise<void> {
+    const { log, trigger } = this;
     const reconciler = new Reconciler({
       steps: defaultSteps(docker.docker, {
         dns: dnsStepOptions(config),
@@ -252,8 +283,6 @@ export class Agent implements Lifecycle {
       observer: runEventsObserver(this.bus),
       onResult: (r) => this.afterRun(r),
     });
-    // Every wake-up of the chain passes here: only the lease holder reconciles.
-    const trigger = (reason: string) => void this.gatedRun(reason);
     const retry = new RetryScheduler({
       baseMs: config.retryBaseMs,
       maxMs: config.retryMaxMs,
@@ -270,56 +299,46 @@ export class Agent implements Lifecycle {
       stop: async () => {
         retry.stop();
         await reconciler.stop();
-        offCalls();
         await this.eventLog.flush();
       },
     });
+  }
 
-    await this.startPart(dockerEvents);
-
-    // Control-plane mode (CLOUDLY_URL set): config fetched and pushed, a report after every run,
-    // and routing's certificates from getCertificateForDomain. Standalone mode: the spec file.
-    // The control-plane client is loaded only in control-plane mode.
-    const cp = config.cloudlyUrl
-      ? (await import('./sources/controlplane-source.ts')).controlPlaneSource(config, this.desired, log.child({ component: 'controlplane-source' }), {
-          taskCounts: () => this.taskCounts(),
-          status: () => this.status(),
-          operator: { pendingPlan: () => this.pendingPlan, approve: (id) => this.approve(id), setSuspended: (service, suspended) => this.setSuspended(service, suspended) },
-          redeploy: (name) => this.redeploy(name),
-          backups,
-        })
-      : undefined;
-    if (cp) this.certificateProvider ??= cp;
-    const m = this.metrics;
-    if (cp) {
-      this.onResult((r) => cp.report(r));
-      this.planListeners.add((p) => cp.planChanged(p));
-      // The same status as /v1/status: also when a service's health changes between runs.
-      this.onStatus(() => cp.statusChanged());
-      m.sampleOnScrape(() => m.controlplaneConnected.set(cp.connected ? 1 : 0));
-      await this.startPart(cp);
-    } else {
-      const source = new FileSource(config.spec!, this.desired, log.child({ component: 'file-source' }));
+  /**
+   * Where the desired state comes from. Control-plane mode (CLOUDLY_URL set): config fetched and
+   * pushed, a report after every run, and routing's certificates from getCertificateForDomain;
+   * the control-plane client is loaded only then. Standalone mode: the spec file.
+   */
+  private async startSource(config: CoreflowConfig, backups: BackupManager): Promise<void> {
+    if (!config.cloudlyUrl) {
+      const source = new FileSource(config.spec!, this.desired, this.log.child({ component: 'file-source' }));
       await this.startPart({ name: 'file-source', start: async () => void (await source.start()), stop: async () => source.stop() });
+      return;
     }
+    const cp = (await import('./sources/controlplane-source.ts')).controlPlaneSource(config, this.desired, this.log.child({ component: 'controlplane-source' }), {
+      taskCounts: () => this.taskCounts(),
+      status: () => this.status(),
+      operator: { pendingPlan: () => this.pendingPlan, approve: (id) => this.approve(id), setSuspended: (service, suspended) => this.setSuspended(service, suspended) },
+      redeploy: (name) => this.redeploy(name),
+      backups,
+    });
+    this.certificateProvider ??= cp;
+    const m = this.metrics;
+    this.onResult((r) => cp.report(r));
+    this.planListeners.add((p) => cp.planChanged(p));
+    // The same status as /v1/status: also when a service's health changes between runs.
+    this.onStatus(() => cp.statusChanged());
+    m.sampleOnScrape(() => m.controlplaneConnected.set(cp.connected ? 1 : 0));
+    await this.startPart(cp);
+  }
 
-    // One agent per cluster reconciles: a standby waits here (serving /healthz, /readyz, /v1/status)
-    // until it holds the lease; nothing below writes to Docker or to an edge before that.
-    const lease = await this.startLease(config, docker);
-    await lease.acquired();
-    const leftover = await backups.removeLeftoverJobs().catch((err: unknown) => (log.warn(errorLogFields(err), 'cannot look for backup jobs left by an earlier agent'), 0));
-    if (leftover > 0) log.warn({ removed: leftover }, 'removed backup jobs an earlier agent left unfinished');
-    // A new state dir (the agent moved to another node) continues the history the lease carries.
-    if (!state && lease.inherited) {
-      this.stateFile.adopt(lease.inherited);
-      log.info({ lineage: lease.inherited.lineage, serial: lease.inherited.serial }, 'no state file here; continuing the lineage of the previous lease holder');
-    }
-
+  /** The routing table for the edge proxies: rebuilt after every run, on Docker events and on a resync timer. */
+  private async startRouting(config: CoreflowConfig, docker: DockerConnection, dockerEvents: DockerEventSource): Promise<void> {
     const routing = new RoutingController({
       docker: docker.docker,
       events: dockerEvents,
       desired: () => this.desired.get(),
-      log: log.child({ component: 'routing' }),
+      log: this.log.child({ component: 'routing' }),
       edgeToken: config.edgeToken,
       pingIntervalMs: config.pingIntervalMs,
       certificateProvider: this.certificateProvider,
@@ -329,19 +348,19 @@ export class Agent implements Lifecycle {
     this.routing = routing;
     registerRoutingEndpoints(this.server, routing, { desired: () => this.desired.get(), edgeToken: config.edgeToken });
     await this.startPart(routing);
+    const m = this.metrics;
     m.sampleOnScrape(() => (m.edgeProxiesConnected.set(routing.edge.connections), m.routes.set(routing.current?.table.routes.length ?? 0)));
-    // After every run (services may have changed); Docker events and a resync timer do the rest.
     this.onResult(() => routing.trigger('reconcile run finished'));
+  }
 
-    // Subscribed after the first load: the start trigger below covers it.
-    this.desired.onChange((_l, origin) => trigger(`desired state changed (${origin})`));
-
+  /** The resync schedule, the image check, and the per-service backup schedules. */
+  private async startSchedules(config: CoreflowConfig, backups: BackupManager): Promise<void> {
     // A resync and every image check ask the registries for every tag again.
     let schedule: ScheduledTask | undefined;
     let imageCheck: NodeJS.Timeout | undefined;
     const recheck = (reason: string) => {
       this.images.expire();
-      trigger(reason);
+      this.trigger(reason);
     };
     await this.startPart({
       name: 'schedule',
@@ -354,12 +373,10 @@ export class Agent implements Lifecycle {
         await schedule?.stop();
       },
     });
-    const backupSchedule = new BackupSchedule({ manager: backups, spec: () => this.desired.get()?.spec, log: log.child({ component: 'backup-schedule' }) });
+    const backupSchedule = new BackupSchedule({ manager: backups, spec: () => this.desired.get()?.spec, log: this.log.child({ component: 'backup-schedule' }) });
     this.backupSchedule = backupSchedule;
     this.desired.onChange(() => backupSchedule.sync());
     await this.startPart(backupSchedule);
-    await this.startPart(this.controllers);
-    await this.gatedRun('start');
   }
 
   /**
