@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import t from 'tap';
-import { settings } from '../ts/config/config.ts';
+import { settings } from '../ts/config/settings.ts';
 import { commands } from '../ts/cli/commands.ts';
 
 const readme = await readFile(new URL('../readme.md', import.meta.url), 'utf8');

@@ -1,7 +1,7 @@
 import { commands, defaultLogLevel } from './cli/commands.ts';
 import { parseFlags } from './cli/flags.ts';
 import { readEnv } from './config/env.ts';
-import { settings } from './config/config.ts';
+import { settings } from './config/settings.ts';
 import { errorText, isCoreflowError } from './errors.ts';
 import { createLogger, isLogLevel, type Logger } from './observe/logger.ts';
 

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { stringify } from 'yaml';
-import { settings } from '../../ts/config/config.ts';
+import { settings } from '../../ts/config/settings.ts';
 import { boundPort, httpJson, startCoreflow, type CoreflowProc } from '../helpers/controlplane-procs.ts';
 import { connectNodes, isolateNode, nodeSocket, rejoinNode, type NodeNumber } from '../helpers/multinode.ts';
 import { cleanupCluster, TEST_IMAGE, testDoc, uniqueName, waitFor, WEB_COMMAND } from '../helpers/swarm.ts';

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { stringify } from 'yaml';
-import { settings } from '../../ts/config/config.ts';
+import { settings } from '../../ts/config/settings.ts';
 import { LABEL_CLUSTER } from '../../ts/docker/labels.ts';
 import { boundPort, httpJson, startCoreflow, type CoreflowProc } from '../helpers/controlplane-procs.ts';
 import { connectNodes, nodeSocket, type NodeNumber } from '../helpers/multinode.ts';

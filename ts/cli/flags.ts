@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { settings, type SettingKey } from '../config/config.ts';
+import { settings, type SettingKey } from '../config/settings.ts';
 import { CoreflowError } from '../errors.ts';
 
 export interface CliFlags {

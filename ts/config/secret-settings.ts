@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { CoreflowError, errorText } from '../errors.ts';
-import { secretSettings, settings, type CoreflowConfig } from './config.ts';
+import { secretSettings, type CoreflowConfig } from './config.ts';
+import { settings } from './settings.ts';
 
 /** A secret setting that may also be given as a file (the `_FILE` convention). */
 export type SecretSetting = keyof typeof secretSettings;

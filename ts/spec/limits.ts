@@ -1,4 +1,5 @@
-import { settings, type CoreflowConfig } from '../config/config.ts';
+import type { CoreflowConfig } from '../config/config.ts';
+import { settings } from '../config/settings.ts';
 import { CoreflowError } from '../errors.ts';
 import { formatPath } from './path.ts';
 
